@@ -1,0 +1,157 @@
+"""Every ``CLAWHOOKS_*`` setting, its default, and the checks run at start-up.
+
+``docs/config.rst`` documents each key; keep the two in step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import ConfigurationError
+
+DEFAULTS: dict[str, Any] = {
+    # Where work is queued. The database stays the source of truth.
+    "CLAWHOOKS_REDIS_URL": "redis://127.0.0.1:6379/0",
+    "CLAWHOOKS_QUEUE": "clawhooks",
+    # The seed's retry policy: 1st retry after 1 min, then 5 min, 30 min, 2 h, 12 h.
+    "CLAWHOOKS_RETRY_DELAYS": (60, 300, 1800, 7200, 43200),
+    # Seconds one attempt may take in all (connect, send, wait, read).
+    "CLAWHOOKS_TIMEOUT": 30.0,
+    # Seconds a worker holds a claimed delivery before the sweeper may hand it to another.
+    # None: the timeout plus 30 s.
+    "CLAWHOOKS_LEASE_SECONDS": None,
+    # How often a running worker sweeps, and how old a due delivery must be to be swept.
+    "CLAWHOOKS_SWEEP_INTERVAL": 30.0,
+    "CLAWHOOKS_SWEEP_GRACE": 30.0,
+    # Deliveries one worker process has in flight at once.
+    "CLAWHOOKS_CONCURRENCY": 32,
+    # Bytes of a receiver's answer kept in the attempt log.
+    "CLAWHOOKS_RESPONSE_EXCERPT_BYTES": 4096,
+    "CLAWHOOKS_API_PREFIX": "/api/v1",
+    "CLAWHOOKS_DASHBOARD_PREFIX": "/settings/api/webhooks",
+    # Failure notifications. No e-mail is sent while CLAWHOOKS_MAIL_SERVER is None.
+    "CLAWHOOKS_MAIL_SERVER": None,
+    "CLAWHOOKS_MAIL_PORT": 25,
+    "CLAWHOOKS_MAIL_USE_TLS": False,
+    "CLAWHOOKS_MAIL_USE_SSL": False,
+    "CLAWHOOKS_MAIL_USERNAME": None,
+    "CLAWHOOKS_MAIL_PASSWORD": None,
+    "CLAWHOOKS_MAIL_SENDER": "ClawBook Webhooks <webhooks@localhost>",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The validated settings of one app, read once by ``init_app``."""
+
+    redis_url: str
+    queue: str
+    retry_delays: tuple[float, ...]
+    timeout: float
+    lease_seconds: float
+    sweep_interval: float
+    sweep_grace: float
+    concurrency: int
+    response_excerpt_bytes: int
+    api_prefix: str
+    dashboard_prefix: str
+    mail_server: str | None
+    mail_port: int
+    mail_use_tls: bool
+    mail_use_ssl: bool
+    mail_username: str | None
+    mail_password: str | None
+    mail_sender: str
+
+    @property
+    def max_attempts(self) -> int:
+        """The first try plus one per retry delay (6 with the seed's schedule)."""
+        return len(self.retry_delays) + 1
+
+
+def _number(config: Mapping[str, Any], key: str, *, minimum: float, integer: bool = False) -> Any:
+    value = config[key]
+    kind = int if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kind) or value < minimum:
+        what = "an integer" if integer else "a number"
+        raise ConfigurationError(f"{key} must be {what} >= {minimum}, got {value!r}.")
+    return value
+
+
+def _flag(config: Mapping[str, Any], key: str) -> bool:
+    value = config[key]
+    if not isinstance(value, bool):
+        raise ConfigurationError(f"{key} must be True or False, got {value!r}.")
+    return value
+
+
+def _prefix(config: Mapping[str, Any], key: str) -> str:
+    value = config[key]
+    if not isinstance(value, str) or not value.startswith("/"):
+        raise ConfigurationError(f"{key} must be a URL path starting with '/', got {value!r}.")
+    return value.rstrip("/")
+
+
+def _optional_str(config: Mapping[str, Any], key: str) -> str | None:
+    value = config[key]
+    if value is not None and not isinstance(value, str):
+        raise ConfigurationError(f"{key} must be a string or None, got {value!r}.")
+    return value
+
+
+def load_settings(config: Mapping[str, Any]) -> Settings:
+    """Check the ``CLAWHOOKS_*`` keys of ``config`` and return them as :class:`Settings`.
+
+    :raises ConfigurationError: naming the key and what it allows.
+    """
+    delays = config["CLAWHOOKS_RETRY_DELAYS"]
+    if isinstance(delays, str):
+        # from_prefixed_env() hands over "[60, 300]" as a list already; accept "60,300" too.
+        delays = [part for part in delays.replace(" ", "").split(",") if part]
+    try:
+        retry_delays = tuple(float(d) for d in delays)
+    except (TypeError, ValueError):
+        raise ConfigurationError(
+            f"CLAWHOOKS_RETRY_DELAYS must be a list of seconds, got {delays!r}."
+        ) from None
+    if any(d < 0 for d in retry_delays):
+        raise ConfigurationError("CLAWHOOKS_RETRY_DELAYS must not hold negative delays.")
+
+    redis_url = config["CLAWHOOKS_REDIS_URL"]
+    if not isinstance(redis_url, str) or "://" not in redis_url:
+        raise ConfigurationError(
+            f"CLAWHOOKS_REDIS_URL must be a URL such as redis://127.0.0.1:6379/0, got {redis_url!r}."
+        )
+    queue = config["CLAWHOOKS_QUEUE"]
+    if not isinstance(queue, str) or not queue:
+        raise ConfigurationError(f"CLAWHOOKS_QUEUE must be a non-empty string, got {queue!r}.")
+
+    timeout = float(_number(config, "CLAWHOOKS_TIMEOUT", minimum=0.1))
+    lease = config["CLAWHOOKS_LEASE_SECONDS"]
+    lease_seconds = timeout + 30 if lease is None else float(
+        _number(config, "CLAWHOOKS_LEASE_SECONDS", minimum=timeout)
+    )
+    return Settings(
+        redis_url=redis_url,
+        queue=queue,
+        retry_delays=retry_delays,
+        timeout=timeout,
+        lease_seconds=lease_seconds,
+        sweep_interval=float(_number(config, "CLAWHOOKS_SWEEP_INTERVAL", minimum=0.1)),
+        sweep_grace=float(_number(config, "CLAWHOOKS_SWEEP_GRACE", minimum=0)),
+        concurrency=_number(config, "CLAWHOOKS_CONCURRENCY", minimum=1, integer=True),
+        response_excerpt_bytes=_number(
+            config, "CLAWHOOKS_RESPONSE_EXCERPT_BYTES", minimum=0, integer=True
+        ),
+        api_prefix=_prefix(config, "CLAWHOOKS_API_PREFIX"),
+        dashboard_prefix=_prefix(config, "CLAWHOOKS_DASHBOARD_PREFIX"),
+        mail_server=_optional_str(config, "CLAWHOOKS_MAIL_SERVER"),
+        mail_port=_number(config, "CLAWHOOKS_MAIL_PORT", minimum=1, integer=True),
+        mail_use_tls=_flag(config, "CLAWHOOKS_MAIL_USE_TLS"),
+        mail_use_ssl=_flag(config, "CLAWHOOKS_MAIL_USE_SSL"),
+        mail_username=_optional_str(config, "CLAWHOOKS_MAIL_USERNAME"),
+        mail_password=_optional_str(config, "CLAWHOOKS_MAIL_PASSWORD"),
+        mail_sender=str(config["CLAWHOOKS_MAIL_SENDER"]),
+    )

@@ -1,0 +1,179 @@
+"""A worker process's delivery engine: many POSTs in flight, outcomes written in batches.
+
+RQ jobs carry delivery ids. :meth:`Dispatcher.dispatch` claims them and hands each to a
+pool of sending threads, taking a slot per delivery so that at most
+``CLAWHOOKS_CONCURRENCY`` are in flight; inside ``flask clawhooks worker`` it returns
+as soon as they are handed over, so the next job starts while earlier POSTs are still
+waiting on slow receivers (one receiver that times out holds one slot, not the worker).
+A single recorder thread writes finished attempts in batches and runs the follow-ups
+(retries on RQ's scheduler, signals, e-mail) after each commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+import redis
+from flask import Flask
+
+from . import ledger, notify, signals, transport
+from .enqueue import enqueue_at
+from .ledger import Outcome, Work
+from .timeutil import utcnow
+
+if TYPE_CHECKING:
+    from .extension import State
+
+log = logging.getLogger("flask_clawhooks")
+
+#: Most outcomes written in one transaction.
+RECORD_BATCH = 500
+
+
+class Dispatcher:
+    """Sends claimed deliveries for one app. One per process; thread-safe."""
+
+    def __init__(self, app: Flask, state: State) -> None:
+        self._app = app
+        self._state = state
+        self._settings = state.settings
+        concurrency = self._settings.concurrency
+        self._http = transport.new_pool(concurrency)
+        self._senders = ThreadPoolExecutor(concurrency, thread_name_prefix="clawhooks-send")
+        self._mailer = ThreadPoolExecutor(1, thread_name_prefix="clawhooks-mail")
+        self._slots = threading.Semaphore(concurrency)
+        self._outcomes: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
+        self._unrecorded = 0
+        self._idle = threading.Condition()
+        self._recorder = threading.Thread(
+            target=self._record_forever, name="clawhooks-recorder", daemon=True
+        )
+        self._recorder.start()
+
+    def dispatch(self, delivery_ids: Sequence[str], *, wait: bool | None = None) -> int:
+        """Claim and send ``delivery_ids``; return how many were claimed.
+
+        Must run inside an app context. With ``wait`` (the default outside the worker)
+        it returns only once their outcomes are recorded.
+        """
+        remaining = list(dict.fromkeys(delivery_ids))
+        claimed = 0
+        while remaining:
+            self._slots.acquire()
+            taken = 1
+            while taken < len(remaining) and self._slots.acquire(blocking=False):
+                taken += 1
+            batch, remaining = remaining[:taken], remaining[taken:]
+            try:
+                works = ledger.claim(self._state.db.session, batch, self._settings)
+            except BaseException:
+                for _ in range(taken):
+                    self._slots.release()
+                raise
+            for _ in range(taken - len(works)):
+                self._slots.release()
+            with self._idle:
+                self._unrecorded += len(works)
+            for work in works:
+                self._senders.submit(self._send, work)
+            claimed += len(works)
+        if wait if wait is not None else not self._state.worker_mode:
+            self.drain()
+        return claimed
+
+    def drain(self, timeout: float | None = None) -> bool:
+        """Wait until every claimed delivery has its outcome recorded."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._unrecorded == 0, timeout)
+
+    def _send(self, work: Work) -> None:
+        started = utcnow()
+        try:
+            result = transport.post(
+                self._http, work.url, work.body, work.headers,
+                timeout=self._settings.timeout,
+                excerpt_bytes=self._settings.response_excerpt_bytes,
+            )
+        except Exception as exc:  # a bug here must not lose the delivery
+            log.exception("Sending %s failed unexpectedly", work.delivery_id)
+            result = transport.HttpResult(status=None, elapsed_ms=0, error=f"internal error: {exc}")
+        finally:
+            self._slots.release()
+        self._outcomes.put(Outcome(work, result, started, utcnow()))
+
+    def _record_forever(self) -> None:
+        while True:
+            batch = [self._outcomes.get()]
+            while len(batch) < RECORD_BATCH:
+                try:
+                    batch.append(self._outcomes.get_nowait())
+                except queue.Empty:
+                    break
+            self._record(batch)
+            with self._idle:
+                self._unrecorded -= len(batch)
+                self._idle.notify_all()
+
+    def _record(self, batch: list[Outcome]) -> None:
+        delay = 0.5
+        while True:
+            try:
+                with self._app.app_context():
+                    follow = ledger.record(self._state.db.session, batch, self._settings)
+                    self._after_record(follow)
+                return
+            except Exception:
+                # The database is unreachable or refused the batch. The leases stay, so
+                # if this process dies the sweeper resends; keep trying meanwhile.
+                log.exception("Recording %d outcomes failed; retrying in %.1f s", len(batch), delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
+    def _after_record(self, follow: ledger.Followups) -> None:
+        app = self._app
+        if follow.retries:
+            try:
+                with self._state.redis.pipeline() as pipe:
+                    for delivery_id, when in follow.retries:
+                        enqueue_at(self._state.queue, when, [delivery_id], pipe)
+                    pipe.execute()
+            except (redis.RedisError, OSError):
+                log.warning("Could not schedule %d retries; the sweeper will send them.",
+                            len(follow.retries), exc_info=True)
+        for outcome in follow.succeeded:
+            signals.delivery_succeeded.send(
+                app, delivery_id=outcome.work.delivery_id, webhook_id=outcome.work.webhook_id,
+                response_code=outcome.result.status,
+            )
+        for webhook_id in follow.recovered_webhooks:
+            signals.webhook_recovered.send(app, webhook_id=webhook_id)
+        for failure in follow.failures:
+            signals.delivery_failed.send(
+                app, delivery_id=failure.delivery_id, webhook_id=failure.webhook_id,
+                reason=failure.reason,
+            )
+            if failure.exhausted:
+                signals.webhook_failed.send(
+                    app, webhook_id=failure.webhook_id, owner=failure.owner,
+                    delivery_id=failure.delivery_id,
+                )
+                self._mailer.submit(self._mail, failure)
+
+    def _mail(self, failure: ledger.Failure) -> None:
+        try:
+            with self._app.app_context():
+                notify.send_failure_email(self._state, failure)
+        except Exception:
+            log.exception("Could not e-mail the owner of %s", failure.webhook_id)
+
+    def close(self) -> None:
+        self.drain()
+        self._senders.shutdown(wait=True)
+        self._mailer.shutdown(wait=True)
+        self._http.clear()

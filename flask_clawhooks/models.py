@@ -1,0 +1,165 @@
+"""Database tables: webhooks, events, deliveries (one per event x webhook) and attempts.
+
+The models use their own declarative base and metadata rather than the host's
+``db.Model``, so the package has no import-time dependency on the host; they are used
+through the host's ``db.session`` like any other model, and ``flask clawhooks init-db``
+creates the tables with the host's engine. Times are naive UTC datetimes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from .ids import new_id
+from .timeutil import utcnow
+
+ID = String(40)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+class WebhookStatus:
+    ACTIVE = "active"
+    DISABLED = "disabled"
+    FAILED = "failed"
+
+
+class DeliveryStatus:
+    PENDING = "pending"
+    SUCCESS = "success"
+    FAILED = "failed"
+
+
+class Webhook(Base):
+    """An endpoint URL of one owner and the event types it subscribes to.
+
+    ``status`` is ``active`` or ``failed`` (its last delivery exhausted its retries);
+    ``enabled`` is the owner's switch. The API reports ``disabled`` while it is off.
+    """
+
+    __tablename__ = "clawhooks_webhook"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=lambda: new_id("wh"))
+    owner: Mapped[str] = mapped_column(String(255), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    events: Mapped[list[str]] = mapped_column(JSON)
+    secret: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    status: Mapped[str] = mapped_column(String(16), default=WebhookStatus.ACTIVE)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    deliveries: Mapped[list[Delivery]] = relationship(
+        back_populates="webhook", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    @property
+    def public_status(self) -> str:
+        return self.status if self.enabled else WebhookStatus.DISABLED
+
+    def subscribes_to(self, event_type: str) -> bool:
+        return event_type in self.events
+
+
+class Event(Base):
+    """One emitted event. ``body`` holds the envelope's frozen bytes, sent as they are."""
+
+    __tablename__ = "clawhooks_event"
+    __table_args__ = (Index("ix_clawhooks_event_owner_id", "owner", "id"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    owner: Mapped[str] = mapped_column(String(255))
+    type: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Delivery(Base):
+    """One event on its way to one webhook.
+
+    A worker claims it by writing ``lease_token`` and ``lease_until``; the sweeper hands
+    pending deliveries that are due and not leased (or whose lease ran out) back to RQ.
+    """
+
+    __tablename__ = "clawhooks_delivery"
+    __table_args__ = (
+        UniqueConstraint("event_id", "webhook_id", name="uq_clawhooks_delivery_event_webhook"),
+        Index("ix_clawhooks_delivery_webhook_id", "webhook_id", "id"),
+        Index("ix_clawhooks_delivery_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=lambda: new_id("del"))
+    event_id: Mapped[str] = mapped_column(ForeignKey("clawhooks_event.id", ondelete="CASCADE"))
+    webhook_id: Mapped[str] = mapped_column(
+        ForeignKey("clawhooks_webhook.id", ondelete="CASCADE")
+    )
+    event_type: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.PENDING)
+    attempt_count: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    lease_token: Mapped[str | None] = mapped_column(String(40))
+    lease_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    response_code: Mapped[int | None] = mapped_column(Integer)
+    response_time_ms: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    webhook: Mapped[Webhook] = relationship(back_populates="deliveries")
+    event: Mapped[Event] = relationship()
+    attempts: Mapped[list[Attempt]] = relationship(
+        back_populates="delivery",
+        order_by="Attempt.number",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+
+
+class Attempt(Base):
+    """One HTTP try of a delivery, successful or not."""
+
+    __tablename__ = "clawhooks_attempt"
+    __table_args__ = (Index("ix_clawhooks_attempt_delivery", "delivery_id", "number"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=lambda: new_id("att"))
+    delivery_id: Mapped[str] = mapped_column(
+        ForeignKey("clawhooks_delivery.id", ondelete="CASCADE")
+    )
+    number: Mapped[int] = mapped_column(Integer)
+    #: ``success``, ``retry`` (a retry is scheduled) or ``failed`` (no more tries).
+    outcome: Mapped[str] = mapped_column(String(16))
+    response_code: Mapped[int | None] = mapped_column(Integer)
+    response_time_ms: Mapped[int] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    request_headers: Mapped[dict[str, Any]] = mapped_column(JSON)
+    response_headers: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    response_excerpt: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    delivery: Mapped[Delivery] = relationship(back_populates="attempts")

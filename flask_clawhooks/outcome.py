@@ -1,0 +1,95 @@
+"""What an attempt's result means: the status rules and the retry schedule.
+
+The rules (DESIGN.md, Outcome rules):
+
+* 2xx: success.
+* 410 Gone: the delivery fails and the webhook is disabled (Standard Webhooks advice).
+* 408 and 429: retried; 429 and 503 honour ``Retry-After``.
+* other 4xx: permanent failure, no retry.
+* 3xx (redirects are not followed), 5xx, timeouts, connection and TLS errors: retried.
+
+Retry ``n`` waits ``CLAWHOOKS_RETRY_DELAYS[n - 1]`` seconds after the failed attempt
+ended (1 min, 5 min, 30 min, 2 h, 12 h by default), or longer when the receiver's
+``Retry-After`` asks for it. After the last delay's attempt fails, the delivery fails.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import enum
+from collections.abc import Mapping, Sequence
+
+from .transport import HttpResult
+
+#: Longest ``Retry-After`` honoured, in seconds; longer requests are cut to this.
+MAX_RETRY_AFTER = 24 * 3600
+
+
+class Verdict(enum.Enum):
+    SUCCESS = "success"
+    RETRY = "retry"
+    FAIL = "fail"
+    GONE = "gone"
+
+
+def classify(result: HttpResult) -> Verdict:
+    status = result.status
+    if status is None:
+        return Verdict.RETRY
+    if 200 <= status < 300:
+        return Verdict.SUCCESS
+    if status == 410:
+        return Verdict.GONE
+    if status in (408, 429):
+        return Verdict.RETRY
+    if 400 <= status < 500:
+        return Verdict.FAIL
+    return Verdict.RETRY
+
+
+def describe(result: HttpResult) -> str | None:
+    """The error text logged for a result that is not a success."""
+    if result.error:
+        return result.error
+    status = result.status
+    if status is None or 200 <= status < 300:
+        return None
+    if 300 <= status < 400:
+        location = result.headers.get("Location") or result.headers.get("location") or "?"
+        return f"HTTP {status}: redirect to {location} not followed"
+    return f"HTTP {status}"
+
+
+def retry_after_seconds(
+    headers: Mapping[str, str], status: int | None, now: dt.datetime
+) -> float | None:
+    """Seconds asked for by ``Retry-After`` on a 429 or 503, or None."""
+    if status not in (429, 503):
+        return None
+    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(min(int(value), MAX_RETRY_AFTER))
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    seconds = (when.astimezone(dt.UTC).replace(tzinfo=None) - now).total_seconds()
+    return max(0.0, min(seconds, MAX_RETRY_AFTER))
+
+
+def retry_delay(
+    delays: Sequence[float], attempt_number: int, retry_after: float | None = None
+) -> float | None:
+    """Seconds to wait after failed attempt ``attempt_number`` (1-based), None if none is left."""
+    if attempt_number > len(delays):
+        return None
+    delay = float(delays[attempt_number - 1])
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return delay

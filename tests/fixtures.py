@@ -1,0 +1,293 @@
+"""Fixtures with real parts: Flask apps on SQLite and PostgreSQL, HTTP receivers on
+loopback, an SMTP server, and RQ workers run in burst mode."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from aiosmtpd.controller import Controller
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
+
+from flask_clawhooks import ClawHooks
+from flask_clawhooks.models import Delivery, DeliveryStatus, Webhook
+from flask_clawhooks.timeutil import utcnow
+from flask_clawhooks.worker import run_worker
+
+POSTGRES_URL = os.environ.get(
+    "CLAWHOOKS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "clawhooks_config(**settings): extra app config for the `app` fixture"
+    )
+
+
+# -- databases ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_schema_url() -> Iterator[str]:
+    """A URL whose connections work in a schema of this test session's own."""
+    try:
+        engine = sa.create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(sa.text("select 1"))
+    except Exception as exc:  # unreachable server: skip, or fail when it is required
+        message = f"PostgreSQL unreachable at {POSTGRES_URL}: {exc.__class__.__name__}"
+        if os.environ.get("CLAWHOOKS_REQUIRE_POSTGRES") == "1":
+            pytest.fail(message + " (CLAWHOOKS_REQUIRE_POSTGRES=1)")
+        pytest.skip(message)
+    schema = f"clawhooks_test_{os.getpid()}_{secrets.token_hex(3)}"
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        sep = "&" if "?" in POSTGRES_URL else "?"
+        yield f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'clawbook.sqlite'}"
+    return str(request.getfixturevalue("postgres_schema_url"))
+
+
+# -- the app --------------------------------------------------------------------------
+
+
+@dataclass
+class Host:
+    """A ClawBook-like host app with the extension registered, for tests."""
+
+    app: Flask
+    db: SQLAlchemy
+    clawhooks: ClawHooks
+    emails: dict[str, str] = field(default_factory=dict)
+
+    def add_webhook(self, url: str, events: list[str] | None = None, owner: str = "acme",
+                    secret: str = "your-webhook-secret", **extra: Any) -> Webhook:
+        with self.app.app_context():
+            webhook = Webhook(owner=owner, url=url, secret=secret,
+                              events=events or ["message.received"], **extra)
+            self.db.session.add(webhook)
+            self.db.session.commit()
+            self.db.session.refresh(webhook)
+            self.db.session.expunge(webhook)
+            return webhook
+
+    def emit(self, event_type: str, data: Any, owner: str = "acme") -> str:
+        with self.app.app_context():
+            event = self.clawhooks.emit(event_type, data, owner=owner)
+            self.db.session.commit()
+            return event.id
+
+    def deliveries(self) -> list[Delivery]:
+        with self.app.app_context():
+            rows = self.db.session.scalars(sa.select(Delivery).order_by(Delivery.id)).all()
+            for row in rows:
+                row.attempts  # noqa: B018 - load them before leaving the session
+                self.db.session.expunge(row)
+            return list(rows)
+
+    def webhook(self, webhook_id: str) -> Webhook:
+        with self.app.app_context():
+            webhook = self.db.session.get(Webhook, webhook_id)
+            assert webhook is not None
+            self.db.session.expunge(webhook)
+            return webhook
+
+    def work(self) -> None:
+        """Run one burst of a real worker (scheduler included) and wait for its records."""
+        run_worker(self.app, burst=True, logging_level="WARNING")
+
+    def work_until_settled(self, timeout: float = 60.0) -> list[Delivery]:
+        """Run burst workers until no delivery is pending, sleeping until the next is due."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.work()
+            pending = [d for d in self.deliveries() if d.status == DeliveryStatus.PENDING]
+            if not pending:
+                return self.deliveries()
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{len(pending)} deliveries still pending after {timeout} s")
+            nexts = [d.next_attempt_at for d in pending if d.next_attempt_at is not None]
+            wait = (min(nexts) - utcnow()).total_seconds() if nexts else 0.2
+            time.sleep(min(max(wait, 0.05) + 0.05, 2.0))
+
+
+def make_host(database_url: str, redis_url: str, instance_path: str, **config: Any) -> Host:
+    app = Flask("clawbook_test", instance_path=instance_path)
+    app.config.update(
+        TESTING=True,
+        SQLALCHEMY_DATABASE_URI=database_url,
+        CLAWHOOKS_REDIS_URL=redis_url,
+        CLAWHOOKS_TIMEOUT=2.0,
+        CLAWHOOKS_LEASE_SECONDS=4.0,
+        CLAWHOOKS_SWEEP_GRACE=0.0,
+        CLAWHOOKS_CONCURRENCY=8,
+    )
+    app.config.update(config)
+    db = SQLAlchemy(app)
+    clawhooks = ClawHooks(app, db=db)
+    host = Host(app, db, clawhooks)
+    clawhooks.owner_email_loader(host.emails.get)
+    with app.app_context():
+        clawhooks.create_all()
+    return host
+
+
+@pytest.fixture
+def host(request: pytest.FixtureRequest, database_url: str, redis_url: str, redis_conn: Any,
+         tmp_path: Any) -> Iterator[Host]:
+    marker = request.node.get_closest_marker("clawhooks_config")
+    config = dict(marker.kwargs) if marker else {}
+    host = make_host(database_url, redis_url, str(tmp_path / "instance"), **config)
+    yield host
+    with host.app.app_context():
+        host.app.extensions["clawhooks"].close_dispatcher()
+        from flask_clawhooks.models import Base
+
+        Base.metadata.drop_all(host.db.engine)
+        host.db.engine.dispose()
+
+
+# -- receivers ------------------------------------------------------------------------
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    at: dt.datetime
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: bytes = b"OK"
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+
+
+class Receiver:
+    """A real HTTP server on 127.0.0.1 that records every request.
+
+    ``replies`` are used in order, one per request; when they run out, ``default``.
+    """
+
+    def __init__(self) -> None:
+        self.requests: list[Received] = []
+        self.replies: list[Reply] = []
+        self.default = Reply()
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                with receiver._lock:
+                    receiver.requests.append(
+                        Received(self.path, dict(self.headers.items()), body, utcnow())
+                    )
+                    reply = receiver.replies.pop(0) if receiver.replies else receiver.default
+                if reply.delay:
+                    time.sleep(reply.delay)
+                try:
+                    self.send_response(reply.status)
+                    for key, value in reply.headers.items():
+                        self.send_header(key, value)
+                    self.send_header("Content-Length", str(len(reply.body)))
+                    self.end_headers()
+                    self.wfile.write(reply.body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/webhook"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    server = Receiver()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def receiver_factory() -> Iterator[Callable[[], Receiver]]:
+    made: list[Receiver] = []
+
+    def make() -> Receiver:
+        made.append(Receiver())
+        return made[-1]
+
+    yield make
+    for server in made:
+        server.close()
+
+
+# -- e-mail ---------------------------------------------------------------------------
+
+
+class Mailbox:
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        from email import message_from_bytes, policy
+
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        self.messages.append((envelope.rcpt_tos, message))
+        return "250 Message accepted for delivery"
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[Any]:
+        deadline = time.monotonic() + timeout
+        while len(self.messages) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.messages
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[Mailbox, int]]:
+    from flask_clawhooks.embedded_redis import free_port
+
+    mailbox = Mailbox()
+    port = free_port()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield mailbox, port
+    controller.stop()
