@@ -28,10 +28,6 @@ from .signing import signature_header
 from .timeutil import utcnow
 from .transport import USER_AGENT, HttpResult
 
-#: A delivery counts as due this long before its time, so a job that RQ's scheduler
-#: (which keeps whole seconds) releases a moment early still finds it due.
-DUE_SLACK = dt.timedelta(seconds=1)
-
 _attempts = Attempt.__table__
 _deliveries = Delivery.__table__
 
@@ -111,7 +107,7 @@ def claim(session: Session, delivery_ids: Sequence[str], settings: Settings) -> 
             _deliveries.c.id.in_(delivery_ids),
             _deliveries.c.status == DeliveryStatus.PENDING,
             or_(_deliveries.c.next_attempt_at.is_(None),
-                _deliveries.c.next_attempt_at <= now + DUE_SLACK),
+                _deliveries.c.next_attempt_at <= now),
             or_(_deliveries.c.lease_until.is_(None), _deliveries.c.lease_until < now),
         )
         .values(

@@ -3,6 +3,7 @@ loopback, an SMTP server, and RQ workers run in burst mode."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import secrets
@@ -112,6 +113,11 @@ class Host:
             assert webhook is not None
             self.db.session.expunge(webhook)
             return webhook
+
+    def configure(self, **changes: Any) -> None:
+        """Change settings after start-up, e.g. ``configure(mail_port=2525)``."""
+        state = self.app.extensions["clawhooks"]
+        state.settings = dataclasses.replace(state.settings, **changes)
 
     def work(self) -> None:
         """Run one burst of a real worker (scheduler included) and wait for its records."""

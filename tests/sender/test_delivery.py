@@ -163,11 +163,10 @@ def test_redirects_are_not_followed(host, receiver_factory):
     target, redirecting = receiver_factory(), receiver_factory()
     redirecting.default = Reply(302, headers={"Location": target.url})
     host.add_webhook(redirecting.url)
-    host.app.config["CLAWHOOKS_RETRY_DELAYS"] = []
+    host.configure(retry_delays=())
     host.emit("message.received", SEED_MESSAGE)
-    host.work()
 
-    [delivery] = host.deliveries()
+    [delivery] = host.work_until_settled()
     assert not target.requests
     assert delivery.attempts[0].response_code == 302
     assert "not followed" in delivery.attempts[0].error

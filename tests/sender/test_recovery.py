@@ -1,0 +1,131 @@
+"""Nothing is lost: rolled-back emits send nothing; lost Redis jobs and killed workers are
+recovered by the sweeper."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from flask import abort
+
+from flask_clawhooks.models import Delivery, DeliveryStatus, Event
+
+from ..fixtures import Reply
+
+
+def queued_jobs(host) -> int:
+    return host.app.extensions["clawhooks"].queue.count
+
+
+def test_a_rolled_back_emit_sends_nothing(host, receiver):
+    host.add_webhook(receiver.url)
+    with host.app.app_context():
+        host.clawhooks.emit("message.received", {"n": 1}, owner="acme")
+        host.db.session.rollback()
+        assert host.db.session.query(Event).count() == 0
+    assert queued_jobs(host) == 0
+
+    host.work()
+    assert receiver.requests == []
+
+
+def test_an_emit_in_a_failed_request_sends_nothing_and_a_committed_one_is_queued(host, receiver):
+    host.add_webhook(receiver.url)
+
+    @host.app.post("/messages/<int:n>")
+    def receive(n):
+        host.clawhooks.emit("message.received", {"n": n}, owner="acme")
+        if n == 1:
+            abort(400)
+        host.db.session.commit()
+        return "ok"
+
+    client = host.app.test_client()
+    assert client.post("/messages/1").status_code == 400
+    assert queued_jobs(host) == 0
+    assert client.post("/messages/2").status_code == 200
+    assert queued_jobs(host) == 1
+
+    host.work_until_settled()
+    assert [r.body.count(b'"n":2') for r in receiver.requests] == [1]
+
+
+def test_redis_flushall_after_emit_is_recovered_by_the_sweep_command(host, receiver, redis_conn):
+    host.add_webhook(receiver.url)
+    for n in range(20):
+        host.emit("message.received", {"n": n})
+    assert queued_jobs(host) == 20
+    redis_conn.flushall()
+    assert queued_jobs(host) == 0
+
+    result = host.app.test_cli_runner().invoke(args=["clawhooks", "sweep", "--grace", "0"])
+    assert result.exit_code == 0, result.output
+    assert "Queued 20 due deliveries" in result.output
+    deliveries = host.work_until_settled()
+
+    assert {d.status for d in deliveries} == {DeliveryStatus.SUCCESS}
+    bodies = [r.body for r in receiver.requests]
+    assert len(bodies) == 20 and len(set(bodies)) == 20
+
+
+def test_emit_still_commits_when_redis_is_down_and_the_sweeper_sends_later(
+    host, receiver, redis_conn
+):
+    host.add_webhook(receiver.url)
+    state = host.app.extensions["clawhooks"]
+    good_redis = state.redis
+    state._redis, state._queue = None, None
+    host.configure(redis_url="redis://127.0.0.1:1/0")  # nothing listens there
+    event_id = host.emit("message.received", {"n": 1})  # must not raise
+    state._redis, state._queue = good_redis, None
+    with host.app.app_context():
+        assert host.db.session.get(Event, event_id) is not None
+
+    [delivery] = host.work_until_settled()
+    assert delivery.status == DeliveryStatus.SUCCESS
+
+
+@pytest.mark.clawhooks_config(CLAWHOOKS_LEASE_SECONDS=3.0, CLAWHOOKS_TIMEOUT=2.0)
+def test_a_worker_killed_mid_post_is_recovered_by_the_sweeper(
+    host, receiver, database_url, redis_url, tmp_path
+):
+    receiver.replies = [Reply(200, delay=1.5)]
+    host.add_webhook(receiver.url)
+    host.emit("message.received", {"n": 1})
+
+    env = {**os.environ, "TEST_DATABASE_URL": database_url, "TEST_REDIS_URL": redis_url,
+           "FLASK_CLAWHOOKS_LEASE_SECONDS": "3.0", "FLASK_CLAWHOOKS_TIMEOUT": "2.0"}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "tests.worker_app:create_app()",
+         "clawhooks", "worker"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not receiver.requests:
+            assert worker.poll() is None, worker.stderr.read().decode()
+            assert time.monotonic() < deadline, "the worker never posted"
+            time.sleep(0.02)
+        os.kill(worker.pid, signal.SIGKILL)  # in the middle of the 1.5 s POST
+    finally:
+        worker.kill()
+        worker.wait()
+        worker.stderr.close()
+
+    [delivery] = host.deliveries()
+    assert delivery.status == DeliveryStatus.PENDING
+    assert [a.outcome for a in delivery.attempts] == ["sending"]
+
+    time.sleep(3.2)  # the lease runs out
+    [delivery] = host.work_until_settled()
+
+    assert delivery.status == DeliveryStatus.SUCCESS
+    assert [a.outcome for a in delivery.attempts] == ["interrupted", "success"]
+    assert len(receiver.requests) == 2
+    assert receiver.requests[0].body == receiver.requests[1].body
+    with host.app.app_context():
+        assert host.db.session.query(Delivery).count() == 1

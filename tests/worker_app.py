@@ -1,0 +1,27 @@
+"""An app factory for worker subprocesses started by tests.
+
+``flask --app "tests.worker_app:create_app()" clawhooks worker`` reads the database and
+Redis URLs from ``TEST_DATABASE_URL`` and ``TEST_REDIS_URL``; other settings come from
+``FLASK_CLAWHOOKS_*`` through ``from_prefixed_env``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
+
+from flask_clawhooks import ClawHooks
+
+
+def create_app() -> Flask:
+    app = Flask("clawbook_worker")
+    app.config.update(
+        SQLALCHEMY_DATABASE_URI=os.environ["TEST_DATABASE_URL"],
+        CLAWHOOKS_REDIS_URL=os.environ["TEST_REDIS_URL"],
+    )
+    app.config.from_prefixed_env()
+    db = SQLAlchemy(app)
+    ClawHooks(app, db=db)
+    return app
