@@ -1,10 +1,17 @@
-"""Handing delivery ids to RQ, and doing it only once the emitting transaction commits.
+"""Handing delivery ids to Redis, and doing it only once the emitting transaction commits.
 
-``emit()`` records the new delivery ids in ``session.info``; a session listener sends
-them to Redis after the commit and forgets them on rollback, so a rolled-back request
-sends nothing (the ``COMMIT_MODE = "on_db_commit"`` of django-rq). If Redis cannot be
-reached at that moment the request still succeeds: the rows are committed and the
-sweeper enqueues them later.
+``emit()`` records the new delivery ids in ``session.info``; a session listener hands
+them over after the commit and forgets them on rollback, so a rolled-back request sends
+nothing (the ``COMMIT_MODE = "on_db_commit"`` of django-rq). If Redis cannot be reached
+at that moment the request still succeeds: the rows are committed and the sweeper
+queues them later.
+
+Ids due now go to a Redis list, the *ready list*; an RQ job, :func:`flask_clawhooks.jobs.drain`,
+is queued only when none is already waiting. Each drain job takes up to
+:data:`DRAIN_BATCH` ids and, if more remain, queues the next drain job for another
+worker. Under load one RQ job thus carries hundreds of deliveries, while a quiet app
+still gets one job per commit; an emit costs one Redis round trip (two when it queues
+the job). Retries go through RQ's scheduler as ``deliver`` jobs carrying their ids.
 """
 
 from __future__ import annotations
@@ -21,51 +28,88 @@ from sqlalchemy.orm import Session
 
 log = logging.getLogger("flask_clawhooks")
 
-#: How many delivery ids one RQ job carries at most.
-JOB_BATCH = 100
+#: Most delivery ids one drain job takes from the ready list.
+DRAIN_BATCH = 500
+#: Most delivery ids one scheduled ``deliver`` job carries.
+JOB_BATCH = 500
+#: Seconds after which a lost drain job's "queued" mark expires.
+DRAIN_MARK_TTL = 60
+
+DRAIN_FUNCTION = "flask_clawhooks.jobs.drain"
+DELIVER_FUNCTION = "flask_clawhooks.jobs.deliver"
 
 _PENDING_KEY = "clawhooks.pending_enqueue"
 
-JOB_FUNCTION = "flask_clawhooks.jobs.deliver"
+
+def ready_key(queue: Queue) -> str:
+    return f"clawhooks:{queue.name}:ready"
 
 
-def chunks(ids: Sequence[str], size: int = JOB_BATCH) -> Iterable[list[str]]:
+def _mark_key(queue: Queue) -> str:
+    return f"clawhooks:{queue.name}:drain-queued"
+
+
+def chunks(ids: Sequence[str], size: int) -> Iterable[list[str]]:
     for start in range(0, len(ids), size):
         yield list(ids[start : start + size])
 
 
-def enqueue_now(queue: Queue, delivery_ids: Sequence[str]) -> None:
-    """Put ``delivery_ids`` on ``queue`` as jobs of up to :data:`JOB_BATCH` ids, in one round trip."""
+def _queue_drain_job(queue: Queue) -> None:
+    queue.enqueue(DRAIN_FUNCTION, result_ttl=0, failure_ttl=86400)
+
+
+def push_ready(queue: Queue, delivery_ids: Sequence[str]) -> None:
+    """Add ``delivery_ids`` to the ready list and make sure a drain job is queued."""
     if not delivery_ids:
         return
-    jobs = [
-        Queue.prepare_data(JOB_FUNCTION, args=(batch,), result_ttl=0, failure_ttl=86400)
-        for batch in chunks(delivery_ids)
-    ]
-    with queue.connection.pipeline() as pipe:
-        queue.enqueue_many(jobs, pipeline=pipe)
-        pipe.execute()
+    with queue.connection.pipeline(transaction=False) as pipe:
+        pipe.rpush(ready_key(queue), *delivery_ids)
+        pipe.set(_mark_key(queue), 1, nx=True, ex=DRAIN_MARK_TTL)
+        _, marked = pipe.execute()
+    if marked:
+        _queue_drain_job(queue)
+
+
+def take_ready(queue: Queue, count: int = DRAIN_BATCH) -> list[str]:
+    """Take up to ``count`` ids off the ready list (run by the drain job).
+
+    The "queued" mark is cleared before taking, so ids pushed from now on queue a new
+    drain job; if ids remain after taking, the next drain job is queued straight away
+    so that other workers share the backlog.
+    """
+    with queue.connection.pipeline(transaction=False) as pipe:
+        pipe.delete(_mark_key(queue))
+        pipe.lpop(ready_key(queue), count)
+        pipe.llen(ready_key(queue))
+        _, taken, left = pipe.execute()
+    if left and queue.connection.set(_mark_key(queue), 1, nx=True, ex=DRAIN_MARK_TTL):
+        _queue_drain_job(queue)
+    return [raw.decode() for raw in taken or ()]
+
+
+def whole_second_after(when: dt.datetime) -> dt.datetime:
+    """``when`` rounded up to a whole second: RQ's scheduler keeps whole seconds, and a
+    job must never become runnable before its deliveries are due."""
+    whole = when.replace(microsecond=0)
+    return whole + dt.timedelta(seconds=1) if whole < when else whole
 
 
 def enqueue_at(queue: Queue, when: dt.datetime, delivery_ids: Sequence[str], pipe: Any) -> None:
-    """Schedule a job for ``when`` (naive UTC) through RQ's scheduler.
-
-    RQ keeps whole seconds, so the time is rounded up: a job never becomes runnable
-    before its delivery is due.
-    """
-    whole = when.replace(microsecond=0)
-    if whole < when:
-        whole += dt.timedelta(seconds=1)
-    whole = whole.replace(tzinfo=dt.UTC)
-    for batch in chunks(delivery_ids):
-        queue.enqueue_at(whole, JOB_FUNCTION, batch, result_ttl=0, failure_ttl=86400, pipeline=pipe)
+    """Schedule ``deliver`` jobs through RQ's scheduler for ``when`` (naive UTC), rounded up."""
+    whole = whole_second_after(when).replace(tzinfo=dt.UTC)
+    for batch in chunks(delivery_ids, JOB_BATCH):
+        queue.enqueue_at(whole, DELIVER_FUNCTION, batch, result_ttl=0, failure_ttl=86400,
+                         pipeline=pipe)
 
 
 def after_commit(session: Session, delivery_ids: list[str], send: Callable[[list[str]], None]) -> None:
-    """Arrange for ``send(delivery_ids)`` to run once ``session`` commits."""
-    pending: list[tuple[Callable[[list[str]], None], list[str]]]
-    pending = session.info.setdefault(_PENDING_KEY, [])
-    pending.append((send, delivery_ids))
+    """Arrange for ``send(delivery_ids)`` to run once ``session`` commits.
+
+    Ids added by several calls in one transaction are sent together, in one call.
+    """
+    pending: dict[Callable[[list[str]], None], list[str]]
+    pending = session.info.setdefault(_PENDING_KEY, {})
+    pending.setdefault(send, []).extend(delivery_ids)
 
 
 @event.listens_for(Session, "after_commit")
@@ -73,12 +117,12 @@ def _send_pending(session: Session) -> None:
     pending = session.info.pop(_PENDING_KEY, None)
     if not pending:
         return
-    for send, ids in pending:
+    for send, ids in pending.items():
         try:
             send(ids)
         except (redis.RedisError, OSError):
             log.warning(
-                "Could not enqueue %d deliveries; the sweeper will send them.",
+                "Could not queue %d deliveries; the sweeper will send them.",
                 len(ids), exc_info=True,
             )
 
@@ -86,4 +130,3 @@ def _send_pending(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _drop_pending(session: Session) -> None:
     session.info.pop(_PENDING_KEY, None)
-

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from . import ledger, signals
 from .catalog import CATALOG, TEST_EVENT, EventType
 from .config import DEFAULTS, Settings, load_settings
-from .enqueue import after_commit, enqueue_now
+from .enqueue import after_commit, push_ready
 from .errors import ConfigurationError, NotInitialized, UnknownEventType
 from .ids import new_id
 from .models import Base, Delivery, DeliveryStatus, Event, Webhook
@@ -79,7 +79,7 @@ class State:
         return loader(owner) if loader is not None else None
 
     def enqueue(self, delivery_ids: list[str]) -> None:
-        enqueue_now(self.queue, delivery_ids)
+        push_ready(self.queue, delivery_ids)
 
 
 class ClawHooks:

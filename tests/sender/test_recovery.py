@@ -12,6 +12,7 @@ import time
 import pytest
 from flask import abort
 
+from flask_clawhooks.enqueue import ready_key
 from flask_clawhooks.models import Delivery, DeliveryStatus, Event
 
 from ..fixtures import Reply
@@ -21,13 +22,18 @@ def queued_jobs(host) -> int:
     return host.app.extensions["clawhooks"].queue.count
 
 
+def ready_ids(host) -> int:
+    state = host.app.extensions["clawhooks"]
+    return state.redis.llen(ready_key(state.queue))
+
+
 def test_a_rolled_back_emit_sends_nothing(host, receiver):
     host.add_webhook(receiver.url)
     with host.app.app_context():
         host.clawhooks.emit("message.received", {"n": 1}, owner="acme")
         host.db.session.rollback()
         assert host.db.session.query(Event).count() == 0
-    assert queued_jobs(host) == 0
+    assert (ready_ids(host), queued_jobs(host)) == (0, 0)
 
     host.work()
     assert receiver.requests == []
@@ -46,9 +52,9 @@ def test_an_emit_in_a_failed_request_sends_nothing_and_a_committed_one_is_queued
 
     client = host.app.test_client()
     assert client.post("/messages/1").status_code == 400
-    assert queued_jobs(host) == 0
+    assert (ready_ids(host), queued_jobs(host)) == (0, 0)
     assert client.post("/messages/2").status_code == 200
-    assert queued_jobs(host) == 1
+    assert (ready_ids(host), queued_jobs(host)) == (1, 1)
 
     host.work_until_settled()
     assert [r.body.count(b'"n":2') for r in receiver.requests] == [1]
@@ -58,9 +64,9 @@ def test_redis_flushall_after_emit_is_recovered_by_the_sweep_command(host, recei
     host.add_webhook(receiver.url)
     for n in range(20):
         host.emit("message.received", {"n": n})
-    assert queued_jobs(host) == 20
+    assert (ready_ids(host), queued_jobs(host)) == (20, 1)  # one drain job for all 20
     redis_conn.flushall()
-    assert queued_jobs(host) == 0
+    assert (ready_ids(host), queued_jobs(host)) == (0, 0)
 
     result = host.app.test_cli_runner().invoke(args=["clawhooks", "sweep", "--grace", "0"])
     assert result.exit_code == 0, result.output
