@@ -20,11 +20,13 @@ DEFAULTS: dict[str, Any] = {
     # Seconds one attempt may take in all (connect, send, wait, read).
     "CLAWHOOKS_TIMEOUT": 30.0,
     # Seconds a worker holds a claimed delivery before the sweeper may hand it to another.
-    # None: the timeout plus 30 s.
+    # None: twice the timeout plus 30 s (a claimed delivery may wait for a sender, then send).
     "CLAWHOOKS_LEASE_SECONDS": None,
     # How often a running worker sweeps, and how old a due delivery must be to be swept.
     "CLAWHOOKS_SWEEP_INTERVAL": 30.0,
     "CLAWHOOKS_SWEEP_GRACE": 30.0,
+    # Seconds an old secret keeps signing (webhook-signature) after a rotation.
+    "CLAWHOOKS_SECRET_ROTATION_GRACE": 24 * 3600,
     # Deliveries one worker process has in flight at once.
     "CLAWHOOKS_CONCURRENCY": 32,
     # Bytes of a receiver's answer kept in the attempt log.
@@ -53,6 +55,7 @@ class Settings:
     lease_seconds: float
     sweep_interval: float
     sweep_grace: float
+    secret_rotation_grace: float
     concurrency: int
     response_excerpt_bytes: int
     api_prefix: str
@@ -130,7 +133,7 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
 
     timeout = float(_number(config, "CLAWHOOKS_TIMEOUT", minimum=0.1))
     lease = config["CLAWHOOKS_LEASE_SECONDS"]
-    lease_seconds = timeout + 30 if lease is None else float(
+    lease_seconds = 2 * timeout + 30 if lease is None else float(
         _number(config, "CLAWHOOKS_LEASE_SECONDS", minimum=timeout)
     )
     return Settings(
@@ -141,6 +144,9 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
         lease_seconds=lease_seconds,
         sweep_interval=float(_number(config, "CLAWHOOKS_SWEEP_INTERVAL", minimum=0.1)),
         sweep_grace=float(_number(config, "CLAWHOOKS_SWEEP_GRACE", minimum=0)),
+        secret_rotation_grace=float(
+            _number(config, "CLAWHOOKS_SECRET_ROTATION_GRACE", minimum=0)
+        ),
         concurrency=_number(config, "CLAWHOOKS_CONCURRENCY", minimum=1, integer=True),
         response_excerpt_bytes=_number(
             config, "CLAWHOOKS_RESPONSE_EXCERPT_BYTES", minimum=0, integer=True

@@ -48,7 +48,10 @@ class Dispatcher:
         self._http = transport.new_pool(concurrency)
         self._senders = ThreadPoolExecutor(concurrency, thread_name_prefix="clawhooks-send")
         self._mailer = ThreadPoolExecutor(1, thread_name_prefix="clawhooks-mail")
-        self._slots = threading.Semaphore(concurrency)
+        # A claimed delivery holds one of these until it is sent. Twice the senders, so
+        # a round is claimed while the last one is in flight; the lease allows for that
+        # wait (see Settings.lease_seconds).
+        self._claims = threading.Semaphore(2 * concurrency)
         self._outcomes: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
         self._unrecorded = 0
         self._idle = threading.Condition()
@@ -65,25 +68,27 @@ class Dispatcher:
         """
         remaining = list(dict.fromkeys(delivery_ids))
         claimed = 0
+        concurrency = self._settings.concurrency
         while remaining:
-            # Claim in chunks of at least a quarter of the slots: one claim is a few
-            # database round trips, too many to pay per delivery.
-            wanted = min(len(remaining), max(1, self._settings.concurrency // 4))
-            taken = 0
-            while taken < wanted:
-                self._slots.acquire()
-                taken += 1
-            while taken < len(remaining) and self._slots.acquire(blocking=False):
+            # Claim a full round at a time (one claim is a few database round trips,
+            # too many to pay per delivery), while the previous round is still sending.
+            wanted = min(len(remaining), concurrency)
+            for _ in range(wanted):
+                self._claims.acquire()
+            taken = wanted
+            while taken < min(len(remaining), 2 * concurrency) and self._claims.acquire(
+                blocking=False
+            ):
                 taken += 1
             batch, remaining = remaining[:taken], remaining[taken:]
             try:
                 works = ledger.claim(self._state.db.session, batch, self._settings)
             except BaseException:
                 for _ in range(taken):
-                    self._slots.release()
+                    self._claims.release()
                 raise
             for _ in range(taken - len(works)):
-                self._slots.release()
+                self._claims.release()
             with self._idle:
                 self._unrecorded += len(works)
             for work in works:
@@ -110,7 +115,7 @@ class Dispatcher:
             log.exception("Sending %s failed unexpectedly", work.delivery_id)
             result = transport.HttpResult(status=None, elapsed_ms=0, error=f"internal error: {exc}")
         finally:
-            self._slots.release()
+            self._claims.release()
         self._outcomes.put(Outcome(work, result, started, utcnow()))
 
     def _record_forever(self) -> None:

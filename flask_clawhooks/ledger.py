@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -24,7 +25,7 @@ from .config import Settings
 from .ids import new_id
 from .models import Attempt, Delivery, DeliveryStatus, Event, Webhook, WebhookStatus
 from .outcome import Verdict, classify, describe, retry_after_seconds, retry_delay
-from .signing import signature_header
+from .signing import signature_header, standard_signature
 from .timeutil import utcnow
 from .transport import USER_AGENT, HttpResult
 
@@ -82,13 +83,24 @@ class Followups:
     recovered_webhooks: list[str] = field(default_factory=list)
 
 
-def request_headers(secret: str, body: bytes, event_type: str, delivery_id: str) -> dict[str, str]:
+def request_headers(
+    signing_secrets: Sequence[str], body: bytes, event_id: str, event_type: str,
+    delivery_id: str,
+    timestamp: int,
+) -> dict[str, str]:
+    """The headers of one attempt. ``signing_secrets[0]`` is current; any others are still in
+    their rotation grace period and only add Standard Webhooks signatures."""
     return {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
         "X-ClawBook-Event": event_type,
         "X-ClawBook-Delivery": delivery_id,
-        "X-ClawBook-Signature": signature_header(secret, body),
+        "X-ClawBook-Signature": signature_header(signing_secrets[0], body),
+        "webhook-id": event_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": " ".join(
+            standard_signature(secret, event_id, timestamp, body) for secret in signing_secrets
+        ),
     }
 
 
@@ -120,7 +132,8 @@ def claim(session: Session, delivery_ids: Sequence[str], settings: Settings) -> 
     rows = session.execute(
         select(
             Delivery.id, Delivery.attempt_count, Webhook.id, Webhook.owner, Webhook.url,
-            Webhook.secret, Webhook.enabled, Event.id, Event.type, Event.body,
+            Webhook.secret, Webhook.previous_secret, Webhook.previous_secret_expires_at,
+            Webhook.enabled, Event.id, Event.type, Event.body,
         )
         .join(Webhook, Delivery.webhook_id == Webhook.id)
         .join(Event, Delivery.event_id == Event.id)
@@ -129,16 +142,21 @@ def claim(session: Session, delivery_ids: Sequence[str], settings: Settings) -> 
 
     works: list[Work] = []
     disabled: list[str] = []
-    for (delivery_id, count, webhook_id, owner, url, secret, enabled,
-         event_id, event_type, body) in rows:
+    timestamp = int(time.time())
+    for (delivery_id, count, webhook_id, owner, url, secret, previous, previous_until,
+         enabled, event_id, event_type, body) in rows:
         if not enabled:
             disabled.append(delivery_id)
             continue
+        secrets_now = [secret]
+        if previous and previous_until is not None and previous_until > now:
+            secrets_now.append(previous)
         works.append(Work(
             delivery_id=delivery_id, attempt_id=new_id("att"), attempt_number=count,
             lease_token=token, webhook_id=webhook_id, owner=owner, url=url,
             event_id=event_id, event_type=event_type, body=body,
-            headers=request_headers(secret, body, event_type, delivery_id),
+            headers=request_headers(secrets_now, body, event_id, event_type, delivery_id,
+                                    timestamp),
         ))
     if disabled:
         session.execute(

@@ -69,6 +69,10 @@ class Webhook(Base):
     url: Mapped[str] = mapped_column(Text)
     events: Mapped[list[str]] = mapped_column(JSON)
     secret: Mapped[str] = mapped_column(String(255))
+    #: After a rotation, the old secret stays valid for Standard Webhooks signatures
+    #: until ``previous_secret_expires_at`` (``CLAWHOOKS_SECRET_ROTATION_GRACE``).
+    previous_secret: Mapped[str | None] = mapped_column(String(255))
+    previous_secret_expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     description: Mapped[str | None] = mapped_column(Text)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     status: Mapped[str] = mapped_column(String(16), default=WebhookStatus.ACTIVE)
@@ -85,6 +89,16 @@ class Webhook(Base):
 
     def subscribes_to(self, event_type: str) -> bool:
         return event_type in self.events
+
+    def rotate_secret(self, new_secret: str, grace_seconds: float) -> None:
+        """Make ``new_secret`` current; the old one keeps signing for ``grace_seconds``."""
+        if new_secret == self.secret:
+            return
+        self.previous_secret = self.secret if grace_seconds > 0 else None
+        self.previous_secret_expires_at = (
+            utcnow() + dt.timedelta(seconds=grace_seconds) if grace_seconds > 0 else None
+        )
+        self.secret = new_secret
 
 
 class Event(Base):

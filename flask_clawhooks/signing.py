@@ -1,4 +1,9 @@
-"""The envelope's frozen bytes and the ``X-ClawBook-Signature`` header.
+"""The envelope's frozen bytes and the signature headers.
+
+``X-ClawBook-Signature`` is the ClawBook page's scheme: HMAC-SHA256 of the body. Beside
+it every delivery carries the Standard Webhooks headers (``webhook-id``,
+``webhook-timestamp``, ``webhook-signature``), whose signature also covers the event id
+and the time of the attempt, so receivers that check them can refuse replays.
 
 The body is serialized once, at emit time, as compact UTF-8 JSON with the keys in the
 order ``id, type, created_at, data``; every attempt sends those exact bytes. Compact
@@ -8,9 +13,11 @@ body (as the ClawBook page's Node.js example does) compute the same signature.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
+import secrets
 from typing import Any
 
 
@@ -26,3 +33,38 @@ def signature_header(secret: str, body: bytes) -> str:
     """``sha256=<hex HMAC-SHA256 of body keyed with secret>``."""
     digest = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
     return f"sha256={digest}"
+
+
+#: Prefix of generated secrets, as the Standard Webhooks specification writes them.
+SECRET_PREFIX = "whsec_"
+
+
+def generate_secret() -> str:
+    """A new secret: ``whsec_`` and 24 random bytes in base64 (a 192-bit key)."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(24)).decode("ascii")
+
+
+def standard_key(secret: str) -> bytes:
+    """The HMAC key the Standard Webhooks signature uses for ``secret``.
+
+    A ``whsec_`` secret is base64 after the prefix, as the specification says, and its
+    decoded bytes are the key. Any other (user-chosen) secret is used as its UTF-8 bytes;
+    to verify such a secret with a Standard Webhooks library, give it
+    ``"whsec_" + base64(secret)``.
+    """
+    if secret.startswith(SECRET_PREFIX):
+        try:
+            # Padding added as the reference library does, so unpadded secrets work too.
+            key = base64.b64decode(secret[len(SECRET_PREFIX):] + "==")
+        except ValueError:
+            key = b""
+        if key:
+            return key
+    return secret.encode("utf-8")
+
+
+def standard_signature(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
+    """``v1,<base64 HMAC-SHA256 over "id.timestamp.body">`` for one secret."""
+    signed = f"{message_id}.{timestamp}.".encode() + body
+    digest = hmac.new(standard_key(secret), signed, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode("ascii")
