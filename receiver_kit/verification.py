@@ -1,0 +1,86 @@
+"""Framework-free checks of one webhook request: address, signature, payload.
+
+:func:`check_request` is what the Flask decorator and the WSGI middleware run; call it
+yourself from any other framework. The checks run in this order, and the first that fails
+raises (each error is an HTTP answer, see :mod:`receiver_kit.errors`):
+
+1. the client address is in the allowlist, else :class:`~.errors.ForbiddenAddress` (403);
+2. the signature matches the raw body, else :class:`~.errors.InvalidSignature` (401);
+3. the body is a JSON object with string ``id`` and ``type``, else
+   :class:`~.errors.InvalidPayload` (400).
+
+Nothing of the body is parsed before its signature has been verified.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .allowlist import DEFAULT_ALLOWLIST, IPAllowlist, NetworksSpec
+from .errors import InvalidPayload, InvalidSignature
+from .signature import SIGNATURE_HEADER, Secrets, verify_signature
+
+Headers = Mapping[str, str] | Iterable[tuple[str, str]]
+
+
+def header_values(headers: Headers, name: str) -> list[str]:
+    """All values of header ``name``, matched case-insensitively, in the order received.
+
+    Accepts werkzeug's ``Headers``, a plain ``dict`` or a list of ``(name, value)`` pairs.
+    """
+    getlist = getattr(headers, "getlist", None)
+    if callable(getlist):
+        return [str(value) for value in getlist(name)]
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    wanted = name.lower()
+    return [value for key, value in pairs if key.lower() == wanted]
+
+
+def parse_event(body: bytes) -> dict[str, Any]:
+    """Parse a webhook body into the event envelope.
+
+    :raises InvalidPayload: unless the body is UTF-8 JSON holding an object whose ``id`` and
+        ``type`` are non-empty strings.
+    """
+    try:
+        event = json.loads(bytes(body).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise InvalidPayload("The body is not valid UTF-8 JSON.") from None
+    if not isinstance(event, dict):
+        raise InvalidPayload("The body must be a JSON object.")
+    for field in ("id", "type"):
+        value = event.get(field)
+        if not isinstance(value, str) or not value:
+            raise InvalidPayload(f'The event has no non-empty string "{field}".')
+    return event
+
+
+def check_request(
+    body: bytes,
+    headers: Headers,
+    remote_addr: str | None,
+    *,
+    secrets: Secrets,
+    allowlist: IPAllowlist | NetworksSpec = DEFAULT_ALLOWLIST,
+) -> dict[str, Any]:
+    """Verify one webhook request and return its event (the parsed JSON object).
+
+    :param body: the raw request body, exactly as received.
+    :param headers: the request headers (see :func:`header_values` for the forms accepted).
+    :param remote_addr: the direct peer address (``REMOTE_ADDR``).
+    :param secrets: the webhook secret, or several during a rotation.
+    :param allowlist: an :class:`~.allowlist.IPAllowlist` (which also knows the trusted
+        proxies), or just its networks; ``"*"`` accepts any address.
+    :raises WebhookRejected: a 403, 401 or 400 error as listed in the module docs.
+    :raises ConfigurationError: when ``secrets`` or ``allowlist`` is unusable.
+    """
+    if not isinstance(allowlist, IPAllowlist):
+        allowlist = IPAllowlist(allowlist)
+    allowlist.check(remote_addr, header_values(headers, "X-Forwarded-For"))
+    signatures = header_values(headers, SIGNATURE_HEADER)
+    signature = signatures[0] if len(signatures) == 1 else None
+    if not verify_signature(body, signature, secrets):
+        raise InvalidSignature()
+    return parse_event(body)

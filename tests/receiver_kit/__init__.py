@@ -1,0 +1,1 @@
+"""Tests of receiver_kit: real Flask apps, real WSGI servers and a real Redis."""
