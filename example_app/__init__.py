@@ -30,6 +30,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(
         SQLALCHEMY_DATABASE_URI=f"sqlite:///{os.path.join(app.instance_path, 'clawbook.sqlite')}",
         SECRET_KEY="demo-only-secret",
+        # The demo receiver listens on loopback; production keeps the SSRF guard on.
+        CLAWHOOKS_ALLOW_PRIVATE_DESTINATIONS=True,
     )
     app.config.from_prefixed_env()
     app.config.update(config or {})

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .destinations import DestinationPolicy
 from .errors import ConfigurationError
 
 DEFAULTS: dict[str, Any] = {
@@ -27,6 +28,10 @@ DEFAULTS: dict[str, Any] = {
     "CLAWHOOKS_SWEEP_GRACE": 30.0,
     # Seconds an old secret keeps signing (webhook-signature) after a rotation.
     "CLAWHOOKS_SECRET_ROTATION_GRACE": 24 * 3600,
+    # The SSRF guard (flask_clawhooks.destinations): True lets deliveries reach loopback
+    # and private networks; the allowlist names trusted networks (CIDRs) instead.
+    "CLAWHOOKS_ALLOW_PRIVATE_DESTINATIONS": False,
+    "CLAWHOOKS_DESTINATION_ALLOWLIST": (),
     # Deliveries one worker process has in flight at once.
     "CLAWHOOKS_CONCURRENCY": 32,
     # Bytes of a receiver's answer kept in the attempt log.
@@ -56,6 +61,7 @@ class Settings:
     sweep_interval: float
     sweep_grace: float
     secret_rotation_grace: float
+    destinations: DestinationPolicy
     concurrency: int
     response_excerpt_bytes: int
     api_prefix: str
@@ -104,6 +110,20 @@ def _optional_str(config: Mapping[str, Any], key: str) -> str | None:
     return value
 
 
+def _destinations(config: Mapping[str, Any]) -> DestinationPolicy:
+    allow = _flag(config, "CLAWHOOKS_ALLOW_PRIVATE_DESTINATIONS")
+    networks = config["CLAWHOOKS_DESTINATION_ALLOWLIST"]
+    if isinstance(networks, str):
+        networks = [n for n in networks.replace(" ", "").split(",") if n]
+    try:
+        return DestinationPolicy.from_settings(allow, networks)
+    except (TypeError, ValueError) as exc:
+        raise ConfigurationError(
+            "CLAWHOOKS_DESTINATION_ALLOWLIST must be a list of networks such as "
+            f"['10.1.0.0/16'], got {networks!r} ({exc})."
+        ) from None
+
+
 def load_settings(config: Mapping[str, Any]) -> Settings:
     """Check the ``CLAWHOOKS_*`` keys of ``config`` and return them as :class:`Settings`.
 
@@ -144,6 +164,7 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
         lease_seconds=lease_seconds,
         sweep_interval=float(_number(config, "CLAWHOOKS_SWEEP_INTERVAL", minimum=0.1)),
         sweep_grace=float(_number(config, "CLAWHOOKS_SWEEP_GRACE", minimum=0)),
+        destinations=_destinations(config),
         secret_rotation_grace=float(
             _number(config, "CLAWHOOKS_SECRET_ROTATION_GRACE", minimum=0)
         ),

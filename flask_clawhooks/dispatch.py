@@ -45,7 +45,8 @@ class Dispatcher:
         self._state = state
         self._settings = state.settings
         concurrency = self._settings.concurrency
-        self._http = transport.new_pool(concurrency)
+        self._http = transport.new_pool(concurrency, self._settings.destinations,
+                                        self._settings.timeout)
         self._senders = ThreadPoolExecutor(concurrency, thread_name_prefix="clawhooks-send")
         self._mailer = ThreadPoolExecutor(1, thread_name_prefix="clawhooks-mail")
         # A claimed delivery holds one of these until it is sent. Twice the senders, so

@@ -7,6 +7,7 @@ The rules (DESIGN.md, Outcome rules):
 * 408 and 429: retried; 429 and 503 honour ``Retry-After``.
 * other 4xx: permanent failure, no retry.
 * 3xx (redirects are not followed), 5xx, timeouts, connection and TLS errors: retried.
+* a destination the SSRF guard refuses: permanent failure, the reason in the log.
 
 Retry ``n`` waits ``CLAWHOOKS_RETRY_DELAYS[n - 1]`` seconds after the failed attempt
 ended (1 min, 5 min, 30 min, 2 h, 12 h by default), or longer when the receiver's
@@ -34,6 +35,8 @@ class Verdict(enum.Enum):
 
 
 def classify(result: HttpResult) -> Verdict:
+    if result.refused:
+        return Verdict.FAIL
     status = result.status
     if status is None:
         return Verdict.RETRY

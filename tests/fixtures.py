@@ -148,6 +148,7 @@ def make_host(database_url: str, redis_url: str, instance_path: str, **config: A
         CLAWHOOKS_LEASE_SECONDS=4.0,
         CLAWHOOKS_SWEEP_GRACE=0.0,
         CLAWHOOKS_CONCURRENCY=8,
+        CLAWHOOKS_ALLOW_PRIVATE_DESTINATIONS=True,  # the receivers listen on loopback
     )
     app.config.update(config)
     db = SQLAlchemy(app)
@@ -199,7 +200,7 @@ class Receiver:
     ``replies`` are used in order, one per request; when they run out, ``default``.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
         self.requests: list[Received] = []
         self.replies: list[Reply] = []
         self.default = Reply()
@@ -232,14 +233,15 @@ class Receiver:
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer((host, 0), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/webhook"
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}/webhook"
 
     def close(self) -> None:
         self.server.shutdown()

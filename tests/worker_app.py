@@ -20,6 +20,7 @@ def create_app() -> Flask:
     app.config.update(
         SQLALCHEMY_DATABASE_URI=os.environ["TEST_DATABASE_URL"],
         CLAWHOOKS_REDIS_URL=os.environ["TEST_REDIS_URL"],
+        CLAWHOOKS_ALLOW_PRIVATE_DESTINATIONS=True,  # the receivers listen on loopback
     )
     app.config.from_prefixed_env()
     db = SQLAlchemy(app)
