@@ -103,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
         flask = [sys.executable, "-m", "flask", "--app", "example_app"]
         children.append(subprocess.Popen(
             [sys.executable, "-m", "example_app.receiver", "--port", str(receiver_port)], env=env))
-        children.append(subprocess.Popen([*flask, "clawhooks", "worker"], env=env))
+        children.append(subprocess.Popen(
+            [*flask, "clawhooks", "worker", "--log-level", "WARNING"], env=env))
         children.append(subprocess.Popen(
             [*flask, "run", "--host", "127.0.0.1", "--port", str(app_port)], env=env))
         _wait_http(app_url + "/")

@@ -38,7 +38,10 @@ def init_db() -> None:
 @click.option("--concurrency", type=click.IntRange(1, 1024), default=None,
               help="Deliveries in flight at once (default: CLAWHOOKS_CONCURRENCY).")
 @click.option("--name", default=None, help="Worker name shown by RQ (default: random).")
-def worker(burst: bool, concurrency: int | None, name: str | None) -> None:
+@click.option("--log-level", default="INFO", show_default=True,
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+              help="INFO logs every job; WARNING only trouble.")
+def worker(burst: bool, concurrency: int | None, name: str | None, log_level: str) -> None:
     """Deliver webhooks: an RQ worker with its scheduler, sweeping periodically."""
     from .worker import run_worker
 
@@ -48,7 +51,7 @@ def worker(burst: bool, concurrency: int | None, name: str | None) -> None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     click.echo(f"Working queue {state.settings.queue!r} on {_redis_label(state)}"
                f"{' (burst)' if burst else ''}; Ctrl-C stops after the POSTs in flight.")
-    run_worker(app, burst=burst, name=name)
+    run_worker(app, burst=burst, name=name, logging_level=log_level.upper())
 
 
 @cli.command("sweep")
