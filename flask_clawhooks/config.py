@@ -38,6 +38,10 @@ DEFAULTS: dict[str, Any] = {
     "CLAWHOOKS_RESPONSE_EXCERPT_BYTES": 4096,
     "CLAWHOOKS_API_PREFIX": "/api/v1",
     "CLAWHOOKS_DASHBOARD_PREFIX": "/settings/api/webhooks",
+    # Switch a webhook off after this many failed deliveries in a row (None: never).
+    "CLAWHOOKS_DISABLE_AFTER_FAILURES": None,
+    # At most one "webhook failed" e-mail per webhook in this many seconds.
+    "CLAWHOOKS_FAILURE_EMAIL_INTERVAL": 3600,
     # Failure notifications. No e-mail is sent while CLAWHOOKS_MAIL_SERVER is None.
     "CLAWHOOKS_MAIL_SERVER": None,
     "CLAWHOOKS_MAIL_PORT": 25,
@@ -66,6 +70,8 @@ class Settings:
     response_excerpt_bytes: int
     api_prefix: str
     dashboard_prefix: str
+    disable_after_failures: int | None
+    failure_email_interval: float
     mail_server: str | None
     mail_port: int
     mail_use_tls: bool
@@ -174,6 +180,13 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
         ),
         api_prefix=_prefix(config, "CLAWHOOKS_API_PREFIX"),
         dashboard_prefix=_prefix(config, "CLAWHOOKS_DASHBOARD_PREFIX"),
+        disable_after_failures=(
+            None if config["CLAWHOOKS_DISABLE_AFTER_FAILURES"] is None
+            else _number(config, "CLAWHOOKS_DISABLE_AFTER_FAILURES", minimum=1, integer=True)
+        ),
+        failure_email_interval=float(
+            _number(config, "CLAWHOOKS_FAILURE_EMAIL_INTERVAL", minimum=0)
+        ),
         mail_server=_optional_str(config, "CLAWHOOKS_MAIL_SERVER"),
         mail_port=_number(config, "CLAWHOOKS_MAIL_PORT", minimum=1, integer=True),
         mail_use_tls=_flag(config, "CLAWHOOKS_MAIL_USE_TLS"),

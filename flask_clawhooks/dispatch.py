@@ -16,7 +16,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
@@ -178,12 +178,19 @@ class Dispatcher:
                     app, webhook_id=failure.webhook_id, owner=failure.owner,
                     delivery_id=failure.delivery_id,
                 )
-                self._mailer.submit(self._mail, failure)
+                self._mailer.submit(self._mail, notify.send_failure_email, failure)
+        for failure in follow.disabled_webhooks:
+            signals.webhook_disabled.send(
+                app, webhook_id=failure.webhook_id, owner=failure.owner,
+                delivery_id=failure.delivery_id,
+            )
+            self._mailer.submit(self._mail, notify.send_disabled_email, failure)
 
-    def _mail(self, failure: ledger.Failure) -> None:
+    def _mail(self, send: Callable[[State, ledger.Failure], bool],
+              failure: ledger.Failure) -> None:
         try:
             with self._app.app_context():
-                notify.send_failure_email(self._state, failure)
+                send(self._state, failure)
         except Exception:
             log.exception("Could not e-mail the owner of %s", failure.webhook_id)
 

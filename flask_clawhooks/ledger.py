@@ -81,6 +81,8 @@ class Followups:
     succeeded: list[Outcome] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     recovered_webhooks: list[str] = field(default_factory=list)
+    #: Webhooks just switched off by ``CLAWHOOKS_DISABLE_AFTER_FAILURES``.
+    disabled_webhooks: list[Failure] = field(default_factory=list)
 
 
 def request_headers(
@@ -183,7 +185,7 @@ def record(session: Session, outcomes: Sequence[Outcome], settings: Settings) ->
     follow = Followups()
     attempt_rows = []
     delivery_rows = []
-    webhook_results: dict[str, Verdict] = {}
+    terminal: list[tuple[Failure | None, str]] = []  # (failure or None for success, webhook)
     gone: set[str] = set()
     exhausted: set[str] = set()
 
@@ -212,14 +214,16 @@ def record(session: Session, outcomes: Sequence[Outcome], settings: Settings) ->
             if verdict is Verdict.GONE:
                 gone.add(work.webhook_id)
         if status == DeliveryStatus.FAILED:
-            is_exhausted = verdict is Verdict.RETRY
-            follow.failures.append(Failure(
+            failure = Failure(
                 delivery_id=work.delivery_id, webhook_id=work.webhook_id, owner=work.owner,
                 url=work.url, event_id=work.event_id, event_type=work.event_type,
                 reason=error or "failed", attempts=work.attempt_number,
-                exhausted=is_exhausted,
-            ))
-        webhook_results[work.webhook_id] = verdict
+                exhausted=verdict is Verdict.RETRY,
+            )
+            follow.failures.append(failure)
+            terminal.append((failure, work.webhook_id))
+        elif status == DeliveryStatus.SUCCESS:
+            terminal.append((None, work.webhook_id))
         attempt_rows.append({
             "b_id": work.attempt_id, "outcome": attempt_outcome,
             "response_code": result.status, "response_time_ms": result.elapsed_ms,
@@ -255,19 +259,29 @@ def record(session: Session, outcomes: Sequence[Outcome], settings: Settings) ->
         ),
         delivery_rows,
     )
-    _update_webhooks(session, webhook_results, gone, exhausted, follow)
+    _update_webhooks(session, terminal, gone, exhausted, follow, settings)
     session.commit()
     return follow
 
 
 def _update_webhooks(
     session: Session,
-    results: dict[str, Verdict],
+    terminal: list[tuple[Failure | None, str]],
     gone: set[str],
     exhausted: set[str],
     follow: Followups,
+    settings: Settings,
 ) -> None:
-    succeeded = [wid for wid, verdict in results.items() if verdict is Verdict.SUCCESS]
+    """Webhook status after a batch: recovered, failed, gone, or disabled after failures.
+
+    ``terminal`` lists the deliveries that ended in this batch, in order: a success
+    resets a webhook's run of consecutive failed deliveries, a failure extends it.
+    """
+    runs: dict[str, tuple[bool, int, Failure | None]] = {}  # id -> (reset, failures, last)
+    for failure, webhook_id in terminal:
+        reset, count, last = runs.get(webhook_id, (False, 0, None))
+        runs[webhook_id] = (reset, count + 1, failure) if failure else (True, 0, last)
+    succeeded = [wid for failure, wid in terminal if failure is None]
     if succeeded:
         recovered = session.scalars(
             select(Webhook.id).where(Webhook.id.in_(succeeded),
@@ -277,11 +291,28 @@ def _update_webhooks(
             session.execute(update(Webhook).where(Webhook.id.in_(recovered))
                             .values(status=WebhookStatus.ACTIVE))
             follow.recovered_webhooks.extend(recovered)
+    for webhook_id, (reset, count, _) in runs.items():
+        base = 0 if reset else Webhook.consecutive_failures
+        session.execute(update(Webhook).where(Webhook.id == webhook_id)
+                        .values(consecutive_failures=base + count))
     if exhausted:
         session.execute(update(Webhook).where(Webhook.id.in_(exhausted))
                         .values(status=WebhookStatus.FAILED))
     if gone:
         session.execute(update(Webhook).where(Webhook.id.in_(gone)).values(enabled=False))
+    limit = settings.disable_after_failures
+    if limit:
+        candidates = [wid for wid, (_, count, _) in runs.items() if count]
+        over = session.scalars(
+            select(Webhook.id).where(Webhook.id.in_(candidates), Webhook.enabled.is_(True),
+                                     Webhook.consecutive_failures >= limit)
+        ).all() if candidates else []
+        if over:
+            session.execute(update(Webhook).where(Webhook.id.in_(over)).values(enabled=False))
+            for webhook_id in over:
+                last = runs[webhook_id][2]
+                assert last is not None
+                follow.disabled_webhooks.append(last)
 
 
 def interrupt_expired(session: Session, now: dt.datetime) -> list[str]:

@@ -76,6 +76,10 @@ class Webhook(Base):
     description: Mapped[str | None] = mapped_column(Text)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     status: Mapped[str] = mapped_column(String(16), default=WebhookStatus.ACTIVE)
+    #: Deliveries in a row that ended failed; a success resets it.
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    #: When the owner was last e-mailed about a failure (rate limit of that e-mail).
+    last_failure_email_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 

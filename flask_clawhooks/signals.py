@@ -28,3 +28,8 @@ webhook_failed = _signals.signal("clawhooks-webhook-failed")
 
 webhook_recovered = _signals.signal("clawhooks-webhook-recovered")
 """A ``failed`` webhook delivered successfully again and is ``active``: ``webhook_id``."""
+
+webhook_disabled = _signals.signal("clawhooks-webhook-disabled")
+"""``CLAWHOOKS_DISABLE_AFTER_FAILURES`` deliveries in a row failed and the webhook was
+switched off: ``webhook_id``, ``owner``, ``delivery_id`` (the last one). The owner is
+e-mailed alongside."""
