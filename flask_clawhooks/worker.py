@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
+import redis
 from flask import Flask
+from rq.exceptions import StopRequested
 from rq.job import Job
 from rq.queue import Queue
 from rq.worker import SimpleWorker
@@ -86,16 +89,39 @@ def run_worker(
 ) -> bool:
     """Sweep once, then work the app's queue (until it is empty, with ``burst``).
 
+    RQ's worker quits when it loses Redis; outside burst mode this starts it again,
+    waiting 1 s, 2 s, … 30 s between tries, until Redis answers or the worker is told
+    to stop. Deliveries queued in a Redis that was lost are found again by the sweep.
+
     :returns: whether any job was processed.
     """
     state: State = app.extensions[EXTENSION_KEY]
-    with app.app_context():
-        state.extension.sweep()
     state.worker_mode = True
-    worker = ClawHooksWorker([state.queue], connection=state.redis, flask_app=app, name=name)
-    worker._sweep_in_background = not burst
+    worked = False
+    pause = 1.0
     try:
-        return bool(worker.work(burst=burst, with_scheduler=with_scheduler,
-                                logging_level=logging_level))
+        while True:
+            worker: ClawHooksWorker | None = None
+            try:
+                with app.app_context():
+                    state.extension.sweep()
+                worker = ClawHooksWorker([state.queue], connection=state.redis, flask_app=app,
+                                         name=name)
+                worker._sweep_in_background = not burst
+                worked |= bool(worker.work(burst=burst, with_scheduler=with_scheduler,
+                                           logging_level=logging_level))
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                if burst:
+                    raise
+                log.warning("Redis is unreachable (%s); trying again in %.0f s", exc, pause)
+            else:
+                if burst or worker._stop_requested:
+                    return worked
+                log.warning("The worker lost Redis; starting again in %.0f s", pause)
+            try:
+                time.sleep(pause)
+            except StopRequested:  # RQ's signal handler, between two runs
+                return worked
+            pause = min(pause * 2, 30.0)
     finally:
         state.worker_mode = False
