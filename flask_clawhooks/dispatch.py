@@ -11,6 +11,7 @@ A single recorder thread writes finished attempts in batches and runs the follow
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import logging
 import queue
@@ -19,6 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import redis
 from flask import Flask
@@ -35,6 +37,65 @@ log = logging.getLogger("flask_clawhooks")
 
 #: Most outcomes written in one transaction.
 RECORD_BATCH = 500
+#: Seconds before deliveries to a held-back destination are tried again.
+DEFER_SECONDS = 2.0
+#: Seconds a destination stays held back after a timeout or connection failure.
+PENALTY_SECONDS = 60.0
+
+
+class Fairness:
+    """Keeps one slow or dead destination from taking every sender.
+
+    A destination (scheme, host and port) whose attempt timed out or could not connect
+    is held back for :data:`PENALTY_SECONDS`: it may have at most an eighth of the
+    senders busy, and deliveries beyond that are deferred for :data:`DEFER_SECONDS`
+    without using an attempt. Healthy destinations, however slow to answer, may use
+    every sender.
+    """
+
+    def __init__(self, concurrency: int) -> None:
+        self._cap = max(1, concurrency // 8)
+        self._busy: collections.Counter[str] = collections.Counter()
+        self._held_until: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def destination(url: str) -> str:
+        parts = urlsplit(url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    def admitter(self) -> Callable[[str], bool] | None:
+        """A claim filter while any destination is held back, else None (no filtering)."""
+        now = time.monotonic()
+        with self._lock:
+            held = {d for d, until in self._held_until.items() if until > now}
+            for gone in [d for d in self._held_until if d not in held]:
+                del self._held_until[gone]
+            if not held:
+                return None
+            room = {d: self._cap - self._busy[d] for d in held}
+
+        def admit(url: str) -> bool:
+            destination = self.destination(url)
+            if destination not in room:
+                return True
+            room[destination] -= 1
+            return room[destination] >= 0
+
+        return admit
+
+    def started(self, url: str) -> None:
+        with self._lock:
+            self._busy[self.destination(url)] += 1
+
+    def finished(self, url: str, result: transport.HttpResult) -> None:
+        destination = self.destination(url)
+        with self._lock:
+            self._busy[destination] -= 1
+            if result.status is None and not result.refused:
+                self._held_until[destination] = time.monotonic() + PENALTY_SECONDS
+            elif result.status is not None:
+                self._held_until.pop(destination, None)
 
 
 class Dispatcher:
@@ -60,6 +121,7 @@ class Dispatcher:
             target=self._record_forever, name="clawhooks-recorder", daemon=True
         )
         self._recorder.start()
+        self._fairness = Fairness(concurrency)
 
     def dispatch(self, delivery_ids: Sequence[str], *, wait: bool | None = None) -> int:
         """Claim and send ``delivery_ids``; return how many were claimed.
@@ -83,7 +145,8 @@ class Dispatcher:
                 taken += 1
             batch, remaining = remaining[:taken], remaining[taken:]
             try:
-                works = ledger.claim(self._state.db.session, batch, self._settings)
+                works, deferred = ledger.claim(self._state.db.session, batch, self._settings,
+                                               self._fairness.admitter())
             except BaseException:
                 for _ in range(taken):
                     self._claims.release()
@@ -93,11 +156,25 @@ class Dispatcher:
             with self._idle:
                 self._unrecorded += len(works)
             for work in works:
+                self._fairness.started(work.url)
                 self._senders.submit(self._send, work)
             claimed += len(works)
+            if deferred:
+                self._defer(deferred)
         if wait if wait is not None else not self._state.worker_mode:
             self.drain()
         return claimed
+
+    def _defer(self, delivery_ids: list[str]) -> None:
+        """Hand deliveries to a host that is being held back to RQ's scheduler for later."""
+        try:
+            with self._state.redis.pipeline() as pipe:
+                enqueue_at(self._state.queue, utcnow() + dt.timedelta(seconds=DEFER_SECONDS),
+                           delivery_ids, pipe)
+                pipe.execute()
+        except (redis.RedisError, OSError):
+            log.warning("Could not defer %d deliveries; the sweeper will send them.",
+                        len(delivery_ids), exc_info=True)
 
     def drain(self, timeout: float | None = None) -> bool:
         """Wait until every claimed delivery has its outcome recorded."""
@@ -117,6 +194,7 @@ class Dispatcher:
             result = transport.HttpResult(status=None, elapsed_ms=0, error=f"internal error: {exc}")
         finally:
             self._claims.release()
+        self._fairness.finished(work.url, result)
         self._outcomes.put(Outcome(work, result, started, utcnow()))
 
     def _record_forever(self) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import bindparam, or_, select, update
@@ -106,24 +106,43 @@ def request_headers(
     }
 
 
-def claim(session: Session, delivery_ids: Sequence[str], settings: Settings) -> list[Work]:
+def claim(
+    session: Session,
+    delivery_ids: Sequence[str],
+    settings: Settings,
+    admit: Callable[[str], bool] | None = None,
+) -> tuple[list[Work], list[str]]:
     """Lease those of ``delivery_ids`` that are pending, due and not leased; commit.
 
-    Deliveries of a disabled webhook are failed instead of sent.
+    Deliveries of a disabled webhook are failed instead of sent. With ``admit``, each
+    claimable delivery's URL is offered to it first, and those it turns down are left
+    unclaimed and returned as the second item, to be tried again a little later.
     """
     if not delivery_ids:
-        return []
+        return [], []
     now = utcnow()
+    claimable = (
+        _deliveries.c.status == DeliveryStatus.PENDING,
+        or_(_deliveries.c.next_attempt_at.is_(None), _deliveries.c.next_attempt_at <= now),
+        or_(_deliveries.c.lease_until.is_(None), _deliveries.c.lease_until < now),
+    )
+    deferred: list[str] = []
+    if admit is not None:
+        candidates = session.execute(
+            select(_deliveries.c.id, Webhook.url)
+            .join(Webhook, _deliveries.c.webhook_id == Webhook.id)
+            .where(_deliveries.c.id.in_(delivery_ids), *claimable)
+        ).all()
+        delivery_ids = []
+        for delivery_id, url in candidates:
+            (delivery_ids if admit(url) else deferred).append(delivery_id)
+        if not delivery_ids:
+            session.rollback()
+            return [], deferred
     token = secrets.token_hex(16)
     session.execute(
         update(_deliveries)
-        .where(
-            _deliveries.c.id.in_(delivery_ids),
-            _deliveries.c.status == DeliveryStatus.PENDING,
-            or_(_deliveries.c.next_attempt_at.is_(None),
-                _deliveries.c.next_attempt_at <= now),
-            or_(_deliveries.c.lease_until.is_(None), _deliveries.c.lease_until < now),
-        )
+        .where(_deliveries.c.id.in_(delivery_ids), *claimable)
         .values(
             lease_token=token,
             lease_until=now + dt.timedelta(seconds=settings.lease_seconds),
@@ -177,7 +196,7 @@ def claim(session: Session, delivery_ids: Sequence[str], settings: Settings) -> 
             for w in works
         ])
     session.commit()
-    return works
+    return works, deferred
 
 
 def record(session: Session, outcomes: Sequence[Outcome], settings: Settings) -> Followups:

@@ -115,7 +115,9 @@ def run_worker(
                     raise
                 log.warning("Redis is unreachable (%s); trying again in %.0f s", exc, pause)
             else:
-                if burst or worker._stop_requested:
+                # RQ notes the time of a warm shutdown request (SIGINT/SIGTERM); when
+                # idle it stops the loop without setting _stop_requested.
+                if burst or worker._stop_requested or worker._shutdown_requested_date:
                     return worked
                 log.warning("The worker lost Redis; starting again in %.0f s", pause)
             try:
