@@ -24,8 +24,14 @@ clawhooks = ClawHooks()
 DEMO_OWNER = "demo"
 
 
-def create_app(config: dict[str, Any] | None = None) -> Flask:
-    app = Flask(__name__)
+def create_app(config: dict[str, Any] | None = None, instance_path: str | None = None) -> Flask:
+    """The demo ClawBook app.
+
+    :param config: settings applied last, over the environment's.
+    :param instance_path: where the SQLite database lives (default: Flask's ``instance/``);
+        ``python -m example_app --instance-path DIR`` passes it to every demo process.
+    """
+    app = Flask(__name__, instance_path=instance_path)
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.update(
         SQLALCHEMY_DATABASE_URI=f"sqlite:///{os.path.join(app.instance_path, 'clawbook.sqlite')}",
@@ -42,7 +48,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     def index() -> Any:
         return jsonify(
             app="ClawBook demo",
-            try_=[f"POST /demo/inbound?text=Hello  (message.received + AI reply)",
+            try_=["POST /demo/inbound?text=Hello  (message.received + AI reply)",
                   "POST /demo/event/<type>  (any catalog type)"],
         )
 

@@ -29,6 +29,8 @@ DEMO_SECRET = "demo-webhook-secret-change-me"
 def _port(preferred: int) -> int:
     import socket
 
+    if preferred == 0:
+        return free_port()
     with socket.socket() as sock:
         try:
             sock.bind(("127.0.0.1", preferred))
@@ -48,11 +50,11 @@ def _wait_http(url: str, timeout: float = 30.0) -> None:
     raise SystemExit(f"{url} did not come up within {timeout:.0f} s")
 
 
-def _prepare(redis_url: str, receiver_url: str) -> str:
+def _prepare(redis_url: str, receiver_url: str, instance_path: str | None = None) -> str:
     """Create the tables and the demo webhook; return the app's database URL."""
     from . import DEMO_OWNER, clawhooks, create_app, db
 
-    app = create_app({"CLAWHOOKS_REDIS_URL": redis_url})
+    app = create_app({"CLAWHOOKS_REDIS_URL": redis_url}, instance_path=instance_path)
     with app.app_context():
         clawhooks.create_all()
         webhook = db.session.scalar(db.select(Webhook).where(Webhook.owner == DEMO_OWNER))
@@ -86,7 +88,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds between simulated events")
     parser.add_argument("--duration", type=float, default=None,
                         help="stop after this many seconds (default: run until Ctrl-C)")
+    parser.add_argument("--instance-path", default=None,
+                        help="folder for the SQLite database (default: Flask's instance/)")
     args = parser.parse_args(argv)
+    instance_path = os.path.abspath(args.instance_path) if args.instance_path else None
 
     redis_url = os.environ.get("FLASK_CLAWHOOKS_REDIS_URL")
     embedded = None if redis_url else EmbeddedRedis().start()
@@ -97,10 +102,13 @@ def main(argv: list[str] | None = None) -> int:
     children: list[subprocess.Popen[Any]] = []
     stop = threading.Event()
     try:
-        _prepare(redis_url, f"{receiver_url}/webhook")
+        _prepare(redis_url, f"{receiver_url}/webhook", instance_path)
         env = {**os.environ, "FLASK_CLAWHOOKS_REDIS_URL": redis_url,
                "CLAWBOOK_WEBHOOK_SECRET": DEMO_SECRET}
-        flask = [sys.executable, "-m", "flask", "--app", "example_app"]
+        # Flask calls the factory with these literal arguments in the worker and the app.
+        app_spec = ("example_app" if instance_path is None
+                    else f"example_app:create_app(instance_path={instance_path!r})")
+        flask = [sys.executable, "-m", "flask", "--app", app_spec]
         children.append(subprocess.Popen(
             [sys.executable, "-m", "example_app.receiver", "--port", str(receiver_port)], env=env))
         children.append(subprocess.Popen(

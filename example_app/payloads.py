@@ -16,7 +16,9 @@ def _now() -> str:
     return isoformat(utcnow()) or ""
 
 
-def message_received(conversation_id: str, content: str, platform: str = "telegram") -> dict[str, Any]:
+def message_received(
+    conversation_id: str, content: str, platform: str = "telegram"
+) -> dict[str, Any]:
     person_id, name, username = random.choice(PEOPLE)
     return {
         "message_id": new_id("msg"),

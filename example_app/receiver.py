@@ -21,7 +21,8 @@ PAGE = """<!doctype html><title>Demo receiver</title>
 code{font-size:13px}</style>
 <h1>Verified ClawBook webhooks</h1>
 <p>{{ total }} events verified; {{ counts|length }} types:
-{% for type, n in counts.items() %}<code>{{ type }}</code> × {{ n }}{% if not loop.last %}, {% endif %}{% endfor %}</p>
+{% for type, n in counts.items() %}<code>{{ type }}</code> × {{ n }}
+{%- if not loop.last %}, {% endif %}{% endfor %}</p>
 <table><tr><th>time</th><th>type</th><th>id</th><th>data</th></tr>
 {% for e in events %}<tr><td>{{ e.created_at }}</td><td>{{ e.type }}</td>
 <td><code>{{ e.id }}</code></td><td><code>{{ e.data|tojson }}</code></td></tr>{% endfor %}

@@ -151,7 +151,8 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
     redis_url = config["CLAWHOOKS_REDIS_URL"]
     if not isinstance(redis_url, str) or "://" not in redis_url:
         raise ConfigurationError(
-            f"CLAWHOOKS_REDIS_URL must be a URL such as redis://127.0.0.1:6379/0, got {redis_url!r}."
+            "CLAWHOOKS_REDIS_URL must be a URL such as redis://127.0.0.1:6379/0, "
+            f"got {redis_url!r}."
         )
     queue = config["CLAWHOOKS_QUEUE"]
     if not isinstance(queue, str) or not queue:

@@ -102,7 +102,8 @@ def literal_address(host: str) -> IPAddress | None:
         return ipaddress.ip_address(host.split("%", 1)[0])
     except ValueError:
         pass
-    if host and all(c in "0123456789abcdefxABCDEFX." for c in host) and any(c.isdigit() for c in host):
+    numeric = all(c in "0123456789abcdefxABCDEFX." for c in host)
+    if host and numeric and any(c.isdigit() for c in host):
         try:
             return ipaddress.IPv4Address(socket.inet_aton(host))
         except OSError:

@@ -102,7 +102,9 @@ def enqueue_at(queue: Queue, when: dt.datetime, delivery_ids: Sequence[str], pip
                          pipeline=pipe)
 
 
-def after_commit(session: Session, delivery_ids: list[str], send: Callable[[list[str]], None]) -> None:
+def after_commit(
+    session: Session, delivery_ids: list[str], send: Callable[[list[str]], None]
+) -> None:
     """Arrange for ``send(delivery_ids)`` to run once ``session`` commits.
 
     Ids added by several calls in one transaction are sent together, in one call.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -195,7 +194,9 @@ class ClawHooks:
                 "Register others with clawhooks.register_event_type()."
             )
         if not isinstance(owner, str) or not owner:
-            raise ValueError("emit() needs owner=, a non-empty string naming whose webhooks get it.")
+            raise ValueError(
+                "emit() needs owner=, a non-empty string naming whose webhooks get it."
+            )
         state = self.state()
         session = session if session is not None else state.db.session
         webhooks = [

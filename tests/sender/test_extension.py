@@ -115,7 +115,9 @@ def test_data_that_json_cannot_hold_is_refused_before_anything_is_stored(host, r
         assert host.db.session.query(Event).count() == 0
 
 
-def test_the_envelope_is_frozen_once_and_every_delivery_stores_the_same_bytes(host, receiver_factory):
+def test_the_envelope_is_frozen_once_and_every_delivery_stores_the_same_bytes(
+    host, receiver_factory
+):
     one, two = receiver_factory(), receiver_factory()
     host.add_webhook(one.url)
     host.add_webhook(two.url)
