@@ -64,6 +64,22 @@ def sweep(grace: float | None) -> None:
     click.echo(f"Queued {count} due deliveries.")
 
 
+@cli.command("prune")
+@click.option("--older-than", "older_than", required=True, metavar="AGE",
+              help="Delete events older than this: 30d, 12h, 90m, 2w.")
+def prune_command(older_than: str) -> None:
+    """Delete old events with their deliveries and attempts (pending ones are kept)."""
+    from .pruning import parse_age, prune
+
+    try:
+        age = parse_age(older_than)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--older-than") from exc
+    deleted = prune(_state().db.session,  # type: ignore[arg-type]
+                    age, progress=lambda n: click.echo(f"  {n} events deleted…", err=True))
+    click.echo(f"Deleted {deleted} events older than {older_than}.")
+
+
 @cli.command("emit")
 @click.argument("event_type")
 @click.argument("data_json")

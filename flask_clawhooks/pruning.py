@@ -1,0 +1,81 @@
+"""Removing old events, with their deliveries and attempts (``flask clawhooks prune``).
+
+Rows are deleted explicitly, attempts first, rather than through ``ON DELETE CASCADE``:
+SQLite enforces foreign keys only when asked to, and hosts rarely ask. An event is kept
+while any of its deliveries is still pending, however old it is.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+
+from sqlalchemy import delete, exists, select
+from sqlalchemy.orm import Session
+
+from .models import Attempt, Delivery, DeliveryStatus, Event
+from .timeutil import utcnow
+
+#: Events deleted per transaction.
+PRUNE_BATCH = 1000
+
+_AGE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_age(text: str) -> dt.timedelta:
+    """``30d``, ``12h``, ``90m``, ``2w`` or ``45s`` as a :class:`~datetime.timedelta`.
+
+    :raises ValueError: with the accepted forms, for anything else.
+    """
+    match = _AGE.match(text)
+    if match is None:
+        raise ValueError(
+            f"{text!r} is not an age; write a number and a unit, such as 30d, 12h, 90m, 2w."
+        )
+    return dt.timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+
+
+def prune(
+    session: Session,
+    older_than: dt.timedelta,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Delete events created more than ``older_than`` ago whose deliveries all ended.
+
+    Commits every :data:`PRUNE_BATCH` events and calls ``progress(deleted_so_far)``.
+    :returns: how many events were deleted.
+    """
+    cutoff = utcnow() - older_than
+    still_pending = exists().where(Delivery.event_id == Event.id,
+                                   Delivery.status == DeliveryStatus.PENDING)
+    deleted = 0
+    while True:
+        ids = list(session.scalars(
+            select(Event.id).where(Event.created_at < cutoff, ~still_pending)
+            .order_by(Event.id).limit(PRUNE_BATCH)
+        ))
+        if not ids:
+            return deleted
+        deliveries = select(Delivery.id).where(Delivery.event_id.in_(ids))
+        session.execute(delete(Attempt).where(Attempt.delivery_id.in_(deliveries)))
+        session.execute(delete(Delivery).where(Delivery.event_id.in_(ids)))
+        session.execute(delete(Event).where(Event.id.in_(ids)))
+        session.commit()
+        deleted += len(ids)
+        if progress is not None:
+            progress(deleted)
+
+
+def delete_webhook(session: Session, webhook_id: str) -> None:
+    """Delete a webhook with its deliveries and their attempts (does not commit).
+
+    Events stay: other webhooks may have received them, and ``GET /events`` serves them.
+    """
+    from .models import Webhook
+
+    deliveries = select(Delivery.id).where(Delivery.webhook_id == webhook_id)
+    session.execute(delete(Attempt).where(Attempt.delivery_id.in_(deliveries)))
+    session.execute(delete(Delivery).where(Delivery.webhook_id == webhook_id))
+    session.execute(delete(Webhook).where(Webhook.id == webhook_id))
