@@ -1,7 +1,8 @@
 """Receive ClawBook webhooks safely: signatures, idempotency and an IP allowlist.
 
 Use :func:`verify_webhook` on a Flask view, :class:`WebhookMiddleware` around any WSGI
-app, or :func:`check_request` and :func:`verify_signature` from any other code. This
+app, or :func:`check_request`, :func:`verify_signature` and :func:`verify_standard` (the
+Standard Webhooks headers, with replay protection) from any other code. This
 package does not depend on ``flask_clawhooks``; it needs Flask for the decorator and the
 ``redis`` package only for :class:`RedisIdempotencyStore`.
 """
@@ -24,6 +25,7 @@ from .errors import (
     InvalidPayload,
     InvalidSignature,
     ReceiverKitError,
+    StaleTimestamp,
     WebhookRejected,
 )
 from .idempotency import (
@@ -35,6 +37,14 @@ from .idempotency import (
     claim_event,
 )
 from .signature import SIGNATURE_HEADER, sign, verify_signature
+from .standard import (
+    DEFAULT_TOLERANCE,
+    STANDARD_HEADERS,
+    check_standard,
+    sign_standard,
+    standard_key,
+    verify_standard,
+)
 from .verification import check_request, parse_event
 from .wsgi import EVENT_ENVIRON_KEY, WebhookMiddleware
 
@@ -43,6 +53,7 @@ __all__ = [
     "Claim",
     "ConfigurationError",
     "DEFAULT_ALLOWLIST",
+    "DEFAULT_TOLERANCE",
     "EVENT_ENVIRON_KEY",
     "EventClaim",
     "EventInProgress",
@@ -55,9 +66,12 @@ __all__ = [
     "ReceiverKitError",
     "RedisIdempotencyStore",
     "SIGNATURE_HEADER",
+    "STANDARD_HEADERS",
+    "StaleTimestamp",
     "WebhookMiddleware",
     "WebhookRejected",
     "check_request",
+    "check_standard",
     "claim_event",
     "client_address",
     "current_event",
@@ -65,6 +79,9 @@ __all__ = [
     "parse_event",
     "parse_networks",
     "sign",
+    "sign_standard",
+    "standard_key",
     "verify_signature",
+    "verify_standard",
     "verify_webhook",
 ]

@@ -20,6 +20,8 @@ Every argument left out (``None``) is read from the app config at request time:
 ``RECEIVER_KIT_ALLOWLIST``         networks, or ``"*"``; default 203.0.113.0/24, 198.51.100.0/24
 ``RECEIVER_KIT_TRUSTED_PROXIES``   proxies whose ``X-Forwarded-For`` is believed; default none
 ``RECEIVER_KIT_IDEMPOTENCY``       a store, a Redis URL, or ``False``; default: in memory
+``RECEIVER_KIT_TOLERANCE``         seconds ``webhook-timestamp`` may be off; default 300
+``RECEIVER_KIT_REQUIRE_STANDARD``  ``True``: refuse requests without the standard headers
 =================================  ==========================================================
 """
 
@@ -36,6 +38,7 @@ from .allowlist import DEFAULT_ALLOWLIST, IPAllowlist, NetworksSpec
 from .errors import ConfigurationError
 from .idempotency import IdempotencySpec, IdempotencyStore, claim_event, make_store
 from .signature import Secrets, normalize_secrets
+from .standard import DEFAULT_TOLERANCE, check_tolerance
 from .verification import check_request
 
 if TYPE_CHECKING:
@@ -49,11 +52,15 @@ SECRETS_KEY = "RECEIVER_KIT_SECRETS"
 ALLOWLIST_KEY = "RECEIVER_KIT_ALLOWLIST"
 TRUSTED_PROXIES_KEY = "RECEIVER_KIT_TRUSTED_PROXIES"
 IDEMPOTENCY_KEY = "RECEIVER_KIT_IDEMPOTENCY"
+TOLERANCE_KEY = "RECEIVER_KIT_TOLERANCE"
+REQUIRE_STANDARD_KEY = "RECEIVER_KIT_REQUIRE_STANDARD"
 CONFIG_DEFAULTS: dict[str, Any] = {
     SECRETS_KEY: None,
     ALLOWLIST_KEY: DEFAULT_ALLOWLIST,
     TRUSTED_PROXIES_KEY: (),
     IDEMPOTENCY_KEY: None,
+    TOLERANCE_KEY: DEFAULT_TOLERANCE,
+    REQUIRE_STANDARD_KEY: False,
 }
 
 #: Attribute of :data:`flask.g` that holds the verified event during the view.
@@ -95,20 +102,29 @@ def _app_store(app: Flask) -> IdempotencyStore | None:
     return state["store"]  # type: ignore[no-any-return]
 
 
+def _check_flag(value: object, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigurationError(f"{name} must be True or False, not {value!r}.")
+    return value
+
+
 def verify_webhook(
     *,
     secret: Secrets | None = None,
     allowlist: IPAllowlist | NetworksSpec | None = None,
     trusted_proxies: NetworksSpec | None = None,
     idempotency: IdempotencySpec = None,
+    tolerance: float | None = None,
+    require_standard: bool | None = None,
 ) -> Callable[[View[P]], Callable[P, Response]]:
     """Protect a Flask view that receives ClawBook webhooks.
 
     Answers, without running the view: 403 ``forbidden_address`` outside the allowlist,
-    401 ``invalid_signature``, 400 ``invalid_payload``, 200 ``{"status": "duplicate"}``
-    for an event processed before, 503 ``event_in_progress`` (with ``Retry-After``) while
-    another request processes the same event. Error bodies are JSON, see
-    :mod:`receiver_kit.errors`.
+    401 ``invalid_signature``, 401 ``stale_timestamp`` (a correctly signed Standard Webhooks
+    request whose timestamp is out of tolerance: a replay), 400 ``invalid_payload``,
+    200 ``{"status": "duplicate"}`` for an event processed before, 503 ``event_in_progress``
+    (with ``Retry-After``) while another request processes the same event. Error bodies
+    are JSON, see :mod:`receiver_kit.errors`.
 
     The event counts as processed only when the view returns a 2xx response; if it raises
     or answers anything else (a 5xx, which ClawBook retries, or a 4xx) the claim is
@@ -121,6 +137,11 @@ def verify_webhook(
         needed behind werkzeug's ``ProxyFix``, which already sets ``remote_addr``.
     :param idempotency: an idempotency store, a Redis URL, or ``False`` to process
         duplicates again. Left out, each app gets one in-memory store shared by its views.
+    :param tolerance: seconds the Standard Webhooks ``webhook-timestamp`` may be from this
+        server's clock, either way; default 300.
+    :param require_standard: ``True`` refuses requests without the Standard Webhooks
+        headers (``X-ClawBook-Signature`` alone then is not enough), so that every request
+        the view sees was checked for replay.
     :raises ConfigurationError: at decoration for a bad argument; at request time for a
         bad or missing config value.
     """
@@ -140,8 +161,11 @@ def verify_webhook(
         if trusted_proxies is not None:
             IPAllowlist(trusted_proxies=trusted_proxies)
     fixed_store = make_store(idempotency) if idempotency is not None else None
+    fixed_tolerance = check_tolerance(tolerance) if tolerance is not None else None
+    if require_standard is not None:
+        _check_flag(require_standard, "require_standard")
 
-    def resolve() -> tuple[Secrets, IPAllowlist, IdempotencyStore | None]:
+    def resolve() -> tuple[Secrets, IPAllowlist, IdempotencyStore | None, float, bool]:
         app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
         keys = secrets
         if keys is None:
@@ -163,18 +187,26 @@ def verify_webhook(
                     proxies = _config(app, TRUSTED_PROXIES_KEY)
                 checker = IPAllowlist(networks, trusted_proxies=proxies)
         store = fixed_store if idempotency is not None else _app_store(app)
-        return keys, checker, store
+        seconds = fixed_tolerance
+        if seconds is None:
+            seconds = check_tolerance(_config(app, TOLERANCE_KEY), TOLERANCE_KEY)
+        strict = require_standard
+        if strict is None:
+            strict = _check_flag(_config(app, REQUIRE_STANDARD_KEY), REQUIRE_STANDARD_KEY)
+        return keys, checker, store, seconds, strict
 
     def decorator(view: View[P]) -> Callable[P, Response]:
         @functools.wraps(view)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response:
-            keys, checker, store = resolve()
+            keys, checker, store, seconds, strict = resolve()
             event = check_request(
                 request.get_data(),
                 request.headers,
                 request.remote_addr,
                 secrets=keys,
                 allowlist=checker,
+                tolerance=seconds,
+                require_standard=strict,
             )
             setattr(g, EVENT_ATTRIBUTE, event)
             if store is None:

@@ -67,12 +67,31 @@ class ForbiddenAddress(WebhookRejected, Forbidden):
 
 
 class InvalidSignature(WebhookRejected, Unauthorized):
-    """401: the ``X-ClawBook-Signature`` header is missing or does not match the body."""
+    """401: the signature is missing or does not match the body.
+
+    The signature is the Standard Webhooks ``webhook-signature`` when the request carries
+    those headers, else ``X-ClawBook-Signature``.
+    """
 
     error_code = "invalid_signature"
     description = (
         "Missing or invalid X-ClawBook-Signature header; check that the receiver uses the "
         "webhook's current secret."
+    )
+
+
+class StaleTimestamp(InvalidSignature):
+    """401: a correctly signed Standard Webhooks request whose ``webhook-timestamp`` is too far
+    from this server's clock (more than the tolerance, 300 s by default).
+
+    Either the request is a replay of an old delivery, or one of the two clocks is wrong.
+    ClawBook signs every attempt afresh, so its own retries are never stale.
+    """
+
+    error_code = "stale_timestamp"
+    description = (
+        "The webhook-timestamp is too far from this server's time: the request is a replay, "
+        "or a clock is wrong (check NTP on the receiving server)."
     )
 
 

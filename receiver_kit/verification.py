@@ -5,7 +5,13 @@ yourself from any other framework. The checks run in this order, and the first t
 raises (each error is an HTTP answer, see :mod:`receiver_kit.errors`):
 
 1. the client address is in the allowlist, else :class:`~.errors.ForbiddenAddress` (403);
-2. the signature matches the raw body, else :class:`~.errors.InvalidSignature` (401);
+2. the signature matches the raw body, else :class:`~.errors.InvalidSignature` (401).
+   When the request carries all three Standard Webhooks headers (``webhook-id``,
+   ``webhook-timestamp``, ``webhook-signature``, see :mod:`receiver_kit.standard`), they
+   decide, and a correctly signed but old or future timestamp is
+   :class:`~.errors.StaleTimestamp` (401); ``X-ClawBook-Signature`` is then not looked at,
+   since a replayed request still carries a valid one. Without them,
+   ``X-ClawBook-Signature`` decides, unless ``require_standard`` refuses such requests;
 3. the body is a JSON object with string ``id`` and ``type``, else
    :class:`~.errors.InvalidPayload` (400).
 
@@ -15,27 +21,20 @@ Nothing of the body is parsed before its signature has been verified.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .allowlist import DEFAULT_ALLOWLIST, IPAllowlist, NetworksSpec
 from .errors import InvalidPayload, InvalidSignature
+from .headers import Headers, header_values
 from .signature import SIGNATURE_HEADER, Secrets, verify_signature
+from .standard import DEFAULT_TOLERANCE, check_standard, check_tolerance, has_standard_headers
 
-Headers = Mapping[str, str] | Iterable[tuple[str, str]]
+__all__ = ["Headers", "check_request", "header_values", "parse_event"]
 
-
-def header_values(headers: Headers, name: str) -> list[str]:
-    """All values of header ``name``, matched case-insensitively, in the order received.
-
-    Accepts werkzeug's ``Headers``, a plain ``dict`` or a list of ``(name, value)`` pairs.
-    """
-    getlist = getattr(headers, "getlist", None)
-    if callable(getlist):
-        return [str(value) for value in getlist(name)]
-    pairs = headers.items() if isinstance(headers, Mapping) else headers
-    wanted = name.lower()
-    return [value for key, value in pairs if key.lower() == wanted]
+_STANDARD_REQUIRED = (
+    "This receiver accepts only requests signed with the Standard Webhooks headers "
+    "webhook-id, webhook-timestamp and webhook-signature."
+)
 
 
 def parse_event(body: bytes) -> dict[str, Any]:
@@ -64,6 +63,8 @@ def check_request(
     *,
     secrets: Secrets,
     allowlist: IPAllowlist | NetworksSpec = DEFAULT_ALLOWLIST,
+    tolerance: float = DEFAULT_TOLERANCE,
+    require_standard: bool = False,
 ) -> dict[str, Any]:
     """Verify one webhook request and return its event (the parsed JSON object).
 
@@ -73,14 +74,24 @@ def check_request(
     :param secrets: the webhook secret, or several during a rotation.
     :param allowlist: an :class:`~.allowlist.IPAllowlist` (which also knows the trusted
         proxies), or just its networks; ``"*"`` accepts any address.
+    :param tolerance: seconds a Standard Webhooks ``webhook-timestamp`` may be from this
+        server's clock, either way.
+    :param require_standard: refuse (401) requests without the Standard Webhooks headers,
+        so that every accepted request was checked for replay.
     :raises WebhookRejected: a 403, 401 or 400 error as listed in the module docs.
-    :raises ConfigurationError: when ``secrets`` or ``allowlist`` is unusable.
+    :raises ConfigurationError: when ``secrets``, ``allowlist`` or ``tolerance`` is unusable.
     """
+    check_tolerance(tolerance)  # a bad setting fails every request, not only standard ones
     if not isinstance(allowlist, IPAllowlist):
         allowlist = IPAllowlist(allowlist)
     allowlist.check(remote_addr, header_values(headers, "X-Forwarded-For"))
-    signatures = header_values(headers, SIGNATURE_HEADER)
-    signature = signatures[0] if len(signatures) == 1 else None
-    if not verify_signature(body, signature, secrets):
-        raise InvalidSignature()
+    if has_standard_headers(headers):
+        check_standard(body, headers, secrets, tolerance=tolerance)
+    elif require_standard:
+        raise InvalidSignature(_STANDARD_REQUIRED)
+    else:
+        signatures = header_values(headers, SIGNATURE_HEADER)
+        signature = signatures[0] if len(signatures) == 1 else None
+        if not verify_signature(body, signature, secrets):
+            raise InvalidSignature()
     return parse_event(body)

@@ -28,6 +28,7 @@ from .allowlist import DEFAULT_ALLOWLIST, IPAllowlist, NetworksSpec
 from .errors import EventInProgress, WebhookRejected
 from .idempotency import Claim, IdempotencySpec, IdempotencyStore, make_store, retry_after
 from .signature import Secrets, normalize_secrets
+from .standard import DEFAULT_TOLERANCE, check_tolerance
 from .verification import check_request
 
 if TYPE_CHECKING:
@@ -97,6 +98,9 @@ class WebhookMiddleware:
         :class:`~.allowlist.IPAllowlist` (which brings its own trusted proxies).
     :param trusted_proxies: proxies whose ``X-Forwarded-For`` entries are believed.
     :param idempotency: a store, a Redis URL, ``False`` for none; default: one in memory.
+    :param tolerance: seconds the Standard Webhooks ``webhook-timestamp`` may be from this
+        server's clock, either way.
+    :param require_standard: refuse requests without the Standard Webhooks headers.
     """
 
     def __init__(
@@ -108,6 +112,8 @@ class WebhookMiddleware:
         allowlist: IPAllowlist | NetworksSpec = DEFAULT_ALLOWLIST,
         trusted_proxies: NetworksSpec = (),
         idempotency: IdempotencySpec = None,
+        tolerance: float = DEFAULT_TOLERANCE,
+        require_standard: bool = False,
     ) -> None:
         self.app = app
         self.paths = frozenset([path] if isinstance(path, str) else path)
@@ -117,6 +123,8 @@ class WebhookMiddleware:
         else:
             self.allowlist = IPAllowlist(allowlist, trusted_proxies=trusted_proxies)
         self.store: IdempotencyStore | None = make_store(idempotency)
+        self.tolerance = check_tolerance(tolerance)
+        self.require_standard = bool(require_standard)
 
     def __call__(
         self, environ: WSGIEnvironment, start_response: StartResponse
@@ -135,6 +143,8 @@ class WebhookMiddleware:
                 environ.get("REMOTE_ADDR"),
                 secrets=self.secrets,
                 allowlist=self.allowlist,
+                tolerance=self.tolerance,
+                require_standard=self.require_standard,
             )
         except WebhookRejected as exc:
             return exc(environ, start_response)
