@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
+from typing import Any
 
 import click
 from flask import current_app
@@ -113,3 +115,233 @@ def events() -> None:
 def _redis_label(state: State) -> str:
     kwargs = state.redis.connection_pool.connection_kwargs
     return f"redis://{kwargs.get('host', '?')}:{kwargs.get('port', '?')}/{kwargs.get('db', 0)}"
+
+
+# -- API keys, webhooks and deliveries -------------------------------------------------
+# These go through flask_clawhooks.api.resources and .validation, as the JSON API does,
+# but for any owner: the CLI is the operator's tool.
+
+
+def _checked(check: Callable[..., Any], *args: Any, hint: str) -> Any:
+    """Run a validation check, turning its error into a :class:`click.BadParameter`."""
+    from .api.errors import InvalidField
+
+    try:
+        return check(*args)
+    except InvalidField as exc:
+        raise click.BadParameter(exc.reason, param_hint=hint) from None
+
+
+def _found(lookup: Callable[..., Any], *args: Any) -> Any:
+    """Run a lookup, turning "not found" and "not now" into a :class:`click.ClickException`."""
+    from .api.errors import NoSuchResource, StateConflict
+
+    try:
+        return lookup(*args)
+    except (NoSuchResource, StateConflict) as exc:
+        raise click.ClickException(str(exc.description)) from None
+
+
+def _when(moment: Any) -> str:
+    from .timeutil import isoformat
+
+    return isoformat(moment) or "-"
+
+
+@cli.group("api-key")
+def api_key() -> None:
+    """Create, list and revoke keys of the JSON API (Authorization: Bearer …)."""
+
+
+@api_key.command("create")
+@click.option("--owner", required=True, help="Whose webhooks the key manages.")
+@click.option("--name", default=None, help="A label to tell keys apart, e.g. 'ci'.")
+@click.option("--quiet", "-q", is_flag=True, help="Print only the key (for scripts).")
+def api_key_create(owner: str, name: str | None, quiet: bool) -> None:
+    """Make an API key for OWNER and print it. It is shown this once: only its hash is
+    stored."""
+    from . import apikeys
+    from .api import validation
+
+    owner = _checked(validation.owner, owner, hint="--owner")
+    if name is not None:
+        name = _checked(lambda v: validation.text("name", v, max_length=validation.NAME_MAX),
+                        name, hint="--name")
+    session = _state().db.session
+    key, token = apikeys.create_key(session, owner, name)
+    session.commit()
+    if quiet:
+        click.echo(token)
+        return
+    click.echo(f"Created API key {key.id} for owner {owner!r}. "
+               "Store it now; it cannot be shown again:")
+    click.echo(token)
+
+
+@api_key.command("list")
+@click.option("--owner", default=None, help="Only this owner's keys.")
+def api_key_list(owner: str | None) -> None:
+    """List API keys (their first characters only), newest first."""
+    from .apikeys import ApiKey
+
+    query = select(ApiKey).order_by(ApiKey.id.desc())
+    if owner is not None:
+        query = query.where(ApiKey.owner == owner)
+    keys = _state().db.session.scalars(query).all()
+    if not keys:
+        click.echo("No API keys.")
+    for key in keys:
+        status = f"revoked {_when(key.revoked_at)}" if key.revoked else "active"
+        click.echo(f"{key.id}  {key.prefix}…  owner={key.owner}  name={key.name or '-'}  "
+                   f"created={_when(key.created_at)}  last_used={_when(key.last_used_at)}  "
+                   f"{status}")
+
+
+@api_key.command("revoke")
+@click.argument("key_id")
+def api_key_revoke(key_id: str) -> None:
+    """Revoke KEY_ID (key_…): requests with it get 401 from now on."""
+    from . import apikeys
+    from .api import validation
+
+    if not validation.is_id(key_id, "key"):
+        raise click.BadParameter("an API key id looks like key_…; see `api-key list`.",
+                                 param_hint="KEY_ID")
+    session = _state().db.session
+    key = apikeys.revoke(session, key_id)
+    if key is None:
+        raise click.ClickException(f"No API key {key_id}; see `flask clawhooks api-key list`.")
+    session.commit()
+    click.echo(f"Revoked {key.id} ({key.prefix}…, owner {key.owner!r}).")
+
+
+@cli.group("webhooks")
+def webhooks() -> None:
+    """List, create and delete webhooks of any owner."""
+
+
+@webhooks.command("list")
+@click.option("--owner", default=None, help="Only this owner's webhooks.")
+def webhooks_list(owner: str | None) -> None:
+    """List webhooks, newest first: id, owner, status, events and URL."""
+    from .api import resources
+
+    session = _state().db.session
+    after, more, shown = None, True, 0
+    while more:
+        rows, more = resources.list_webhooks(session, owner, 100, after)
+        for hook in rows:
+            click.echo(f"{hook.id}  {hook.owner}  {hook.public_status:8}  "
+                       f"{','.join(hook.events)}  {hook.url}")
+        shown += len(rows)
+        after = rows[-1].id if rows else None
+    if not shown:
+        click.echo("No webhooks.")
+
+
+@webhooks.command("create")
+@click.option("--owner", required=True, help="Whose events the webhook receives.")
+@click.option("--url", required=True, help="The endpoint, e.g. https://your-server.com/webhook.")
+@click.option("--event", "events", multiple=True, required=True,
+              help="An event type to subscribe to; repeat for more "
+                   "(`flask clawhooks events` lists them).")
+@click.option("--secret", default=None, help="Signing secret, 16-255 characters "
+                                             "(default: a new whsec_… secret).")
+@click.option("--description", default=None, help="A note for the owner.")
+def webhooks_create(owner: str, url: str, events: tuple[str, ...], secret: str | None,
+                    description: str | None) -> None:
+    """Create a webhook and print its id and secret (the secret is shown this once)."""
+    from .api import resources, validation
+    from .api.errors import InvalidField
+    from .catalog import TEST_EVENT
+
+    state = _state()
+    owner = _checked(validation.owner, owner, hint="--owner")
+    body: dict[str, Any] = {"url": url, "events": list(events)}
+    if secret is not None:
+        body["secret"] = secret
+    if description is not None:
+        body["description"] = description
+    known = set(state.extension.event_types) - {TEST_EVENT}
+    try:
+        fields = validation.webhook_fields(body, state.settings, known, creating=True)
+    except InvalidField as exc:
+        hint = {"events": "--event"}.get(exc.field, f"--{exc.field}")
+        raise click.BadParameter(exc.reason, param_hint=hint) from None
+    hook = resources.create_webhook(state.db.session, owner, fields)
+    click.echo(f"Created {hook.id} for owner {owner!r}: {', '.join(hook.events)} -> {hook.url}")
+    click.echo(f"Secret (shown only now): {hook.secret}")
+
+
+@webhooks.command("delete")
+@click.argument("webhook_id")
+def webhooks_delete(webhook_id: str) -> None:
+    """Delete WEBHOOK_ID with its delivery log."""
+    from .api import resources
+
+    session = _state().db.session
+    hook = _found(resources.get_webhook, session, webhook_id, None)
+    resources.delete_webhook(session, hook)
+    click.echo(f"Deleted {webhook_id}.")
+
+
+@cli.command("test")
+@click.argument("webhook_id")
+def test_webhook(webhook_id: str) -> None:
+    """Send a webhook.test event to WEBHOOK_ID now and show the outcome; exits 1 unless
+    the receiver answered 2xx."""
+    from .api import resources
+    from .models import DeliveryStatus
+
+    state = _state()
+    session = state.db.session
+    hook = _found(resources.get_webhook, session, webhook_id, None)
+    _found(resources.ensure_enabled, hook, "sending a test")
+    delivery = state.extension.send_test(hook)
+    code = delivery.response_code if delivery.response_code is not None else "-"
+    summary = (f"{delivery.id} to {hook.url}: {delivery.status}, HTTP {code}, "
+               f"{delivery.response_time_ms if delivery.response_time_ms is not None else '-'} ms")
+    if delivery.status != DeliveryStatus.SUCCESS:
+        raise click.ClickException(f"{summary} ({delivery.last_error or 'no answer'})")
+    click.echo(summary)
+
+
+@cli.command("deliveries")
+@click.argument("webhook_id")
+@click.option("--status", type=click.Choice(["pending", "success", "failed"]), default=None,
+              help="Only deliveries in this state.")
+@click.option("--limit", type=click.IntRange(1, 100), default=20, show_default=True,
+              help="How many, newest first.")
+def deliveries(webhook_id: str, status: str | None, limit: int) -> None:
+    """Show the delivery log of WEBHOOK_ID, newest first."""
+    from .api import resources
+
+    session = _state().db.session
+    hook = _found(resources.get_webhook, session, webhook_id, None)
+    rows, more = resources.list_deliveries(session, hook, limit, status=status)
+    if not rows:
+        click.echo("No deliveries.")
+    for row in rows:
+        code = row.response_code if row.response_code is not None else "-"
+        ms = row.response_time_ms if row.response_time_ms is not None else "-"
+        click.echo(f"{row.id}  {row.event_id}  {row.event_type:24}  {row.status:7}  "
+                   f"HTTP {code}  {ms} ms  attempts={row.attempt_count}  "
+                   f"{_when(row.updated_at)}")
+    if more:
+        click.echo(f"(more: raise --limit, up to 100, or use GET …/webhooks/{hook.id}"
+                   "/deliveries?after=…)")
+
+
+@cli.command("retry")
+@click.argument("delivery_id")
+def retry(delivery_id: str) -> None:
+    """Make DELIVERY_ID pending and due now; a worker sends it."""
+    from .api import resources
+
+    state = _state()
+    session = state.db.session
+    delivery = _found(resources.get_delivery, session, delivery_id, None)
+    _found(resources.ensure_enabled, delivery.webhook, "retrying its deliveries")
+    _found(resources.ensure_not_in_flight, delivery)
+    state.extension.retry(delivery.id)
+    click.echo(f"{delivery.id} is queued for another attempt; a worker will send it.")

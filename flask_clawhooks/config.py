@@ -36,8 +36,14 @@ DEFAULTS: dict[str, Any] = {
     "CLAWHOOKS_CONCURRENCY": 32,
     # Bytes of a receiver's answer kept in the attempt log.
     "CLAWHOOKS_RESPONSE_EXCERPT_BYTES": 4096,
+    # Where the JSON API is mounted (flask_clawhooks.api).
     "CLAWHOOKS_API_PREFIX": "/api/v1",
+    # True: the API refuses webhook URLs that are not https:// (422).
+    "CLAWHOOKS_REQUIRE_HTTPS": False,
     "CLAWHOOKS_DASHBOARD_PREFIX": "/settings/api/webhooks",
+    # Endpoint the dashboard redirects visitors without an owner to (e.g. "auth.login"),
+    # with ``next=<the page>``. None: answer 401 instead.
+    "CLAWHOOKS_DASHBOARD_LOGIN_ENDPOINT": None,
     # Switch a webhook off after this many failed deliveries in a row (None: never).
     "CLAWHOOKS_DISABLE_AFTER_FAILURES": None,
     # At most one "webhook failed" e-mail per webhook in this many seconds.
@@ -69,7 +75,9 @@ class Settings:
     concurrency: int
     response_excerpt_bytes: int
     api_prefix: str
+    require_https: bool
     dashboard_prefix: str
+    dashboard_login_endpoint: str | None
     disable_after_failures: int | None
     failure_email_interval: float
     mail_server: str | None
@@ -113,6 +121,16 @@ def _optional_str(config: Mapping[str, Any], key: str) -> str | None:
     value = config[key]
     if value is not None and not isinstance(value, str):
         raise ConfigurationError(f"{key} must be a string or None, got {value!r}.")
+    return value
+
+
+def _endpoint(config: Mapping[str, Any], key: str) -> str | None:
+    value = config[key]
+    if value is not None and (not isinstance(value, str) or not value or "/" in value):
+        raise ConfigurationError(
+            f"{key} must be None or an endpoint name such as 'auth.login' (not a URL), "
+            f"got {value!r}."
+        )
     return value
 
 
@@ -180,7 +198,9 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
             config, "CLAWHOOKS_RESPONSE_EXCERPT_BYTES", minimum=0, integer=True
         ),
         api_prefix=_prefix(config, "CLAWHOOKS_API_PREFIX"),
+        require_https=_flag(config, "CLAWHOOKS_REQUIRE_HTTPS"),
         dashboard_prefix=_prefix(config, "CLAWHOOKS_DASHBOARD_PREFIX"),
+        dashboard_login_endpoint=_endpoint(config, "CLAWHOOKS_DASHBOARD_LOGIN_ENDPOINT"),
         disable_after_failures=(
             None if config["CLAWHOOKS_DISABLE_AFTER_FAILURES"] is None
             else _number(config, "CLAWHOOKS_DISABLE_AFTER_FAILURES", minimum=1, integer=True)

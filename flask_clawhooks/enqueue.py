@@ -58,15 +58,20 @@ def _queue_drain_job(queue: Queue) -> None:
     queue.enqueue(DRAIN_FUNCTION, result_ttl=0, failure_ttl=86400)
 
 
-def push_ready(queue: Queue, delivery_ids: Sequence[str]) -> None:
-    """Add ``delivery_ids`` to the ready list and make sure a drain job is queued."""
+def push_ready(queue: Queue, delivery_ids: Sequence[str], *, force: bool = False) -> None:
+    """Add ``delivery_ids`` to the ready list and make sure a drain job is queued.
+
+    :param force: queue a drain job even if one is marked as queued. The sweeper does,
+        so a mark left by a drain job that was lost (a worker killed between taking the
+        job and taking the ids) cannot hold the ready list up until the mark expires.
+    """
     if not delivery_ids:
         return
     with queue.connection.pipeline(transaction=False) as pipe:
         pipe.rpush(ready_key(queue), *delivery_ids)
         pipe.set(_mark_key(queue), 1, nx=True, ex=DRAIN_MARK_TTL)
         _, marked = pipe.execute()
-    if marked:
+    if marked or force:
         _queue_drain_job(queue)
 
 

@@ -102,6 +102,8 @@ class ClawHooks:
     def __init__(self, app: Flask | None = None, *, db: SQLAlchemy | None = None) -> None:
         self._db = db
         self._owner_email_loader: Callable[[str], str | None] | None = None
+        self._api_key_loader: Callable[[str], str | None] | None = None
+        self._dashboard_owner_loader: Callable[[], str | None] | None = None
         self.event_types: dict[str, EventType] = {t.name: t for t in CATALOG}
         if app is not None:
             self.init_app(app)
@@ -128,9 +130,15 @@ class ClawHooks:
         settings = load_settings(app.config)
         app.extensions[EXTENSION_KEY] = State(self, app, db, settings)
 
+        from . import api
         from .cli import cli
 
+        api.register(app, settings.api_prefix)
         app.cli.add_command(cli)
+
+        from .dashboard import create_blueprint as create_dashboard
+
+        app.register_blueprint(create_dashboard(), url_prefix=settings.dashboard_prefix)
 
     # -- configuration by the host ---------------------------------------------------
 
@@ -139,6 +147,35 @@ class ClawHooks:
     ) -> Callable[[str], str | None]:
         """Decorator: ``loader(owner)`` returns the address failure e-mails go to, or None."""
         self._owner_email_loader = loader
+        return loader
+
+    def dashboard_owner_loader(
+        self, loader: Callable[[], str | None]
+    ) -> Callable[[], str | None]:
+        """Decorator: ``loader()`` returns the owner viewing the dashboard, or None.
+
+        It runs in each dashboard request, so it can read the host's session::
+
+            @clawhooks.dashboard_owner_loader
+            def dashboard_owner():
+                return current_user.id if current_user.is_authenticated else None
+
+        None gets a 401 page, or a redirect to ``CLAWHOOKS_DASHBOARD_LOGIN_ENDPOINT``.
+        Without a loader nobody may see the dashboard.
+        """
+        self._dashboard_owner_loader = loader
+        return loader
+
+    def api_key_loader(
+        self, loader: Callable[[str], str | None]
+    ) -> Callable[[str], str | None]:
+        """Decorator: ``loader(token)`` returns the owner of an API key, or None to refuse it.
+
+        For hosts with API keys of their own; it replaces the ``clawhooks_api_key`` table
+        (:mod:`flask_clawhooks.apikeys`) for the JSON API. ``token`` is what followed
+        ``Authorization: Bearer``.
+        """
+        self._api_key_loader = loader
         return loader
 
     def register_event_type(self, name: str, description: str, group: str = "Custom") -> None:
@@ -263,7 +300,7 @@ class ClawHooks:
         ids = ledger.due(session, now, state.settings.sweep_grace if grace is None else grace,
                          limit)
         session.rollback()
-        state.enqueue(ids)
+        push_ready(state.queue, ids, force=True)
         return len(ids)
 
     def _record_event(
@@ -287,8 +324,10 @@ class ClawHooks:
         event_id = new_id("evt")
         body = envelope_bytes(event_id, event_type, isoformat(now) or "", data)
         event = Event(id=event_id, owner=owner, type=event_type, created_at=now, body=body)
-        session.execute(insert(Event.__table__), [{"id": event_id, "owner": owner, "type": event_type,
-                                         "created_at": now, "body": body}])
+        session.execute(insert(Event.__table__), [
+            {"id": event_id, "owner": owner, "type": event_type, "created_at": now,
+             "body": body}
+        ])
         delivery_ids = [new_id("del") for _ in webhook_ids]
         if delivery_ids:
             session.execute(insert(Delivery.__table__), [

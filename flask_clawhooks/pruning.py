@@ -67,15 +67,3 @@ def prune(
         if progress is not None:
             progress(deleted)
 
-
-def delete_webhook(session: Session, webhook_id: str) -> None:
-    """Delete a webhook with its deliveries and their attempts (does not commit).
-
-    Events stay: other webhooks may have received them, and ``GET /events`` serves them.
-    """
-    from .models import Webhook
-
-    deliveries = select(Delivery.id).where(Delivery.webhook_id == webhook_id)
-    session.execute(delete(Attempt).where(Attempt.delivery_id.in_(deliveries)))
-    session.execute(delete(Delivery).where(Delivery.webhook_id == webhook_id))
-    session.execute(delete(Webhook).where(Webhook.id == webhook_id))

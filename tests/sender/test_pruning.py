@@ -7,8 +7,9 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
+from flask_clawhooks.api.resources import delete_webhook
 from flask_clawhooks.models import Attempt, Delivery, Event, Webhook
-from flask_clawhooks.pruning import delete_webhook, parse_age, prune
+from flask_clawhooks.pruning import parse_age, prune
 
 from ..fixtures import Reply
 
@@ -82,8 +83,7 @@ def test_deleting_a_webhook_removes_its_deliveries_and_attempts(host, receiver_f
     host.work_until_settled()
 
     with host.app.app_context():
-        delete_webhook(host.db.session, doomed.id)
-        host.db.session.commit()
+        delete_webhook(host.db.session, host.db.session.get(Webhook, doomed.id))
         assert host.db.session.get(Webhook, doomed.id) is None
 
     assert counts(host) == (1, 1, 1)

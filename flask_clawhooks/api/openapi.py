@@ -1,0 +1,278 @@
+"""The OpenAPI 3.1 document of the API, served at ``{prefix}/openapi.json``.
+
+Built per request from the app's settings (its prefix) and event catalog (hosts may
+register types). ``tests/api/test_openapi.py`` runs schemathesis against it, so a
+response that does not match what is written here fails the suite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .. import __version__
+from . import validation
+from .resources import RECENT_DELIVERIES
+
+TIME = {"type": "string", "format": "date-time", "examples": ["2026-01-30T14:30:00Z"]}
+NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
+NULLABLE_INT = {"type": ["integer", "null"]}
+NULLABLE_TEXT = {"type": ["string", "null"]}
+WEBHOOK_STATUS = {"type": "string", "enum": ["active", "disabled", "failed"]}
+DELIVERY_STATUS = {"type": "string", "enum": ["pending", "success", "failed"]}
+URL = {"type": "string", "minLength": 1, "maxLength": validation.URL_MAX,
+       "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://",
+       "description": "Absolute http(s) URL with a host. https only when the install sets "
+                      "CLAWHOOKS_REQUIRE_HTTPS. Literal private or loopback addresses are "
+                      "refused unless the install allows them.",
+       "examples": ["https://your-server.com/webhook"]}
+SECRET: dict[str, Any] = {"type": "string", "minLength": validation.SECRET_MIN,
+          "maxLength": validation.SECRET_MAX,
+          "description": "Key of the HMAC-SHA256 signature in X-ClawBook-Signature."}
+DESCRIPTION = {"type": ["string", "null"], "maxLength": validation.DESCRIPTION_MAX}
+
+
+def _id(prefix: str) -> dict[str, Any]:
+    return {"type": "string", "pattern": validation.ID_PATTERN.format(prefix=prefix),
+            "examples": [f"{prefix}_01jkq8m3z5v6w7x8y9a0b1c2d3"]}
+
+
+def _obj(properties: dict[str, Any], *, required: Sequence[str] | None = None,
+         closed: bool = True) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "properties": properties,
+                              "required": list(properties if required is None else required)}
+    if closed:
+        schema["additionalProperties"] = False
+    return schema
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/responses/{description}"}
+
+
+def _page(item: str) -> dict[str, Any]:
+    return _obj({
+        "data": {"type": "array", "items": _ref(item)},
+        "has_more": {"type": "boolean"},
+        "next_cursor": {"type": ["string", "null"],
+                        "description": "Pass as `after` to get the next page."},
+    })
+
+
+def _paging(prefix: str) -> list[dict[str, Any]]:
+    return [
+        {"name": "limit", "in": "query", "required": False,
+         "description": "Items per page.",
+         "schema": {"type": "integer", "minimum": 1, "maximum": validation.PAGE_MAX,
+                    "default": validation.PAGE_DEFAULT}},
+        {"name": "after", "in": "query", "required": False,
+         "description": "The `next_cursor` of the previous page.", "schema": _id(prefix)},
+    ]
+
+
+def _path(name: str, prefix: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": _id(prefix)}
+
+
+def document(prefix: str, event_types: Sequence[str]) -> dict[str, Any]:
+    """The document for an API mounted at ``prefix`` whose webhooks may subscribe to
+    ``event_types``."""
+    event_type = {"type": "string", "enum": list(event_types)}
+    webhook_props = {
+        "id": _id("wh"),
+        "url": {"type": "string"},
+        "events": {"type": "array", "items": {"type": "string"}},
+        "status": WEBHOOK_STATUS,
+        "enabled": {"type": "boolean"},
+        "description": NULLABLE_TEXT,
+        "created_at": TIME,
+        "updated_at": TIME,
+    }
+    recent_props = {
+        "id": _id("del"),
+        "event_id": _id("evt"),
+        "status": DELIVERY_STATUS,
+        "response_code": NULLABLE_INT,
+        "response_time_ms": NULLABLE_INT,
+        "timestamp": TIME,
+    }
+    delivery_props = {
+        **recent_props,
+        "webhook_id": _id("wh"),
+        "event_type": {"type": "string"},
+        "attempt_count": {"type": "integer", "minimum": 0},
+        "next_attempt_at": NULLABLE_TIME,
+        "last_error": NULLABLE_TEXT,
+        "created_at": TIME,
+    }
+    schemas = {
+        "Error": _obj({"error": _obj({"code": {"type": "string"},
+                                      "message": {"type": "string"}})}),
+        "Webhook": _obj(webhook_props),
+        "CreatedWebhook": _obj({**webhook_props, "secret": {"type": "string"}}),
+        "WebhookDetails": _obj({**webhook_props, "recent_deliveries": {
+            "type": "array", "items": _ref("RecentDelivery"),
+            "description": f"The newest {RECENT_DELIVERIES} deliveries."}}),
+        "RecentDelivery": _obj(recent_props),
+        "Delivery": _obj(delivery_props),
+        "Attempt": _obj({
+            "id": _id("att"),
+            "number": {"type": "integer", "minimum": 1},
+            "outcome": {"type": "string",
+                        "enum": ["sending", "success", "retry", "failed", "interrupted"]},
+            "response_code": NULLABLE_INT,
+            "response_time_ms": {"type": "integer", "minimum": 0},
+            "error": NULLABLE_TEXT,
+            "request_headers": {"type": "object", "additionalProperties": {"type": "string"}},
+            "response_headers": {"type": ["object", "null"]},
+            "response_excerpt": NULLABLE_TEXT,
+            "timestamp": TIME,
+        }),
+        "DeliveryDetails": _obj({**delivery_props, "attempts": {
+            "type": "array", "items": _ref("Attempt")}}),
+        "TestResult": _obj({"delivery": _ref("DeliveryDetails"),
+                            "attempt": {"oneOf": [_ref("Attempt"), {"type": "null"}]}}),
+        "Event": _obj({"id": _id("evt"), "type": {"type": "string"}, "created_at": TIME,
+                       "data": {"description": "The event's data, as it was sent."}}),
+        "WebhookList": _page("Webhook"),
+        "DeliveryList": _page("Delivery"),
+        "EventList": _page("Event"),
+        "WebhookCreate": _obj({
+            "url": URL,
+            "events": {"type": "array", "items": event_type, "minItems": 1,
+                       "uniqueItems": True},
+            "secret": {**SECRET, "description": SECRET["description"]
+                       + " Generated (whsec_…) when omitted."},
+            "description": DESCRIPTION,
+        }, required=["url", "events"]),
+        "WebhookUpdate": _obj({
+            "url": URL,
+            "events": {"type": "array", "items": event_type, "minItems": 1,
+                       "uniqueItems": True},
+            "enabled": {"type": "boolean"},
+            "secret": {**SECRET, "description": "A new secret. The old one keeps signing "
+                       "webhook-signature during CLAWHOOKS_SECRET_ROTATION_GRACE."},
+            "description": DESCRIPTION,
+        }, required=[]),
+    }
+    errors = {
+        "BadRequest": "The body is not JSON, or not a JSON object.",
+        "Unauthorized": "No API key, or an unknown or revoked one.",
+        "NotFound": "No such resource for this API key's owner.",
+        "Conflict": "Not possible in the resource's current state.",
+        "PayloadTooLarge": "The body is larger than 64 KB.",
+        "UnsupportedMediaType": "The body is not application/json.",
+        "UnprocessableEntity": "A field or query parameter is invalid.",
+    }
+    responses: dict[str, Any] = {name: _json(_ref("Error"), text)
+                                 for name, text in errors.items()}
+    responses["Unauthorized"]["headers"] = {
+        "WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer"}}
+
+    def operation(summary: str, ok: dict[str, Any], *codes: str, op_id: str,
+                  parameters: list[dict[str, Any]] | None = None,
+                  body: str | None = None) -> dict[str, Any]:
+        status, response = next(iter(ok.items()))
+        op: dict[str, Any] = {"operationId": op_id, "summary": summary,
+                              "responses": {status: response, "401": _error("Unauthorized")}}
+        for code in codes:
+            op["responses"][code] = _error({
+                "400": "BadRequest", "404": "NotFound", "409": "Conflict",
+                "413": "PayloadTooLarge", "415": "UnsupportedMediaType",
+                "422": "UnprocessableEntity"}[code])
+        if parameters:
+            op["parameters"] = parameters
+        if body:
+            op["requestBody"] = {"required": True, "content": {
+                "application/json": {"schema": _ref(body)}}}
+        return op
+
+    body_errors = ("400", "413", "415", "422")
+    webhook_id = [_path("webhook_id", "wh")]
+    delivery_filters = [
+        {"name": "status", "in": "query", "required": False, "schema": DELIVERY_STATUS},
+        {"name": "event_type", "in": "query", "required": False,
+         "schema": {"type": "string", "maxLength": validation.EVENT_TYPE_MAX}},
+    ]
+    paths = {
+        "/openapi.json": {"get": {
+            "operationId": "getOpenApi", "summary": "This document.", "security": [],
+            "responses": {"200": {"description": "The OpenAPI document.",
+                                  "content": {"application/json": {"schema": {
+                                      "type": "object"}}}}}}},
+        "/webhooks": {
+            "post": operation(
+                "Create a webhook. The answer is the only one that shows its secret.",
+                {"201": {**_json(_ref("CreatedWebhook"), "Created."), "headers": {
+                    "Location": {"schema": {"type": "string"}}}}},
+                *body_errors, op_id="createWebhook", body="WebhookCreate"),
+            "get": operation("List webhooks, newest first.",
+                             {"200": _json(_ref("WebhookList"), "A page of webhooks.")},
+                             "422", op_id="listWebhooks", parameters=_paging("wh")),
+        },
+        "/webhooks/{webhook_id}": {
+            "get": operation("A webhook and its recent deliveries.",
+                             {"200": _json(_ref("WebhookDetails"), "The webhook.")},
+                             "404", op_id="getWebhook", parameters=webhook_id),
+            "patch": operation(
+                "Change a webhook: url, events, enabled, secret (rotation), description.",
+                {"200": _json(_ref("Webhook"), "The changed webhook.")},
+                "404", *body_errors, op_id="updateWebhook", parameters=webhook_id,
+                body="WebhookUpdate"),
+            "delete": operation(
+                "Delete a webhook and its delivery log.",
+                {"204": {"description": "Deleted."}}, "404", op_id="deleteWebhook",
+                parameters=webhook_id),
+        },
+        "/webhooks/{webhook_id}/test": {"post": operation(
+            "Send a webhook.test event now and answer with the attempt.",
+            {"200": _json(_ref("TestResult"), "The test delivery and its attempt.")},
+            "404", "409", op_id="testWebhook", parameters=webhook_id)},
+        "/webhooks/{webhook_id}/deliveries": {"get": operation(
+            "The delivery log of a webhook, newest first.",
+            {"200": _json(_ref("DeliveryList"), "A page of deliveries.")},
+            "404", "422", op_id="listDeliveries",
+            parameters=[*webhook_id, *_paging("del"), *delivery_filters])},
+        "/webhooks/{webhook_id}/deliveries/{delivery_id}": {"get": operation(
+            "One delivery with all its attempts.",
+            {"200": _json(_ref("DeliveryDetails"), "The delivery.")},
+            "404", op_id="getDelivery",
+            parameters=[*webhook_id, _path("delivery_id", "del")])},
+        "/webhooks/{webhook_id}/deliveries/{delivery_id}/retry": {"post": operation(
+            "Make the delivery pending and due now; a worker sends it.",
+            {"202": _json(_ref("Delivery"), "Queued.")},
+            "404", "409", op_id="retryDelivery",
+            parameters=[*webhook_id, _path("delivery_id", "del")])},
+        "/events": {"get": operation(
+            "The owner's events, newest first, as they were sent.",
+            {"200": _json(_ref("EventList"), "A page of events.")},
+            "422", op_id="listEvents",
+            parameters=[*_paging("evt"), {
+                "name": "type", "in": "query", "required": False,
+                "schema": {"type": "string", "maxLength": validation.EVENT_TYPE_MAX}}])},
+        "/events/{event_id}": {"get": operation(
+            "One event, as it was sent.", {"200": _json(_ref("Event"), "The event.")},
+            "404", op_id="getEvent", parameters=[_path("event_id", "evt")])},
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "ClawBook webhooks API", "version": __version__,
+                 "description": "Manage the webhooks of the API key's owner."},
+        "servers": [{"url": prefix or "/"}],
+        "security": [{"bearer": []}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                                           "description": "An API key, cbk_…"}},
+            "schemas": schemas,
+            "responses": responses,
+        },
+    }

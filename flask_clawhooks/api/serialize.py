@@ -1,0 +1,106 @@
+"""The JSON shapes of the API's objects. ``openapi.py`` describes each one; keep them in step.
+
+A webhook's secret appears only in the answer to its creation (:func:`created_webhook`).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..apikeys import ApiKey
+from ..models import Attempt, Delivery, Event, Webhook
+from ..timeutil import isoformat
+
+
+def webhook(hook: Webhook) -> dict[str, Any]:
+    return {
+        "id": hook.id,
+        "url": hook.url,
+        "events": list(hook.events),
+        "status": hook.public_status,
+        "enabled": hook.enabled,
+        "description": hook.description,
+        "created_at": isoformat(hook.created_at),
+        "updated_at": isoformat(hook.updated_at),
+    }
+
+
+def created_webhook(hook: Webhook) -> dict[str, Any]:
+    """The answer to a creation: the only time the secret is shown."""
+    return {**webhook(hook), "secret": hook.secret}
+
+
+def recent_delivery(delivery: Delivery) -> dict[str, Any]:
+    """Exactly the keys the ClawBook page shows under ``recent_deliveries``."""
+    return {
+        "id": delivery.id,
+        "event_id": delivery.event_id,
+        "status": delivery.status,
+        "response_code": delivery.response_code,
+        "response_time_ms": delivery.response_time_ms,
+        "timestamp": isoformat(delivery.updated_at),
+    }
+
+
+def webhook_details(hook: Webhook, recent: list[Delivery]) -> dict[str, Any]:
+    return {**webhook(hook), "recent_deliveries": [recent_delivery(d) for d in recent]}
+
+
+def delivery(row: Delivery) -> dict[str, Any]:
+    """A delivery in the log: the seed's keys, then the event type and retry state.
+
+    ``timestamp`` is when it last changed: its last attempt, or its creation.
+    """
+    return {
+        **recent_delivery(row),
+        "webhook_id": row.webhook_id,
+        "event_type": row.event_type,
+        "attempt_count": row.attempt_count,
+        "next_attempt_at": isoformat(row.next_attempt_at)
+        if row.status == "pending" else None,
+        "last_error": row.last_error,
+        "created_at": isoformat(row.created_at),
+    }
+
+
+def attempt(row: Attempt) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "number": row.number,
+        "outcome": row.outcome,
+        "response_code": row.response_code,
+        "response_time_ms": row.response_time_ms,
+        "error": row.error,
+        "request_headers": row.request_headers,
+        "response_headers": row.response_headers,
+        "response_excerpt": row.response_excerpt,
+        "timestamp": isoformat(row.created_at),
+    }
+
+
+def delivery_details(row: Delivery) -> dict[str, Any]:
+    return {**delivery(row), "attempts": [attempt(a) for a in row.attempts]}
+
+
+def event(row: Event) -> dict[str, Any]:
+    """The envelope exactly as it was sent: ``id``, ``type``, ``created_at``, ``data``."""
+    return json.loads(row.body)  # type: ignore[no-any-return]
+
+
+def api_key(key: ApiKey) -> dict[str, Any]:
+    return {
+        "id": key.id,
+        "owner": key.owner,
+        "name": key.name,
+        "prefix": key.prefix,
+        "created_at": isoformat(key.created_at),
+        "last_used_at": isoformat(key.last_used_at),
+        "revoked_at": isoformat(key.revoked_at),
+    }
+
+
+def page(data: list[dict[str, Any]], has_more: bool) -> dict[str, Any]:
+    """One page of a list; ``next_cursor`` is the ``after`` that fetches the next one."""
+    return {"data": data, "has_more": has_more,
+            "next_cursor": data[-1]["id"] if has_more and data else None}

@@ -1,0 +1,219 @@
+"""Checks of what a person sends, shared by the API and the CLI.
+
+Each check returns the clean value or raises :class:`~.errors.InvalidField` naming the
+field; the API answers it with ``422``, the CLI with a :class:`click.BadParameter`.
+Strings are refused when they hold NUL characters or lone surrogates, which no database
+column can store.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Collection, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from ..config import Settings
+from ..destinations import url_refusal
+from .errors import InvalidField, InvalidJson
+
+URL_MAX = 2048
+SECRET_MIN, SECRET_MAX = 16, 255
+DESCRIPTION_MAX = 500
+OWNER_MAX = 255
+NAME_MAX = 255
+EVENT_TYPE_MAX = 100
+PAGE_DEFAULT, PAGE_MAX = 20, 100
+
+CREATE_FIELDS = ("url", "events", "secret", "description")
+UPDATE_FIELDS = ("url", "events", "enabled", "secret", "description")
+
+#: Id prefixes of the API's resources; an id is the prefix, ``_`` and 26 base32 characters.
+ID_PATTERN = "^{prefix}_[0-9a-z]{{26}}$"
+
+
+def is_id(value: str, prefix: str) -> bool:
+    """Whether ``value`` has the shape of an id made by :func:`flask_clawhooks.ids.new_id`."""
+    return re.fullmatch(ID_PATTERN.format(prefix=prefix), value) is not None
+
+
+def text(field: str, value: Any, *, max_length: int, min_length: int = 0) -> str:
+    """A string that a database can store, within the length limits (in characters)."""
+    if not isinstance(value, str):
+        raise InvalidField(field, f"must be a string, got {_kind(value)}.")
+    if "\x00" in value:
+        raise InvalidField(field, "must not contain NUL characters.")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidField(field, "must be valid Unicode (no lone surrogates).") from None
+    if len(value) < min_length:
+        raise InvalidField(field, f"must be at least {min_length} characters long.")
+    if len(value) > max_length:
+        raise InvalidField(field, f"must be at most {max_length} characters long.")
+    return value
+
+
+def url(value: Any, settings: Settings, field: str = "url") -> str:
+    """An absolute ``http(s)://`` URL with a host, that the SSRF guard does not refuse.
+
+    ``https://`` only with ``CLAWHOOKS_REQUIRE_HTTPS``. Host names are checked again at
+    every delivery, on the address they resolve to then.
+    """
+    value = text(field, value, max_length=URL_MAX, min_length=1)
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in value):
+        raise InvalidField(field, "must not contain spaces or control characters.")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as exc:
+        raise InvalidField(field, f"is not a valid URL ({exc}).") from None
+    schemes = ("https",) if settings.require_https else ("http", "https")
+    if parts.scheme.lower() not in schemes:
+        wanted = " or ".join(f"{s}://" for s in schemes)
+        raise InvalidField(field, f"must be an absolute URL starting with {wanted}.")
+    host = parts.hostname
+    if not host:
+        raise InvalidField(field, "must name a host, as in https://your-server.com/webhook.")
+    if parts.username is not None or parts.password is not None:
+        raise InvalidField(field, "must not carry a user name or password; the webhook "
+                                  "secret authenticates deliveries.")
+    try:
+        host.encode("idna")
+    except UnicodeError:
+        raise InvalidField(field, f"has a host name that is not valid: {host!r}.") from None
+    refusal = url_refusal(value, settings.destinations)
+    if refusal:
+        raise InvalidField(field, f"deliveries may not go to {refusal}.")
+    return value
+
+
+def events(value: Any, known: Collection[str], field: str = "events") -> list[str]:
+    """A non-empty list of distinct event types from ``known``."""
+    if not isinstance(value, list) or not value:
+        raise InvalidField(field, "must be a non-empty list of event types, such as "
+                                  '["message.received"].')
+    seen: list[str] = []
+    for item in value:
+        if not isinstance(item, str):
+            raise InvalidField(field, f"must hold strings, got {_kind(item)}.")
+        if item not in known:
+            raise InvalidField(field, f"unknown event type {_show(item)}. Known types: "
+                                      f"{', '.join(sorted(known))}.")
+        if item in seen:
+            raise InvalidField(field, f"lists {item!r} twice.")
+        seen.append(item)
+    return seen
+
+
+def secret(value: Any, field: str = "secret") -> str:
+    """A signing secret of 16 to 255 characters."""
+    return text(field, value, min_length=SECRET_MIN, max_length=SECRET_MAX)
+
+
+def description(value: Any, field: str = "description") -> str | None:
+    """Free text of at most 500 characters, or None."""
+    if value is None:
+        return None
+    return text(field, value, max_length=DESCRIPTION_MAX)
+
+
+def owner(value: Any, field: str = "owner") -> str:
+    return text(field, value, min_length=1, max_length=OWNER_MAX)
+
+
+def flag(value: Any, field: str) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidField(field, f"must be true or false, got {_kind(value)}.")
+    return value
+
+
+def webhook_fields(body: Mapping[str, Any], settings: Settings, known: Collection[str],
+                   *, creating: bool) -> dict[str, Any]:
+    """The checked fields of a create (``creating``) or update body.
+
+    Unknown fields are refused by name, so a typo such as ``"event"`` is not ignored.
+    """
+    allowed = CREATE_FIELDS if creating else UPDATE_FIELDS
+    unknown = [name for name in body if name not in allowed]
+    if unknown:
+        raise InvalidField(", ".join(_show(name) for name in unknown),
+                           f"unknown field; the fields are {', '.join(allowed)}.")
+    if creating:
+        missing = [name for name in ("url", "events") if name not in body]
+        if missing:
+            raise InvalidField(", ".join(missing), "is required.")
+    checks: dict[str, Callable[[Any], Any]] = {
+        "url": lambda v: url(v, settings),
+        "events": lambda v: events(v, known),
+        "secret": secret,
+        "description": description,
+        "enabled": lambda v: flag(v, "enabled"),
+    }
+    clean: dict[str, Any] = {}
+    for name in allowed:
+        if name in body:
+            clean[name] = checks[name](body[name])
+    return clean
+
+
+def json_object(data: bytes) -> dict[str, Any]:
+    """Parse a request body that must be one JSON object."""
+    try:
+        value = json.loads(data, parse_constant=_no_constant)
+    except (ValueError, RecursionError) as exc:
+        message = exc.msg if isinstance(exc, json.JSONDecodeError) else "not valid JSON"
+        raise InvalidJson(f"The body is not valid JSON: {message}.") from None
+    if not isinstance(value, dict):
+        raise InvalidJson(f"The body must be a JSON object, got {_kind(value)}.")
+    return value
+
+
+def query(args: Mapping[str, Any], allowed: Collection[str]) -> None:
+    """Refuse query parameters an endpoint does not know, so a typo is not ignored."""
+    unknown = [name for name in args if name not in allowed]
+    if unknown:
+        raise InvalidField(", ".join(_show(name) for name in unknown),
+                           "unknown query parameter; this endpoint takes "
+                           f"{', '.join(allowed) if allowed else 'none'}.")
+
+
+def page_limit(value: str | None) -> int:
+    if value is None:
+        return PAGE_DEFAULT
+    if not re.fullmatch(r"[0-9]{1,4}", value) or not 1 <= int(value) <= PAGE_MAX:
+        raise InvalidField("limit", f"must be a whole number from 1 to {PAGE_MAX}.")
+    return int(value)
+
+
+def cursor(value: str | None, prefix: str) -> str | None:
+    if value is None:
+        return None
+    if not is_id(value, prefix):
+        raise InvalidField("after", f"must be an id starting with {prefix}_ (a next_cursor).")
+    return value
+
+
+def choice(field: str, value: str | None, allowed: Collection[str]) -> str | None:
+    if value is None:
+        return None
+    if value not in allowed:
+        raise InvalidField(field, f"must be one of {', '.join(sorted(allowed))}.")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {bool: "a boolean", int: "a number", float: "a number", str: "a string",
+            list: "a list", dict: "an object"}.get(type(value), type(value).__name__)
+
+
+def _show(value: str) -> str:
+    """``repr`` of a name from a request, cut short."""
+    return repr(value if len(value) <= 60 else value[:57] + "...")

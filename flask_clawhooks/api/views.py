@@ -1,0 +1,204 @@
+"""The endpoints of the JSON API. Paths are relative to ``CLAWHOOKS_API_PREFIX``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app, g, request
+from werkzeug.exceptions import HTTPException
+
+from .. import apikeys
+from ..catalog import TEST_EVENT
+from ..extension import EXTENSION_KEY, State
+from ..models import DeliveryStatus
+from . import resources, serialize, validation
+from .errors import InvalidApiKey, NotJson, http_error_response, json_response
+from .openapi import document
+
+#: Largest request body read, in bytes; more is answered ``413``.
+MAX_BODY_BYTES = 64 * 1024
+
+views = Blueprint("clawhooks_api", __name__)
+
+#: The query parameters each endpoint takes; any other is refused with ``422``.
+QUERY_PARAMETERS = {
+    "clawhooks_api.list_webhooks": ("limit", "after"),
+    "clawhooks_api.list_deliveries": ("limit", "after", "status", "event_type"),
+    "clawhooks_api.list_events": ("limit", "after", "type"),
+}
+
+
+def _state() -> State:
+    return current_app.extensions[EXTENSION_KEY]  # type: ignore[no-any-return]
+
+
+def _owner() -> str:
+    return g.clawhooks_owner  # type: ignore[no-any-return]
+
+
+@views.before_request
+def authenticate() -> None:
+    """Find the owner of the request's ``Authorization: Bearer`` key, or answer ``401``;
+    then refuse query parameters the endpoint does not take."""
+    request.max_content_length = MAX_BODY_BYTES
+    if request.endpoint == "clawhooks_api.openapi":
+        return
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise InvalidApiKey("Send your API key as 'Authorization: Bearer <api key>'; "
+                            "`flask clawhooks api-key create --owner …` makes one.")
+    state = _state()
+    loader = state.extension._api_key_loader
+    owner: str | None
+    if loader is not None:
+        owner = loader(token)
+    else:
+        session = state.db.session
+        key = apikeys.resolve(session, token)
+        owner = key.owner if key is not None else None
+        if key is not None and key in session.dirty:
+            session.commit()
+    if not owner:
+        raise InvalidApiKey("This API key is unknown or has been revoked.")
+    g.clawhooks_owner = owner
+    validation.query(request.args, QUERY_PARAMETERS.get(request.endpoint or "", ()))
+
+
+def _json_body() -> dict[str, Any]:
+    if request.mimetype != "application/json":
+        raise NotJson("Send the body as JSON with 'Content-Type: application/json'.")
+    return validation.json_object(request.get_data(cache=True))
+
+
+def _known_events() -> set[str]:
+    return set(_state().extension.event_types) - {TEST_EVENT}
+
+
+@views.get("/openapi.json")
+def openapi() -> Response:
+    """This API's OpenAPI 3.1 document; needs no API key."""
+    prefix = _state().settings.api_prefix
+    return json_response(document(prefix, sorted(_known_events())))
+
+
+@views.post("/webhooks")
+def create_webhook() -> Response:
+    state = _state()
+    fields = validation.webhook_fields(_json_body(), state.settings, _known_events(),
+                                       creating=True)
+    hook = resources.create_webhook(state.db.session, _owner(), fields)
+    response = json_response(serialize.created_webhook(hook), 201)
+    response.headers["Location"] = f"{state.settings.api_prefix}/webhooks/{hook.id}"
+    return response
+
+
+@views.get("/webhooks")
+def list_webhooks() -> Response:
+    limit = validation.page_limit(request.args.get("limit"))
+    after = validation.cursor(request.args.get("after"), "wh")
+    rows, more = resources.list_webhooks(_state().db.session, _owner(), limit, after)
+    return json_response(serialize.page([serialize.webhook(r) for r in rows], more))
+
+
+@views.get("/webhooks/<webhook_id>")
+def get_webhook(webhook_id: str) -> Response:
+    session = _state().db.session
+    hook = resources.get_webhook(session, webhook_id, _owner())
+    recent = resources.recent_deliveries(session, hook)
+    return json_response(serialize.webhook_details(hook, recent))
+
+
+@views.patch("/webhooks/<webhook_id>")
+def update_webhook(webhook_id: str) -> Response:
+    state = _state()
+    hook = resources.get_webhook(state.db.session, webhook_id, _owner())
+    fields = validation.webhook_fields(_json_body(), state.settings, _known_events(),
+                                       creating=False)
+    resources.update_webhook(state.db.session, hook, fields,
+                             state.settings.secret_rotation_grace)
+    return json_response(serialize.webhook(hook))
+
+
+@views.delete("/webhooks/<webhook_id>")
+def delete_webhook(webhook_id: str) -> tuple[str, int]:
+    session = _state().db.session
+    resources.delete_webhook(session, resources.get_webhook(session, webhook_id, _owner()))
+    return "", 204
+
+
+@views.post("/webhooks/<webhook_id>/test")
+def test_webhook(webhook_id: str) -> Response:
+    """Send a ``webhook.test`` event now and answer with the attempt's outcome."""
+    state = _state()
+    session = state.db.session
+    hook = resources.get_webhook(session, webhook_id, _owner())
+    resources.ensure_enabled(hook, "sending a test")
+    sent = state.extension.send_test(hook)
+    delivery = resources.get_delivery(session, sent.id, _owner())
+    last = delivery.attempts[-1] if delivery.attempts else None
+    return json_response({"delivery": serialize.delivery_details(delivery),
+                    "attempt": serialize.attempt(last) if last is not None else None})
+
+
+@views.get("/webhooks/<webhook_id>/deliveries")
+def list_deliveries(webhook_id: str) -> Response:
+    session = _state().db.session
+    hook = resources.get_webhook(session, webhook_id, _owner())
+    args = request.args
+    limit = validation.page_limit(args.get("limit"))
+    after = validation.cursor(args.get("after"), "del")
+    status = validation.choice("status", args.get("status"),
+                               (DeliveryStatus.PENDING, DeliveryStatus.SUCCESS,
+                                DeliveryStatus.FAILED))
+    event_type = _event_type_filter(args.get("event_type"), "event_type")
+    rows, more = resources.list_deliveries(session, hook, limit, after, status, event_type)
+    return json_response(serialize.page([serialize.delivery(r) for r in rows], more))
+
+
+@views.get("/webhooks/<webhook_id>/deliveries/<delivery_id>")
+def get_delivery(webhook_id: str, delivery_id: str) -> Response:
+    session = _state().db.session
+    hook = resources.get_webhook(session, webhook_id, _owner())
+    delivery = resources.get_delivery(session, delivery_id, _owner(), hook.id)
+    return json_response(serialize.delivery_details(delivery))
+
+
+@views.post("/webhooks/<webhook_id>/deliveries/<delivery_id>/retry")
+def retry_delivery(webhook_id: str, delivery_id: str) -> Response:
+    """Make the delivery pending and due now; a worker sends it (``202``)."""
+    state = _state()
+    session = state.db.session
+    hook = resources.get_webhook(session, webhook_id, _owner())
+    delivery = resources.get_delivery(session, delivery_id, _owner(), hook.id)
+    resources.ensure_enabled(hook, "retrying its deliveries")
+    resources.ensure_not_in_flight(delivery)
+    state.extension.retry(delivery.id)
+    return json_response(serialize.delivery(delivery), 202)
+
+
+@views.get("/events")
+def list_events() -> Response:
+    args = request.args
+    limit = validation.page_limit(args.get("limit"))
+    after = validation.cursor(args.get("after"), "evt")
+    event_type = _event_type_filter(args.get("type"), "type")
+    rows, more = resources.list_events(_state().db.session, _owner(), limit, after,
+                                       event_type)
+    return json_response(serialize.page([serialize.event(r) for r in rows], more))
+
+
+@views.get("/events/<event_id>")
+def get_event(event_id: str) -> Response:
+    """The event's frozen bytes, exactly as its deliveries sent them."""
+    row = resources.get_event(_state().db.session, event_id, _owner())
+    return current_app.response_class(row.body, mimetype="application/json")
+
+
+def _event_type_filter(value: str | None, field: str) -> str | None:
+    if value is None:
+        return None
+    return validation.text(field, value, max_length=validation.EVENT_TYPE_MAX)
+
+
+views.register_error_handler(HTTPException, http_error_response)
