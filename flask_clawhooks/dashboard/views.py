@@ -1,0 +1,383 @@
+"""The dashboard's pages: Settings → API → Webhooks.
+
+Every request first asks the host who is looking (the
+:meth:`~flask_clawhooks.ClawHooks.dashboard_owner_loader` callback); nobody gets a 401
+page or the host's login page. A webhook of another owner is a 404, as in the API.
+Every POST carries a CSRF token (:mod:`.csrf`); one without a valid token is a 400 and
+changes nothing.
+
+A secret is shown once: after creating a webhook or rotating its secret it is kept in
+the session just long enough for the redirect to show it, then dropped.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload, selectinload
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+from ..api import resources
+from ..models import Delivery, DeliveryStatus, Webhook
+from ..signing import generate_secret
+from ..timeutil import isoformat, utcnow
+from . import csrf
+from .forms import (
+    PAGE_SIZE,
+    STATUSES,
+    LogQuery,
+    WebhookForm,
+    event_groups,
+    filter_event_types,
+)
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from ..extension import ClawHooks, State
+
+_REVEAL_KEY = "_clawhooks_reveal"
+#: Bytes of an event body shown in the delivery log.
+BODY_SHOWN = 64 * 1024
+
+ERROR_PAGES = {
+    400: ("Bad request", "The form was out of date or not sent from this page. Go back, "
+                         "reload the page and try again."),
+    401: ("Sign in required", "Sign in to manage your webhooks."),
+    404: ("Not found", "There is no such webhook or delivery in your account."),
+    405: ("Method not allowed", "This page cannot be used that way."),
+}
+
+
+def _state() -> State:
+    return current_app.extensions["clawhooks"]  # type: ignore[no-any-return]
+
+
+def _extension() -> ClawHooks:
+    return _state().extension
+
+
+def _db() -> Session:
+    return _state().db.session  # type: ignore[return-value]
+
+
+# -- who is looking, and CSRF --------------------------------------------------------
+
+
+def _authorize() -> Response | None:
+    if request.endpoint and request.endpoint.endswith(".static"):
+        return None
+    loader = _extension()._dashboard_owner_loader
+    owner = loader() if loader is not None else None
+    if not owner:
+        endpoint = _state().settings.dashboard_login_endpoint
+        if endpoint:
+            return redirect(url_for(endpoint, next=request.full_path.rstrip("?")))
+        abort(401)
+    g.clawhooks_owner = owner
+    if request.method == "POST":
+        token = request.form.get(csrf.FIELD) or request.headers.get("X-CSRF-Token")
+        if not csrf.token_is_valid(token, owner):
+            abort(400)
+    return None
+
+
+def _context() -> dict[str, Any]:
+    owner = g.get("clawhooks_owner")
+    return {
+        "owner": owner,
+        "csrf_token": (lambda: csrf.generate_token(owner)) if owner else None,
+        "csrf_field": csrf.FIELD,
+        "isoformat": isoformat,
+        "pretty_body": pretty_body,
+    }
+
+
+def _error_page(error: HTTPException) -> tuple[str, int]:
+    code = error.code or 500
+    title, message = ERROR_PAGES.get(code, (error.name, error.description or ""))
+    return render_template("clawhooks/error.html", code=code, title=title,
+                           message=message), code
+
+
+# -- helpers --------------------------------------------------------------------------
+
+
+def _owned_webhook(webhook_id: str) -> Webhook:
+    webhook = _db().get(Webhook, webhook_id)
+    if webhook is None or webhook.owner != g.clawhooks_owner:
+        abort(404)
+    return webhook
+
+
+def _reveal_once(webhook_id: str, secret: str) -> None:
+    session[_REVEAL_KEY] = [webhook_id, secret]
+
+
+def _take_revealed(webhook_id: str) -> str | None:
+    kept = session.get(_REVEAL_KEY)
+    if isinstance(kept, list) and len(kept) == 2 and kept[0] == webhook_id:
+        session.pop(_REVEAL_KEY)
+        return str(kept[1])
+    return None
+
+
+def pretty_body(body: bytes | None) -> str:
+    """An event's frozen JSON body, indented for reading and cut at :data:`BODY_SHOWN`."""
+    if body is None:
+        return ""
+    if len(body) > BODY_SHOWN:
+        return body[:BODY_SHOWN].decode("utf-8", "replace") + "\n… (cut)"
+    try:
+        return json.dumps(json.loads(body), indent=2, ensure_ascii=False)
+    except ValueError:
+        return body.decode("utf-8", "replace")
+
+
+def _back_to(webhook: Webhook, delivery_id: str | None = None) -> Response:
+    if delivery_id is None:
+        return redirect(url_for(".webhook", webhook_id=webhook.id))
+    url = url_for(".webhook", webhook_id=webhook.id, open=delivery_id)
+    return redirect(f"{url}#{delivery_id}")
+
+
+def _describe(delivery: Delivery) -> tuple[str, str]:
+    """A flash message and its category for the outcome of a test delivery."""
+    timing = f" in {delivery.response_time_ms} ms" if delivery.response_time_ms is not None else ""
+    code = f"HTTP {delivery.response_code}" if delivery.response_code else ""
+    if delivery.status == DeliveryStatus.SUCCESS:
+        return f"Test event delivered: {code}{timing}.", "success"
+    reason = delivery.last_error or code or "no answer"
+    if delivery.status == DeliveryStatus.PENDING and delivery.next_attempt_at is not None:
+        return (f"Test event not delivered ({reason}); it will be retried at "
+                f"{isoformat(delivery.next_attempt_at)}.", "error")
+    return f"Test event failed: {reason}.", "error"
+
+
+# -- pages ----------------------------------------------------------------------------
+
+
+def index() -> str:
+    """Webhooks list: URL, events, status and the last delivery of each."""
+    db = _db()
+    last_id = (
+        select(Delivery.id)
+        .where(Delivery.webhook_id == Webhook.id)
+        .order_by(Delivery.id.desc())
+        .limit(1)
+        .correlate(Webhook)
+        .scalar_subquery()
+    )
+    rows = db.execute(
+        select(Webhook, last_id).where(Webhook.owner == g.clawhooks_owner).order_by(Webhook.id)
+    ).all()
+    ids = [delivery_id for _, delivery_id in rows if delivery_id]
+    last = {d.webhook_id: d for d in db.scalars(select(Delivery).where(Delivery.id.in_(ids)))}
+    return render_template(
+        "clawhooks/webhooks.html", webhooks=[webhook for webhook, _ in rows], last=last
+    )
+
+
+def new() -> Response | tuple[str, int]:
+    """Add Webhook."""
+    extension = _extension()
+    groups = event_groups(extension.event_types)
+    if request.method == "GET":
+        return render_template("clawhooks/webhook_form.html", form=WebhookForm(),
+                               groups=groups, webhook=None), 200
+    form = WebhookForm.from_request(request.form)
+    clean = form.clean(_state().settings, extension.event_types, creating=True)
+    if clean is None:
+        return render_template("clawhooks/webhook_form.html", form=form, groups=groups,
+                               webhook=None), 422
+    secret = clean["secret"] or generate_secret()
+    webhook = Webhook(owner=g.clawhooks_owner, url=clean["url"], events=clean["events"],
+                      secret=secret, description=clean["description"])
+    db = _db()
+    db.add(webhook)
+    db.commit()
+    _reveal_once(webhook.id, secret)
+    flash("Webhook created.", "success")
+    return _back_to(webhook)
+
+
+def webhook(webhook_id: str) -> Response:
+    """A webhook's settings, actions and delivery log."""
+    hook = _owned_webhook(webhook_id)
+    query = LogQuery.from_args(request.args)
+    page = _log_page(hook, query)
+    secret = _take_revealed(hook.id)
+    response = current_app.make_response(render_template(
+        "clawhooks/webhook.html", webhook=hook, secret=secret, query=query,
+        statuses=STATUSES, event_types=filter_event_types(_extension().event_types, hook),
+        open_id=request.args.get("open"), **page,
+    ))
+    if secret is not None:
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _log_page(webhook: Webhook, query: LogQuery) -> dict[str, Any]:
+    """One page of the delivery log, newest first, on the (webhook_id, id) index.
+
+    Keyset paging: "Older" continues below the last id shown, "Newer" above the first;
+    no count and no offset, so the page costs the same however long the log is.
+    """
+    stmt = select(Delivery).where(Delivery.webhook_id == webhook.id)
+    if query.status:
+        stmt = stmt.where(Delivery.status == query.status)
+    if query.event:
+        stmt = stmt.where(Delivery.event_type == query.event)
+    if query.after:
+        stmt = stmt.where(Delivery.id > query.after).order_by(Delivery.id.asc())
+    else:
+        if query.before:
+            stmt = stmt.where(Delivery.id < query.before)
+        stmt = stmt.order_by(Delivery.id.desc())
+    stmt = stmt.limit(PAGE_SIZE + 1).options(
+        joinedload(Delivery.event), selectinload(Delivery.attempts)
+    )
+    rows = list(_db().scalars(stmt))
+    more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    if query.after:
+        rows.reverse()
+        has_newer, has_older = more, bool(rows)
+    else:
+        has_newer, has_older = query.before is not None, more
+    filters: dict[str, Any] = query.filters()
+
+    def link(**cursor: Any) -> str:
+        return url_for(".webhook", webhook_id=webhook.id, **cursor, **filters)
+
+    return {
+        "deliveries": rows,
+        "newer_url": link(after=rows[0].id) if has_newer and rows else None,
+        "older_url": link(before=rows[-1].id) if has_older and rows else None,
+        "newest_url": link() if query.before or query.after else None,
+        "now": utcnow(),
+    }
+
+
+def edit(webhook_id: str) -> Response | tuple[str, int]:
+    """Change a webhook's URL, events and description."""
+    hook = _owned_webhook(webhook_id)
+    extension = _extension()
+    groups = event_groups(extension.event_types)
+    if request.method == "GET":
+        return render_template("clawhooks/webhook_form.html", webhook=hook, groups=groups,
+                               form=WebhookForm.from_webhook(hook)), 200
+    form = WebhookForm.from_request(request.form)
+    clean = form.clean(_state().settings, extension.event_types, creating=False)
+    if clean is None:
+        return render_template("clawhooks/webhook_form.html", webhook=hook, groups=groups,
+                               form=form), 422
+    hook.url, hook.events, hook.description = clean["url"], clean["events"], clean["description"]
+    _db().commit()
+    flash("Webhook saved.", "success")
+    return _back_to(hook)
+
+
+def enable(webhook_id: str) -> Response:
+    """Switch a webhook on; its run of failed deliveries starts again from zero, so a
+    webhook switched off after failures is not switched off again at the next one."""
+    hook = _owned_webhook(webhook_id)
+    hook.enabled = True
+    hook.consecutive_failures = 0
+    _db().commit()
+    flash("Webhook enabled: new events are delivered to it again.", "success")
+    return _back_to(hook)
+
+
+def disable(webhook_id: str) -> Response:
+    """Switch a webhook off. Deliveries still waiting for a retry end as failed."""
+    hook = _owned_webhook(webhook_id)
+    hook.enabled = False
+    _db().commit()
+    flash("Webhook disabled: no events are delivered to it until you enable it.", "success")
+    return _back_to(hook)
+
+
+def delete_webhook(webhook_id: str) -> Response | str:
+    """Ask first (GET), then delete the webhook with its deliveries and attempts (POST).
+
+    The same deletion as ``DELETE /webhooks/{id}`` (:func:`..api.resources.delete_webhook`).
+    """
+    hook = _owned_webhook(webhook_id)
+    if request.method == "GET":
+        return render_template("clawhooks/webhook_delete.html", webhook=hook)
+    url = hook.url
+    resources.delete_webhook(_db(), hook)
+    flash(f"Webhook {url} deleted.", "success")
+    return redirect(url_for(".index"))
+
+
+def send_test(webhook_id: str) -> Response:
+    """Send a ``webhook.test`` event now and show how it went."""
+    hook = _owned_webhook(webhook_id)
+    delivery = _extension().send_test(hook, _db())
+    message, category = _describe(delivery)
+    flash(message, category)
+    return _back_to(hook, delivery.id)
+
+
+def rotate_secret(webhook_id: str) -> Response:
+    """Make a new secret and show it once."""
+    hook = _owned_webhook(webhook_id)
+    grace = _state().settings.secret_rotation_grace
+    secret = generate_secret()
+    hook.rotate_secret(secret, grace)
+    _db().commit()
+    _reveal_once(hook.id, secret)
+    note = (f" For {grace / 3600:g} h the old secret still signs the webhook-signature header "
+            "as well; X-ClawBook-Signature uses the new one from now on." if grace else "")
+    flash("New secret made." + note, "success")
+    return _back_to(hook)
+
+
+def retry(webhook_id: str, delivery_id: str) -> Response:
+    """Queue a delivery for another attempt now."""
+    hook = _owned_webhook(webhook_id)
+    db = _db()
+    delivery = db.get(Delivery, delivery_id)
+    if delivery is None or delivery.webhook_id != hook.id:
+        abort(404)
+    if delivery.lease_until is not None and delivery.lease_until > utcnow():
+        flash("This delivery is being sent right now.", "error")
+    else:
+        _extension().retry(delivery.id, db)
+        flash("Retry queued: a worker sends it in a moment.", "success")
+    return _back_to(hook, delivery.id)
+
+
+def register(blueprint: Blueprint) -> None:
+    blueprint.before_request(_authorize)
+    blueprint.context_processor(_context)
+    for code in ERROR_PAGES:
+        blueprint.register_error_handler(code, _error_page)
+    add = blueprint.add_url_rule
+    add("/", "index", index)
+    add("/new", "new", new, methods=["GET", "POST"])
+    add("/<webhook_id>", "webhook", webhook)
+    add("/<webhook_id>/edit", "edit", edit, methods=["GET", "POST"])
+    add("/<webhook_id>/enable", "enable", enable, methods=["POST"])
+    add("/<webhook_id>/disable", "disable", disable, methods=["POST"])
+    add("/<webhook_id>/delete", "delete", delete_webhook, methods=["GET", "POST"])
+    add("/<webhook_id>/test", "send_test", send_test, methods=["POST"])
+    add("/<webhook_id>/rotate-secret", "rotate_secret", rotate_secret, methods=["POST"])
+    add("/<webhook_id>/deliveries/<delivery_id>/retry", "retry", retry, methods=["POST"])

@@ -1,0 +1,287 @@
+"""The dashboard pages through Flask's test client: access, CSRF, validation, paging."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
+
+from flask_clawhooks import ClawHooks, ConfigurationError
+from flask_clawhooks.dashboard.forms import PAGE_SIZE
+from flask_clawhooks.ids import new_id
+from flask_clawhooks.models import Delivery, Event, Webhook
+from flask_clawhooks.timeutil import utcnow
+
+from .conftest import csrf_token_of
+
+
+def delivery_ids(html: str) -> list[str]:
+    return re.findall(r'<details class="ch-delivery" id="(del_[0-9a-z]+)"', html)
+
+
+def add_deliveries(host, webhook_id: str, count: int, event_type: str = "message.received",
+                   status: str = "success") -> list[str]:
+    """Insert ``count`` deliveries (and their events) in bulk; return their ids, oldest first."""
+    now = utcnow()
+    events = [new_id("evt") for _ in range(count)]
+    ids = [new_id("del") for _ in range(count)]
+    with host.app.app_context():
+        session = host.db.session
+        session.execute(sa.insert(Event.__table__), [
+            {"id": e, "owner": "acme", "type": event_type, "created_at": now,
+             "body": b'{"id":"%s","type":"%s","created_at":"","data":{}}'
+             % (e.encode(), event_type.encode())}
+            for e in events
+        ])
+        session.execute(sa.insert(Delivery.__table__), [
+            {"id": d, "event_id": e, "webhook_id": webhook_id, "event_type": event_type,
+             "status": status, "attempt_count": 1, "response_code": 200,
+             "response_time_ms": 12, "created_at": now, "updated_at": now}
+            for d, e in zip(ids, events, strict=True)
+        ])
+        session.commit()
+    return sorted(ids)
+
+
+# -- who may look ---------------------------------------------------------------------
+
+
+def test_signed_out_visitors_get_a_401_page(dashboard):
+    response = dashboard.client(owner=None).get(dashboard.url("/"))
+    assert response.status_code == 401
+    assert "Sign in" in response.get_data(as_text=True)
+
+
+@pytest.mark.clawhooks_config(CLAWHOOKS_DASHBOARD_LOGIN_ENDPOINT="login")
+def test_signed_out_visitors_are_sent_to_the_hosts_login_page_and_back(dashboard):
+    client = dashboard.client(owner=None)
+    response = client.get(dashboard.url("/new"))
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/login?next=/settings/api/webhooks/new"
+    signed_in = client.get("/login?as=acme&next=" + dashboard.url("/new"),
+                           follow_redirects=True)
+    assert signed_in.status_code == 200
+    assert "Add Webhook" in signed_in.get_data(as_text=True)
+
+
+def test_a_login_endpoint_that_is_a_url_is_refused_at_start_up(tmp_path):
+    app = Flask("bad", instance_path=str(tmp_path))
+    app.config.update(SQLALCHEMY_DATABASE_URI="sqlite://",
+                      CLAWHOOKS_DASHBOARD_LOGIN_ENDPOINT="/login")
+    SQLAlchemy(app)
+    with pytest.raises(ConfigurationError, match="CLAWHOOKS_DASHBOARD_LOGIN_ENDPOINT"):
+        ClawHooks(app)
+
+
+def test_another_owners_webhook_is_a_404_and_cannot_be_changed(dashboard, receiver):
+    theirs = dashboard.host.add_webhook(receiver.url, owner="globex")
+    mine = dashboard.host.add_webhook(receiver.url, owner="acme")
+    [their_delivery] = add_deliveries(dashboard.host, theirs.id, 1)
+    client = dashboard.client("acme")
+
+    assert client.get(dashboard.url(f"/{theirs.id}")).status_code == 404
+    assert client.get(dashboard.url(f"/{theirs.id}/edit")).status_code == 404
+    token = csrf_token_of(client.get(dashboard.url(f"/{mine.id}")).get_data(as_text=True))
+    for action in ("disable", "delete", "rotate-secret", "test"):
+        response = client.post(dashboard.url(f"/{theirs.id}/{action}"),
+                               data={"csrf_token": token})
+        assert response.status_code == 404, action
+    # a delivery of their webhook, reached through my webhook's URL
+    response = client.post(dashboard.url(f"/{mine.id}/deliveries/{their_delivery}/retry"),
+                           data={"csrf_token": token})
+    assert response.status_code == 404
+    assert "globex" not in client.get(dashboard.url("/")).get_data(as_text=True)
+
+    after = dashboard.host.webhook(theirs.id)
+    assert (after.enabled, after.secret) == (True, theirs.secret)
+    assert receiver.requests == []
+
+
+# -- CSRF -----------------------------------------------------------------------------
+
+
+def test_a_forged_post_without_a_valid_csrf_token_changes_nothing(dashboard, receiver):
+    webhook = dashboard.host.add_webhook(receiver.url)
+    client = dashboard.client("acme")
+    other_browser = dashboard.client("acme")
+    foreign_token = csrf_token_of(
+        other_browser.get(dashboard.url(f"/{webhook.id}")).get_data(as_text=True)
+    )
+    form = {"url": "https://evil.example/hook", "events": "message.sent"}
+
+    for token in (None, "", "forged", foreign_token):
+        data = dict(form, csrf_token=token) if token is not None else form
+        for path in ("/new", f"/{webhook.id}/edit", f"/{webhook.id}/disable",
+                     f"/{webhook.id}/rotate-secret", f"/{webhook.id}/delete"):
+            response = client.post(dashboard.url(path), data=data)
+            assert response.status_code == 400, (path, token)
+
+    with dashboard.host.app.app_context():
+        [only] = dashboard.host.db.session.scalars(sa.select(Webhook)).all()
+    assert (only.id, only.url, only.events) == (webhook.id, receiver.url, ["message.received"])
+    assert (only.enabled, only.secret) == (True, webhook.secret)
+
+    # the same form with this session's own token goes through
+    token = csrf_token_of(client.get(dashboard.url(f"/{webhook.id}")).get_data(as_text=True))
+    response = client.post(dashboard.url(f"/{webhook.id}/disable"), data={"csrf_token": token})
+    assert response.status_code == 302
+    assert dashboard.host.webhook(webhook.id).enabled is False
+
+
+def test_a_token_made_for_one_owner_is_refused_for_another_in_the_same_session(dashboard,
+                                                                                receiver):
+    client = dashboard.client("acme")
+    token = csrf_token_of(client.get(dashboard.url("/new")).get_data(as_text=True))
+    with client.session_transaction() as sess:
+        sess["user"] = "globex"
+    response = client.post(dashboard.url("/new"), data={
+        "csrf_token": token, "url": receiver.url, "events": "message.sent"})
+    assert response.status_code == 400
+
+
+# -- forms ----------------------------------------------------------------------------
+
+
+def test_invalid_input_is_shown_next_to_its_field_and_kept(dashboard):
+    client = dashboard.client()
+    token = csrf_token_of(client.get(dashboard.url("/new")).get_data(as_text=True))
+    response = client.post(dashboard.url("/new"), data={
+        "csrf_token": token, "url": "ftp://files.example/hook", "secret": "short",
+        "description": "My <b>server</b>",
+    })
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert re.search(r'id="url-error">URL must be an absolute URL starting with http', html)
+    assert 'id="events-error">Select at least one event.' in html
+    assert 'id="secret-error">Secret must be at least 16 characters' in html
+    assert 'value="ftp://files.example/hook"' in html
+    assert 'value="My &lt;b&gt;server&lt;/b&gt;"' in html
+
+    response = client.post(dashboard.url("/new"), data={
+        "csrf_token": token, "url": "https://ok.example/hook",
+        "events": ["message.sent", "no.such"],
+    })
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "unknown event type &#39;no.such&#39;" in html
+    assert re.search(r'value="message.sent"\s+checked', html)
+    with dashboard.host.app.app_context():
+        assert dashboard.host.db.session.scalars(sa.select(Webhook)).all() == []
+
+
+def test_the_secret_is_shown_once_after_create_and_never_again(dashboard, receiver):
+    client = dashboard.client()
+    token = csrf_token_of(client.get(dashboard.url("/new")).get_data(as_text=True))
+    response = client.post(dashboard.url("/new"), data={
+        "csrf_token": token, "url": receiver.url,
+        "events": ["message.received", "ai.error"], "description": "CRM sync",
+    }, follow_redirects=True)
+    html = response.get_data(as_text=True)
+    with dashboard.host.app.app_context():
+        [webhook] = dashboard.host.db.session.scalars(sa.select(Webhook)).all()
+    assert webhook.secret.startswith("whsec_") and len(webhook.secret) > 30
+    assert (webhook.owner, webhook.events, webhook.description) == (
+        "acme", ["message.received", "ai.error"], "CRM sync")
+    assert html.count(webhook.secret) == 1
+    assert "will not be shown again" in html
+    assert response.headers["Cache-Control"] == "no-store"
+
+    for path in ("/", f"/{webhook.id}", f"/{webhook.id}/edit"):
+        assert webhook.secret not in client.get(dashboard.url(path)).get_data(as_text=True)
+
+    token = csrf_token_of(client.get(dashboard.url(f"/{webhook.id}")).get_data(as_text=True))
+    rotated = client.post(dashboard.url(f"/{webhook.id}/rotate-secret"),
+                          data={"csrf_token": token}, follow_redirects=True)
+    new_secret = dashboard.host.webhook(webhook.id).secret
+    assert new_secret != webhook.secret
+    assert rotated.get_data(as_text=True).count(new_secret) == 1
+    assert new_secret not in client.get(dashboard.url(f"/{webhook.id}")).get_data(as_text=True)
+
+
+def test_a_secret_of_ones_own_is_kept(dashboard, receiver):
+    client = dashboard.client()
+    token = csrf_token_of(client.get(dashboard.url("/new")).get_data(as_text=True))
+    client.post(dashboard.url("/new"), data={
+        "csrf_token": token, "url": receiver.url, "events": "message.received",
+        "secret": "your-webhook-secret",
+    })
+    with dashboard.host.app.app_context():
+        [webhook] = dashboard.host.db.session.scalars(sa.select(Webhook)).all()
+    assert webhook.secret == "your-webhook-secret"
+
+
+def test_event_checkboxes_are_grouped_with_the_hosts_own_groups(dashboard):
+    dashboard.host.clawhooks.register_event_type("invoice.paid", "Invoice paid", "Billing")
+    html = dashboard.client().get(dashboard.url("/new")).get_data(as_text=True)
+    legends = re.findall(r'<fieldset class="ch-group" data-group>\s*<legend>([^<]+)</legend>',
+                         html)
+    assert legends == ["Message", "Integration", "AI", "System", "Billing"]
+    assert 'value="invoice.paid"' in html
+    assert 'value="webhook.test"' not in html
+    assert html.count("data-select-all") == 5
+
+
+def test_edit_changes_url_events_and_description(dashboard, receiver):
+    webhook = dashboard.host.add_webhook("https://old.example/hook")
+    client = dashboard.client()
+    page = client.get(dashboard.url(f"/{webhook.id}/edit")).get_data(as_text=True)
+    assert 'value="https://old.example/hook"' in page
+    response = client.post(dashboard.url(f"/{webhook.id}/edit"), data={
+        "csrf_token": csrf_token_of(page), "url": receiver.url,
+        "events": ["backup.failed", "system.health"], "description": "ops",
+    })
+    assert response.status_code == 302
+    after = dashboard.host.webhook(webhook.id)
+    assert (after.url, after.events, after.description, after.secret) == (
+        receiver.url, ["backup.failed", "system.health"], "ops", webhook.secret)
+
+
+# -- the delivery log -------------------------------------------------------------------
+
+
+def test_the_delivery_log_is_paged_newest_first(dashboard, receiver):
+    webhook = dashboard.host.add_webhook(receiver.url)
+    other = dashboard.host.add_webhook(receiver.url)
+    ids = add_deliveries(dashboard.host, webhook.id, 2 * PAGE_SIZE + 3)
+    add_deliveries(dashboard.host, other.id, 5)
+    newest_first = ids[::-1]
+    client = dashboard.client()
+
+    first = client.get(dashboard.url(f"/{webhook.id}")).get_data(as_text=True)
+    assert delivery_ids(first) == newest_first[:PAGE_SIZE]
+    next_link = re.search(r'<a href="([^"]+)#deliveries" rel="next">', first)
+    assert next_link and 'rel="prev"' not in first
+
+    second = client.get(next_link.group(1).replace("&amp;", "&")).get_data(as_text=True)
+    assert delivery_ids(second) == newest_first[PAGE_SIZE:2 * PAGE_SIZE]
+    third_link = re.search(r'<a href="([^"]+)#deliveries" rel="next">', second)
+    assert third_link
+    third = client.get(third_link.group(1).replace("&amp;", "&")).get_data(as_text=True)
+    assert delivery_ids(third) == newest_first[2 * PAGE_SIZE:]
+    assert 'rel="next"' not in third
+
+    back = re.search(r'<a href="([^"]+)#deliveries" rel="prev">', third)
+    assert back
+    again = client.get(back.group(1).replace("&amp;", "&")).get_data(as_text=True)
+    assert delivery_ids(again) == newest_first[PAGE_SIZE:2 * PAGE_SIZE]
+
+
+def test_the_delivery_log_filters_by_status_and_event_type(dashboard, receiver):
+    webhook = dashboard.host.add_webhook(receiver.url)
+    sent = add_deliveries(dashboard.host, webhook.id, 3, "message.sent")
+    failed = add_deliveries(dashboard.host, webhook.id, 2, "message.sent", status="failed")
+    add_deliveries(dashboard.host, webhook.id, 4, "ai.error")
+    client = dashboard.client()
+
+    def shown(**args):
+        html = client.get(dashboard.url(f"/{webhook.id}"), query_string=args)
+        return sorted(delivery_ids(html.get_data(as_text=True)))
+
+    assert shown(status="failed") == failed
+    assert shown(event="message.sent") == sorted(sent + failed)
+    assert shown(event="message.sent", status="success") == sent
+    assert len(shown(status="bogus")) == 9  # an unknown status is no filter
+    assert shown(event="backup.failed") == []
