@@ -38,6 +38,8 @@ DEFAULTS: dict[str, Any] = {
     "CLAWHOOKS_RESPONSE_EXCERPT_BYTES": 4096,
     # Where the JSON API is mounted (flask_clawhooks.api).
     "CLAWHOOKS_API_PREFIX": "/api/v1",
+    # Requests a minute one API key may make (429 with Retry-After beyond); None: no limit.
+    "CLAWHOOKS_API_RATE_LIMIT": 600,
     # True: the API refuses webhook URLs that are not https:// (422).
     "CLAWHOOKS_REQUIRE_HTTPS": False,
     "CLAWHOOKS_DASHBOARD_PREFIX": "/settings/api/webhooks",
@@ -75,6 +77,7 @@ class Settings:
     concurrency: int
     response_excerpt_bytes: int
     api_prefix: str
+    api_rate_limit: int | None
     require_https: bool
     dashboard_prefix: str
     dashboard_login_endpoint: str | None
@@ -198,6 +201,10 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
             config, "CLAWHOOKS_RESPONSE_EXCERPT_BYTES", minimum=0, integer=True
         ),
         api_prefix=_prefix(config, "CLAWHOOKS_API_PREFIX"),
+        api_rate_limit=(
+            None if config["CLAWHOOKS_API_RATE_LIMIT"] is None
+            else _number(config, "CLAWHOOKS_API_RATE_LIMIT", minimum=1, integer=True)
+        ),
         require_https=_flag(config, "CLAWHOOKS_REQUIRE_HTTPS"),
         dashboard_prefix=_prefix(config, "CLAWHOOKS_DASHBOARD_PREFIX"),
         dashboard_login_endpoint=_endpoint(config, "CLAWHOOKS_DASHBOARD_LOGIN_ENDPOINT"),

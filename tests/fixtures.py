@@ -149,6 +149,7 @@ def make_host(database_url: str, redis_url: str, instance_path: str, **config: A
         CLAWHOOKS_SWEEP_GRACE=0.0,
         CLAWHOOKS_CONCURRENCY=8,
         CLAWHOOKS_ALLOW_PRIVATE_DESTINATIONS=True,  # the receivers listen on loopback
+        CLAWHOOKS_API_RATE_LIMIT=None,  # tests/api/test_rate_limit.py switches it on
     )
     app.config.update(config)
     db = SQLAlchemy(app)

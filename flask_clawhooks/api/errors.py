@@ -16,6 +16,7 @@ from werkzeug.exceptions import (
     Conflict,
     HTTPException,
     NotFound,
+    TooManyRequests,
     Unauthorized,
     UnprocessableEntity,
     UnsupportedMediaType,
@@ -81,6 +82,19 @@ class StateConflict(ApiError, Conflict):
     """The request cannot be done in the resource's current state (409)."""
 
     code_name = "conflict"
+
+
+class RateLimited(ApiError, TooManyRequests):
+    """This API key sent more than ``CLAWHOOKS_API_RATE_LIMIT`` requests this minute."""
+
+    code_name = "too_many_requests"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    def get_headers(self, *args: Any, **kwargs: Any) -> list[tuple[str, str]]:
+        return [*super().get_headers(*args, **kwargs), ("Retry-After", str(self.retry_after))]
 
 
 class InvalidField(ApiError, UnprocessableEntity):

@@ -171,18 +171,24 @@ def document(prefix: str, event_types: Sequence[str]) -> dict[str, Any]:
         "PayloadTooLarge": "The body is larger than 64 KB.",
         "UnsupportedMediaType": "The body is not application/json.",
         "UnprocessableEntity": "A field or query parameter is invalid.",
+        "TooManyRequests": "More than CLAWHOOKS_API_RATE_LIMIT requests a minute with this "
+                           "API key.",
     }
     responses: dict[str, Any] = {name: _json(_ref("Error"), text)
                                  for name, text in errors.items()}
     responses["Unauthorized"]["headers"] = {
         "WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer"}}
+    responses["TooManyRequests"]["headers"] = {
+        "Retry-After": {"schema": {"type": "string"},
+                        "description": "Seconds until requests are accepted again."}}
 
     def operation(summary: str, ok: dict[str, Any], *codes: str, op_id: str,
                   parameters: list[dict[str, Any]] | None = None,
                   body: str | None = None) -> dict[str, Any]:
         status, response = next(iter(ok.items()))
         op: dict[str, Any] = {"operationId": op_id, "summary": summary,
-                              "responses": {status: response, "401": _error("Unauthorized")}}
+                              "responses": {status: response, "401": _error("Unauthorized"),
+                                            "429": _error("TooManyRequests")}}
         for code in codes:
             op["responses"][code] = _error({
                 "400": "BadRequest", "404": "NotFound", "409": "Conflict",

@@ -11,8 +11,9 @@ from .. import apikeys
 from ..catalog import TEST_EVENT
 from ..extension import EXTENSION_KEY, State
 from ..models import DeliveryStatus
+from ..ratelimit import over_limit
 from . import resources, serialize, validation
-from .errors import InvalidApiKey, NotJson, http_error_response, json_response
+from .errors import InvalidApiKey, NotJson, RateLimited, http_error_response, json_response
 from .openapi import document
 
 #: Largest request body read, in bytes; more is answered ``413``.
@@ -61,6 +62,12 @@ def authenticate() -> None:
             session.commit()
     if not owner:
         raise InvalidApiKey("This API key is unknown or has been revoked.")
+    limit = state.settings.api_rate_limit
+    if limit is not None:
+        wait = over_limit(state.redis, apikeys.hash_key(token)[:32], limit)
+        if wait is not None:
+            raise RateLimited(f"More than {limit} requests a minute with this API key; "
+                              f"try again in {wait} s.", wait)
     g.clawhooks_owner = owner
     validation.query(request.args, QUERY_PARAMETERS.get(request.endpoint or "", ()))
 
