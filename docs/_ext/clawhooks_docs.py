@@ -3,6 +3,8 @@
 * ``.. clawhooks-catalog::`` renders the event catalog table from
   :data:`flask_clawhooks.catalog.CATALOG`, so the docs list exactly the types ``emit()``
   accepts.
+* ``.. clawhooks-openapi::`` renders the HTTP API reference from the OpenAPI document the
+  API serves (:func:`flask_clawhooks.api.openapi.document`), so it cannot drift from it.
 * At the end of a build, every key of :data:`flask_clawhooks.config.DEFAULTS` must have a
   ``.. data::`` entry (``config.rst``); a missing one is a warning, which ``-W`` turns into
   a failed build.
@@ -10,6 +12,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from docutils import nodes
@@ -53,6 +56,71 @@ class CatalogDirective(SphinxDirective):
         return list(container.children)
 
 
+def _schema_name(schema: dict[str, Any]) -> str:
+    ref = schema.get("$ref", "")
+    return ref.rsplit("/", 1)[-1] if ref else schema.get("type", "object")
+
+
+def _one_line(text: str) -> str:
+    """One line of reST: literals doubled, and a trailing ``_`` (``whsec_``) escaped so it
+    is not read as a link."""
+    text = " ".join(text.split()).replace("`", "``")
+    return re.sub(r"(\w)_(?=\W|$)", r"\1\\_", text)
+
+
+class OpenApiDirective(SphinxDirective):
+    """Every operation of the API: summary, parameters, body fields and answers."""
+
+    has_content = False
+
+    def run(self) -> list[nodes.Node]:
+        from flask_clawhooks.api.openapi import document
+
+        doc = document("/api/v1", [t.name for t in CATALOG])
+        schemas = doc["components"]["schemas"]
+        responses = doc["components"]["responses"]
+        lines: list[str] = []
+        for path, methods in doc["paths"].items():
+            for method, op in methods.items():
+                title = f"{method.upper()} {path}"
+                lines += [title, "~" * len(title), "", _one_line(op.get("summary", "")), ""]
+                params = op.get("parameters", [])
+                if params:
+                    lines += ["Parameters:", ""]
+                    for param in params:
+                        need = "required" if param.get("required") else "optional"
+                        text = _one_line(param.get("description", ""))
+                        lines.append(f"* ``{param['name']}`` ({param['in']}, {need})"
+                                     + (f": {text}" if text else ""))
+                    lines.append("")
+                body = op.get("requestBody")
+                if body:
+                    schema = body["content"]["application/json"]["schema"]
+                    fields = schemas[_schema_name(schema)].get("properties", {})
+                    required = set(schemas[_schema_name(schema)].get("required", []))
+                    lines += [f"JSON body (``{_schema_name(schema)}``):", ""]
+                    for name, field in fields.items():
+                        need = "required" if name in required else "optional"
+                        text = _one_line(field.get("description", ""))
+                        kind = field.get("type", "object")
+                        kind = " or ".join(kind) if isinstance(kind, list) else kind
+                        lines.append(f"* ``{name}`` ({kind}, {need})"
+                                     + (f": {text}" if text else ""))
+                    lines.append("")
+                lines += ["Answers:", ""]
+                for status, answer in op["responses"].items():
+                    if "$ref" in answer:
+                        answer = responses[answer["$ref"].rsplit("/", 1)[-1]]
+                    content = answer.get("content", {}).get("application/json")
+                    shape = f" (``{_schema_name(content['schema'])}``)" if content else ""
+                    lines.append(f"* ``{status}`` {_one_line(answer['description'])}{shape}")
+                lines.append("")
+        container = nodes.container()
+        self.state.nested_parse(StringList(lines, source="clawhooks-openapi"),
+                                self.content_offset, container, match_titles=True)
+        return list(container.children)
+
+
 def check_config_documented(app: Sphinx, env: BuildEnvironment) -> None:
     documented = set(env.get_domain("py").objects)  # type: ignore[attr-defined]
     for key in DEFAULTS:
@@ -63,5 +131,6 @@ def check_config_documented(app: Sphinx, env: BuildEnvironment) -> None:
 
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("clawhooks-catalog", CatalogDirective)
+    app.add_directive("clawhooks-openapi", OpenApiDirective)
     app.connect("env-check-consistency", check_config_documented)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
