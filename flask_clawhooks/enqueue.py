@@ -26,6 +26,8 @@ from rq import Queue
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from .models import AnySession
+
 log = logging.getLogger("flask_clawhooks")
 
 #: Most delivery ids one drain job takes from the ready list.
@@ -108,7 +110,7 @@ def enqueue_at(queue: Queue, when: dt.datetime, delivery_ids: Sequence[str], pip
 
 
 def after_commit(
-    session: Session, delivery_ids: list[str], send: Callable[[list[str]], None]
+    session: AnySession, delivery_ids: list[str], send: Callable[[list[str]], None]
 ) -> None:
     """Arrange for ``send(delivery_ids)`` to run once ``session`` commits.
 

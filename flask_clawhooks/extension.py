@@ -11,7 +11,6 @@ from flask import Flask, current_app
 from flask_sqlalchemy import SQLAlchemy
 from rq import Queue
 from sqlalchemy import insert, select
-from sqlalchemy.orm import Session
 
 from . import ledger, signals
 from .catalog import CATALOG, TEST_EVENT, EventType
@@ -19,7 +18,16 @@ from .config import DEFAULTS, Settings, load_settings
 from .enqueue import after_commit, push_ready
 from .errors import ConfigurationError, NotInitialized, UnknownEventType
 from .ids import new_id
-from .models import Base, Delivery, DeliveryStatus, Event, Webhook
+from .models import (
+    AnySession,
+    Base,
+    Delivery,
+    DeliveryStatus,
+    Event,
+    Webhook,
+    delivery_table,
+    event_table,
+)
 from .signing import envelope_bytes
 from .timeutil import isoformat, utcnow
 
@@ -210,7 +218,7 @@ class ClawHooks:
         data: Any,
         *,
         owner: str,
-        session: Session | None = None,
+        session: AnySession | None = None,
     ) -> Event:
         """Record an event and one delivery per subscribed webhook of ``owner``.
 
@@ -246,7 +254,7 @@ class ClawHooks:
         ]
         return self._record_event(state, session, event_type, data, owner, webhook_ids)
 
-    def send_test(self, webhook: Webhook, session: Session | None = None) -> Delivery:
+    def send_test(self, webhook: Webhook, session: AnySession | None = None) -> Delivery:
         """Send a ``webhook.test`` event to ``webhook`` now and return its delivery.
 
         Commits ``session``; the attempt is recorded like any other delivery.
@@ -267,7 +275,7 @@ class ClawHooks:
         app = current_app._get_current_object()  # type: ignore[attr-defined]
         return int(self.state().dispatcher(app).dispatch(delivery_ids, wait=True))
 
-    def retry(self, delivery_id: str, session: Session | None = None) -> Delivery | None:
+    def retry(self, delivery_id: str, session: AnySession | None = None) -> Delivery | None:
         """Make a finished or waiting delivery pending and due now, and queue it; commits.
 
         Attempt numbers go on from where they were, so a delivery that already used all
@@ -306,7 +314,7 @@ class ClawHooks:
     def _record_event(
         self,
         state: State,
-        session: Session,
+        session: AnySession,
         event_type: str,
         data: Any,
         owner: str,
@@ -324,13 +332,13 @@ class ClawHooks:
         event_id = new_id("evt")
         body = envelope_bytes(event_id, event_type, isoformat(now) or "", data)
         event = Event(id=event_id, owner=owner, type=event_type, created_at=now, body=body)
-        session.execute(insert(Event.__table__), [
+        session.execute(insert(event_table), [
             {"id": event_id, "owner": owner, "type": event_type, "created_at": now,
              "body": body}
         ])
         delivery_ids = [new_id("del") for _ in webhook_ids]
         if delivery_ids:
-            session.execute(insert(Delivery.__table__), [
+            session.execute(insert(delivery_table), [
                 {"id": delivery_id, "event_id": event_id, "webhook_id": webhook_id,
                  "event_type": event_type, "status": DeliveryStatus.PENDING,
                  "attempt_count": 0, "next_attempt_at": now, "created_at": now,

@@ -19,18 +19,26 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import bindparam, or_, select, update
-from sqlalchemy.orm import Session
 
 from .config import Settings
 from .ids import new_id
-from .models import Attempt, Delivery, DeliveryStatus, Event, Webhook, WebhookStatus
+from .models import (
+    AnySession,
+    Delivery,
+    DeliveryStatus,
+    Event,
+    Webhook,
+    WebhookStatus,
+    attempt_table,
+    delivery_table,
+)
 from .outcome import Verdict, classify, describe, retry_after_seconds, retry_delay
 from .signing import signature_header, standard_signature
 from .timeutil import utcnow
 from .transport import USER_AGENT, HttpResult
 
-_attempts = Attempt.__table__
-_deliveries = Delivery.__table__
+_attempts = attempt_table
+_deliveries = delivery_table
 
 
 @dataclass
@@ -107,7 +115,7 @@ def request_headers(
 
 
 def claim(
-    session: Session,
+    session: AnySession,
     delivery_ids: Sequence[str],
     settings: Settings,
     admit: Callable[[str], bool] | None = None,
@@ -199,7 +207,7 @@ def claim(
     return works, deferred
 
 
-def record(session: Session, outcomes: Sequence[Outcome], settings: Settings) -> Followups:
+def record(session: AnySession, outcomes: Sequence[Outcome], settings: Settings) -> Followups:
     """Write the attempts and delivery states of ``outcomes`` in one transaction; commit."""
     follow = Followups()
     attempt_rows = []
@@ -284,7 +292,7 @@ def record(session: Session, outcomes: Sequence[Outcome], settings: Settings) ->
 
 
 def _update_webhooks(
-    session: Session,
+    session: AnySession,
     terminal: list[tuple[Failure | None, str]],
     gone: set[str],
     exhausted: set[str],
@@ -334,7 +342,7 @@ def _update_webhooks(
                 follow.disabled_webhooks.append(last)
 
 
-def interrupt_expired(session: Session, now: dt.datetime) -> list[str]:
+def interrupt_expired(session: AnySession, now: dt.datetime) -> list[str]:
     """Close the ``sending`` attempts of deliveries whose lease ran out; commit.
 
     Returns the ids of those deliveries. A receiver may or may not have seen such an
@@ -364,7 +372,7 @@ def interrupt_expired(session: Session, now: dt.datetime) -> list[str]:
     return list(expired)
 
 
-def due(session: Session, now: dt.datetime, grace: float, limit: int) -> list[str]:
+def due(session: AnySession, now: dt.datetime, grace: float, limit: int) -> list[str]:
     """Ids of pending, unleased deliveries that were due at least ``grace`` seconds ago."""
     cutoff = now - dt.timedelta(seconds=grace)
     return list(session.scalars(

@@ -9,7 +9,7 @@ creates the tables with the host's engine. Times are naive UTC datetimes.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -21,10 +21,18 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    mapped_column,
+    relationship,
+    scoped_session,
+)
 
 from .ids import new_id
 from .timeutil import utcnow
@@ -181,3 +189,13 @@ class Attempt(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
     delivery: Mapped[Delivery] = relationship(back_populates="attempts")
+
+
+#: A session as hosts hand it over: a plain one, or Flask-SQLAlchemy's ``db.session``.
+AnySession = Session | scoped_session[Any]
+
+#: The tables of the models, for core statements (bulk inserts and updates).
+webhook_table = cast(Table, Webhook.__table__)
+event_table = cast(Table, Event.__table__)
+delivery_table = cast(Table, Delivery.__table__)
+attempt_table = cast(Table, Attempt.__table__)

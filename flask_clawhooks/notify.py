@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, update
 
-from .models import Webhook
+from .models import webhook_table
 from .timeutil import utcnow
 
 if TYPE_CHECKING:
@@ -65,10 +65,10 @@ def _claim_failure_email(state: State, webhook_id: str) -> bool:
     now = utcnow()
     cutoff = now - dt.timedelta(seconds=state.settings.failure_email_interval)
     result = session.execute(
-        update(Webhook.__table__)
-        .where(Webhook.__table__.c.id == webhook_id,
-               or_(Webhook.__table__.c.last_failure_email_at.is_(None),
-                   Webhook.__table__.c.last_failure_email_at <= cutoff))
+        update(webhook_table)
+        .where(webhook_table.c.id == webhook_id,
+               or_(webhook_table.c.last_failure_email_at.is_(None),
+                   webhook_table.c.last_failure_email_at <= cutoff))
         .values(last_failure_email_at=now)
     )
     session.commit()

@@ -12,9 +12,8 @@ import re
 from collections.abc import Callable
 
 from sqlalchemy import delete, exists, select
-from sqlalchemy.orm import Session
 
-from .models import Attempt, Delivery, DeliveryStatus, Event
+from .models import AnySession, Attempt, Delivery, DeliveryStatus, Event
 from .timeutil import utcnow
 
 #: Events deleted per transaction.
@@ -38,7 +37,7 @@ def parse_age(text: str) -> dt.timedelta:
 
 
 def prune(
-    session: Session,
+    session: AnySession,
     older_than: dt.timedelta,
     progress: Callable[[int], None] | None = None,
 ) -> int:

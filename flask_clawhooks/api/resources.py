@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Select, delete, select
-from sqlalchemy.orm import Session, scoped_session, selectinload
+from sqlalchemy.orm import selectinload
 
-from ..models import Attempt, Delivery, Event, Webhook
+from ..models import AnySession, Attempt, Delivery, Event, Webhook
 from ..signing import generate_secret
 from ..timeutil import utcnow
 from . import validation
@@ -22,7 +22,6 @@ from .errors import NoSuchResource, StateConflict
 RECENT_DELIVERIES = 10
 
 #: ``db.session`` (a scoped session) or a plain one.
-AnySession = Session | scoped_session[Any]
 
 
 def paginate(session: AnySession, query: Select[Any], id_column: Any, limit: int,
