@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import redis
@@ -41,7 +41,6 @@ class State:
         self.extension = extension
         self.db = db
         self.settings = settings
-        self._app_name = app.import_name
         self._redis: redis.Redis | None = None
         self._queue: Queue | None = None
         self._dispatcher: Any = None
@@ -77,9 +76,6 @@ class State:
             dispatcher, self._dispatcher = self._dispatcher, None
         if dispatcher is not None:
             dispatcher.close()
-
-    def event_types(self) -> Mapping[str, EventType]:
-        return self.extension.event_types
 
     def owner_email(self, owner: str) -> str | None:
         loader = self.extension._owner_email_loader

@@ -60,6 +60,9 @@ class Work:
 
 @dataclass
 class Outcome:
+    """A finished POST. ``started_at`` becomes the attempt's time: the claim wrote a
+    provisional one, but a claimed delivery may wait for a free sender first."""
+
     work: Work
     result: HttpResult
     started_at: dt.datetime
@@ -253,6 +256,7 @@ def record(session: AnySession, outcomes: Sequence[Outcome], settings: Settings)
             terminal.append((None, work.webhook_id))
         attempt_rows.append({
             "b_id": work.attempt_id, "outcome": attempt_outcome,
+            "started_at": outcome.started_at,
             "response_code": result.status, "response_time_ms": result.elapsed_ms,
             "error": error, "response_headers": result.headers or None,
             "response_excerpt": result.excerpt,
@@ -267,6 +271,7 @@ def record(session: AnySession, outcomes: Sequence[Outcome], settings: Settings)
     session.execute(
         _attempts.update().where(_attempts.c.id == bindparam("b_id")).values(
             outcome=bindparam("outcome"), response_code=bindparam("response_code"),
+            created_at=bindparam("started_at"),
             response_time_ms=bindparam("response_time_ms"), error=bindparam("error"),
             response_headers=bindparam("response_headers"),
             response_excerpt=bindparam("response_excerpt"),

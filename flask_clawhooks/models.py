@@ -99,9 +99,6 @@ class Webhook(Base):
     def public_status(self) -> str:
         return self.status if self.enabled else WebhookStatus.DISABLED
 
-    def subscribes_to(self, event_type: str) -> bool:
-        return event_type in self.events
-
     def rotate_secret(self, new_secret: str, grace_seconds: float) -> None:
         """Make ``new_secret`` current; the old one keeps signing for ``grace_seconds``."""
         if new_secret == self.secret:
