@@ -26,37 +26,43 @@ if TYPE_CHECKING:
 log = logging.getLogger("flask_clawhooks")
 
 
-def failure_message(failure: Failure, sender: str, recipient: str) -> EmailMessage:
+def _message(subject: str, text: str, sender: str, recipient: str) -> EmailMessage:
     message = EmailMessage()
-    message["Subject"] = f"[ClawBook] Webhook {failure.webhook_id} failed"
+    message["Subject"] = subject
     message["From"] = sender
     message["To"] = recipient
-    message.set_content(
+    message.set_content(text)
+    return message
+
+
+def failure_message(failure: Failure, api_prefix: str, sender: str,
+                    recipient: str) -> EmailMessage:
+    return _message(
+        f"[ClawBook] Webhook {failure.webhook_id} failed",
         f"Your webhook {failure.webhook_id} ({failure.url}) has been marked as failed.\n\n"
         f"Delivery {failure.delivery_id} of event {failure.event_id} ({failure.event_type})\n"
         f"failed {failure.attempts} times. Last error: {failure.reason}\n\n"
         "New events are still sent to this webhook, and it becomes active again after its\n"
         "next successful delivery. Check that the endpoint answers 2xx within the timeout,\n"
         "then retry the delivery from the dashboard or with\n"
-        f"  POST /api/v1/webhooks/{failure.webhook_id}/deliveries/{failure.delivery_id}/retry\n"
+        f"  POST {api_prefix}/webhooks/{failure.webhook_id}/deliveries/"
+        f"{failure.delivery_id}/retry\n",
+        sender, recipient,
     )
-    return message
 
 
-def disabled_message(failure: Failure, limit: int, sender: str, recipient: str) -> EmailMessage:
-    message = EmailMessage()
-    message["Subject"] = f"[ClawBook] Webhook {failure.webhook_id} was disabled"
-    message["From"] = sender
-    message["To"] = recipient
-    message.set_content(
+def disabled_message(failure: Failure, limit: int, api_prefix: str, sender: str,
+                     recipient: str) -> EmailMessage:
+    return _message(
+        f"[ClawBook] Webhook {failure.webhook_id} was disabled",
         f"Your webhook {failure.webhook_id} ({failure.url}) was disabled after {limit}\n"
         "deliveries in a row failed. No events are sent to it while it is disabled.\n\n"
         f"The last one, {failure.delivery_id} ({failure.event_type}), failed with: "
         f"{failure.reason}\n\n"
         "Fix the endpoint, then enable the webhook again in the dashboard or with\n"
-        f'  PATCH /api/v1/webhooks/{failure.webhook_id}  {{"enabled": true}}\n'
+        f'  PATCH {api_prefix}/webhooks/{failure.webhook_id}  {{"enabled": true}}\n',
+        sender, recipient,
     )
-    return message
 
 
 def _claim_failure_email(state: State, webhook_id: str) -> bool:
@@ -84,7 +90,9 @@ def send_failure_email(state: State, failure: Failure) -> bool:
         log.info("Failure e-mail for %s skipped: one was sent within %.0f s",
                  failure.webhook_id, state.settings.failure_email_interval)
         return False
-    _send(state, failure_message(failure, state.settings.mail_sender, recipient))
+    settings = state.settings
+    _send(state, failure_message(failure, settings.api_prefix, settings.mail_sender,
+                                 recipient))
     return True
 
 
@@ -94,7 +102,8 @@ def send_disabled_email(state: State, failure: Failure) -> bool:
     if recipient is None:
         return False
     limit = state.settings.disable_after_failures or 0
-    _send(state, disabled_message(failure, limit, state.settings.mail_sender, recipient))
+    _send(state, disabled_message(failure, limit, state.settings.api_prefix,
+                                  state.settings.mail_sender, recipient))
     return True
 
 

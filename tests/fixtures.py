@@ -30,6 +30,17 @@ POSTGRES_URL = os.environ.get(
 )
 
 
+#: The ClawBook page's ``message.received`` example data, for tests that send it.
+SEED_MESSAGE = {
+    "message_id": "msg_xyz789",
+    "conversation_id": "conv_abc456",
+    "platform": "telegram",
+    "sender": {"id": "123456789", "name": "John Doe", "username": "@johndoe"},
+    "content": "Hello, how are you?",
+    "timestamp": "2026-01-30T14:29:58Z",
+}
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "clawhooks_config(**settings): extra app config for the `app` fixture"

@@ -19,20 +19,14 @@ from werkzeug.serving import make_server
 
 from flask_clawhooks.models import Delivery, DeliveryStatus, Event
 
+from ..fixtures import SEED_MESSAGE as SEED_EXAMPLE
 from ..fixtures import Host
 
 #: The seed's own example secret; the seed receivers use it unchanged.
 SECRET = "your-webhook-secret"
 
 #: The seed's message.received example, so the seed's Node handler finds data.sender.name.
-SEED_MESSAGE = {
-    "message_id": "msg_xyz789",
-    "conversation_id": "conv_abc456",
-    "platform": "telegram",
-    "sender": {"id": "123456789", "name": "John Doe", "username": "@johndoe"},
-    "content": "Hello, how are you?",
-    "timestamp": "2026-01-30T14:29:58Z",
-}
+SEED_MESSAGE = SEED_EXAMPLE
 
 
 @dataclass

@@ -11,16 +11,11 @@ import pytest
 from flask_clawhooks import signals
 from flask_clawhooks.models import DeliveryStatus, WebhookStatus
 
+from ..fixtures import SEED_MESSAGE as SEED_EXAMPLE
 from ..fixtures import Reply
 
-SEED_MESSAGE = {
-    "message_id": "msg_xyz789",
-    "conversation_id": "conv_abc456",
-    "platform": "telegram",
-    "sender": {"id": "123456789", "name": "John Doe", "username": "@johndoe"},
-    "content": "Hello, how are you? Ünïcödé ✓",
-    "timestamp": "2026-01-30T14:29:58Z",
-}
+# The page's example, with non-ASCII content: the body must stay UTF-8 (ensure_ascii=False).
+SEED_MESSAGE = {**SEED_EXAMPLE, "content": "Hello, how are you? Ünïcödé ✓"}
 
 
 def seed_verify_signature(payload, signature, secret):

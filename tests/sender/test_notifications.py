@@ -52,6 +52,7 @@ def test_a_webhook_is_disabled_after_n_failed_deliveries_in_a_row(host, receiver
                                      weak=False)
     receiver.replies = [Reply(404), Reply(404), Reply(200), Reply(404), Reply(404)]
     receiver.default = Reply(404)
+    host.configure(api_prefix="/clawbook/api")  # the e-mail names the host's own API path
     webhook = host.add_webhook(receiver.url)
     for n in range(5):  # fail, fail, success (resets), fail, fail
         host.emit("message.received", {"n": n})
@@ -67,6 +68,7 @@ def test_a_webhook_is_disabled_after_n_failed_deliveries_in_a_row(host, receiver
     [(_, message)] = mailbox.wait_for(1)
     assert "was disabled" in message["Subject"]
     assert "3" in message.get_content() and "HTTP 404" in message.get_content()
+    assert f"PATCH /clawbook/api/webhooks/{webhook.id}" in message.get_content()
 
     host.emit("message.received", {"n": 6})  # not sent to a disabled webhook
     host.work_until_settled()
