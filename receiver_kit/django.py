@@ -40,10 +40,10 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any, Final, TypeVar, cast
 
+# Checked against django-stubs where installed (the test extra); without them Django's
+# names are Any, and these ignores keep `mypy --strict` quiet either way.
 try:
     from asgiref.sync import sync_to_async
-    # Checked against django-stubs where installed (the test extra); without them Django's
-    # names are Any, and these ignores keep `mypy --strict` quiet either way.
     from django.conf import settings  # type: ignore[import-untyped, unused-ignore]
     from django.http import (  # type: ignore[import-untyped, unused-ignore]
         HttpRequest,
