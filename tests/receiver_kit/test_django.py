@@ -1,6 +1,6 @@
 """receiver_kit.django's @verify_webhook through Django's test client, CSRF checks on.
 
-Django is configured once for the test session (``configure_django``); each test sets
+Django is configured once for the test session (``django_config``); each test sets
 its ``RECEIVER_KIT_*`` settings with ``override_settings``, as a project's tests would.
 """
 
@@ -9,9 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import django
 import pytest
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.test import Client, override_settings
 from django.urls import path
@@ -27,6 +25,7 @@ from receiver_kit import (
 from receiver_kit.django import current_event, rejection_response, verify_webhook
 
 from .conftest import CLAWBOOK_ADDR, SECRET, event_body, signed_headers
+from .django_config import configure_django
 
 handled: list[str] = []
 answers: list[Any] = []
@@ -79,21 +78,6 @@ urlpatterns = [
     path("mistake", returns_the_rejection),
     path("csrf-protected", lambda request: HttpResponse("OK")),
 ]
-
-
-def configure_django() -> None:
-    """Configure Django for this test session, once; CSRF protection on, as by default."""
-    if not settings.configured:
-        settings.configure(
-            DEBUG=False,
-            SECRET_KEY="tests-only",
-            ALLOWED_HOSTS=["testserver"],
-            ROOT_URLCONF=__name__,
-            INSTALLED_APPS=[],
-            MIDDLEWARE=["django.middleware.csrf.CsrfViewMiddleware"],
-            USE_TZ=True,
-        )
-        django.setup()
 
 
 @pytest.fixture

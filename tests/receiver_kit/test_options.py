@@ -135,7 +135,7 @@ def test_flask_and_django_read_the_same_setting_names() -> None:
     from_flask = ReceiverConfig().resolve(settings_source(app))
     from django.test import override_settings
 
-    from .test_django import configure_django
+    from .django_config import configure_django
 
     configure_django()
     with override_settings(**values):
