@@ -115,28 +115,26 @@ __all__ = [
     "verify_standard",
 ]
 
-#: Names that moved to an adapter module in 0.2, and the extra that installs its framework.
-MOVED: dict[str, tuple[str, str | None]] = {
-    "verify_webhook": ("receiver_kit.flask", "flask"),
-    "current_event": ("receiver_kit.flask", "flask"),
-    "WebhookMiddleware": ("receiver_kit.wsgi", None),
-    "EVENT_ENVIRON_KEY": ("receiver_kit.wsgi", None),
+#: Names that moved to an adapter module in 0.2, and that module.
+MOVED: dict[str, str] = {
+    "verify_webhook": "receiver_kit.flask",
+    "current_event": "receiver_kit.flask",
+    "WebhookMiddleware": "receiver_kit.wsgi",
+    "EVENT_ENVIRON_KEY": "receiver_kit.wsgi",
 }
 
 
 def __getattr__(name: str) -> Any:
     """Import a name that moved to an adapter from that adapter, on first use."""
-    moved = MOVED.get(name)
-    if moved is None:
+    module_name = MOVED.get(name)
+    if module_name is None:
         raise AttributeError(f"module 'receiver_kit' has no attribute {name!r}")
-    module_name, extra = moved
     try:
         module = importlib.import_module(module_name)
-    except ImportError as exc:
+    except ImportError as exc:  # the adapter's message names the extra to install
         raise ImportError(
-            f"receiver_kit.{name} now lives in {module_name}, which needs {extra}: "
-            f"pip install 'receiver-kit[{extra}]', then "
-            f"`from {module_name} import {name}` ({exc})",
+            f"receiver_kit.{name} is now in {module_name} (`from {module_name} import "
+            f"{name}`), which cannot be imported: {exc}",
             name=module_name,
         ) from exc
     value = getattr(module, name)
