@@ -1,18 +1,17 @@
 """The six options of a receiver, checked and resolved in one place for every adapter.
 
-========================================  =====================================================
-argument (setting)                        what it is, and its default
-========================================  =====================================================
-``secret`` (``RECEIVER_KIT_SECRETS``)      the secret, or a list during a rotation; required
-``allowlist`` (``RECEIVER_KIT_ALLOWLIST``)  networks, or ``"*"``; 203.0.113.0/24, 198.51.100.0/24
-``trusted_proxies``                        proxies whose ``X-Forwarded-For`` is believed; none
-(``RECEIVER_KIT_TRUSTED_PROXIES``)
-``idempotency``                            a store, a Redis URL, or ``False``; default: memory
-(``RECEIVER_KIT_IDEMPOTENCY``)
-``tolerance`` (``RECEIVER_KIT_TOLERANCE``)  seconds ``webhook-timestamp`` may be off; 300
-``require_standard``                       ``True`` refuses requests without the Standard
-(``RECEIVER_KIT_REQUIRE_STANDARD``)        Webhooks headers; default ``False``
-========================================  =====================================================
+``secret`` (setting ``RECEIVER_KIT_SECRETS``)
+    The secret, or a list of secrets during a rotation. Required.
+``allowlist`` (``RECEIVER_KIT_ALLOWLIST``)
+    Networks, or ``"*"``; default ClawBook's 203.0.113.0/24 and 198.51.100.0/24.
+``trusted_proxies`` (``RECEIVER_KIT_TRUSTED_PROXIES``)
+    Proxies whose ``X-Forwarded-For`` is believed; default none.
+``idempotency`` (``RECEIVER_KIT_IDEMPOTENCY``)
+    A store, a Redis URL, or ``False``; default a store in memory.
+``tolerance`` (``RECEIVER_KIT_TOLERANCE``)
+    Seconds ``webhook-timestamp`` may be off, either way; default 300.
+``require_standard`` (``RECEIVER_KIT_REQUIRE_STANDARD``)
+    ``True`` refuses requests without the Standard Webhooks headers; default ``False``.
 
 Every adapter takes the six arguments and hands them to :class:`ReceiverConfig`, which
 checks each one given at once, so a bad argument fails when the app starts (decorating a
