@@ -1,6 +1,7 @@
 """The ``X-ClawBook-Signature`` header: ``sha256=<hex HMAC-SHA256 of the raw body>``.
 
-Always verify the bytes exactly as they arrived (``request.get_data()`` in Flask, the
+Always verify the bytes exactly as they arrived (``request.get_data()`` in Flask,
+``request.body`` in Django, ``await request.body()`` in Starlette and FastAPI, the
 ``wsgi.input`` bytes in WSGI). Parsing the JSON and serializing it again, as the Node.js
 example on the ClawBook page does, only works while both sides happen to produce the same
 bytes; the raw body always works.
@@ -14,9 +15,10 @@ import re
 from collections.abc import Iterable
 
 from .errors import ConfigurationError
+from .headers import SIGNATURE_HEADER
 
-#: The request header that carries the signature.
-SIGNATURE_HEADER = "X-ClawBook-Signature"
+__all__ = ["SIGNATURE_HEADER", "Secret", "Secrets", "normalize_secrets", "sign",
+           "verify_signature"]
 
 #: The only header form accepted: the ``sha256=`` prefix and 64 lowercase hex digits.
 _HEADER = re.compile(r"sha256=([0-9a-f]{64})")

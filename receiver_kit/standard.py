@@ -33,14 +33,22 @@ import re
 import time
 
 from .errors import ConfigurationError, InvalidSignature, StaleTimestamp
-from .headers import Headers, header_values, single_value
+from .headers import (
+    ID_HEADER,
+    STANDARD_HEADERS,
+    STANDARD_SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    Headers,
+    header_values,
+    single_value,
+)
 from .signature import Secret, Secrets, _body_bytes, normalize_secrets
 
-#: The three headers, lowercase as the specification writes them.
-ID_HEADER = "webhook-id"
-TIMESTAMP_HEADER = "webhook-timestamp"
-SIGNATURE_HEADER = "webhook-signature"
-STANDARD_HEADERS: tuple[str, str, str] = (ID_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER)
+__all__ = [
+    "DEFAULT_TOLERANCE", "ID_HEADER", "SECRET_PREFIX", "STANDARD_HEADERS",
+    "STANDARD_SIGNATURE_HEADER", "TIMESTAMP_HEADER", "check_standard", "check_tolerance",
+    "has_standard_headers", "sign_standard", "standard_key", "verify_standard",
+]
 
 #: How far, in seconds, ``webhook-timestamp`` may be from the receiver's clock, either way.
 #: Five minutes, the specification's and its reference libraries' default.
@@ -154,7 +162,7 @@ def sign_standard(
     return {
         ID_HEADER: message_id,
         TIMESTAMP_HEADER: str(when),
-        SIGNATURE_HEADER: " ".join(signatures),
+        STANDARD_SIGNATURE_HEADER: " ".join(signatures),
     }
 
 
@@ -189,7 +197,7 @@ def check_standard(
     data = _body_bytes(body)
     message_id = single_value(headers, ID_HEADER)
     timestamp_text = single_value(headers, TIMESTAMP_HEADER)
-    signature_text = single_value(headers, SIGNATURE_HEADER)
+    signature_text = single_value(headers, STANDARD_SIGNATURE_HEADER)
     if (
         not message_id
         or not signature_text

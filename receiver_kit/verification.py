@@ -1,8 +1,9 @@
 """Framework-free checks of one webhook request: address, signature, payload.
 
-:func:`check_request` is what the Flask decorator and the WSGI middleware run; call it
-yourself from any other framework. The checks run in this order, and the first that fails
-raises (each error is an HTTP answer, see :mod:`receiver_kit.errors`):
+:func:`check_request` is what every adapter runs (through
+:meth:`~.options.ReceiverOptions.check`); call it yourself from any other code. The checks
+run in this order, and the first that fails raises (each error carries its HTTP answer,
+see :mod:`receiver_kit.errors`):
 
 1. the client address is in the allowlist, else :class:`~.errors.ForbiddenAddress` (403);
 2. the signature matches the raw body, else :class:`~.errors.InvalidSignature` (401).
@@ -25,8 +26,8 @@ from typing import Any
 
 from .allowlist import DEFAULT_ALLOWLIST, IPAllowlist, NetworksSpec
 from .errors import InvalidPayload, InvalidSignature
-from .headers import Headers, header_values
-from .signature import SIGNATURE_HEADER, Secrets, verify_signature
+from .headers import FORWARDED_FOR_HEADER, SIGNATURE_HEADER, Headers, header_values
+from .signature import Secrets, verify_signature
 from .standard import DEFAULT_TOLERANCE, check_standard, check_tolerance, has_standard_headers
 
 __all__ = ["Headers", "check_request", "header_values", "parse_event"]
@@ -84,7 +85,7 @@ def check_request(
     check_tolerance(tolerance)  # a bad setting fails every request, not only standard ones
     if not isinstance(allowlist, IPAllowlist):
         allowlist = IPAllowlist(allowlist)
-    allowlist.check(remote_addr, header_values(headers, "X-Forwarded-For"))
+    allowlist.check(remote_addr, header_values(headers, FORWARDED_FOR_HEADER))
     if has_standard_headers(headers):
         check_standard(body, headers, secrets, tolerance=tolerance)
     elif require_standard:

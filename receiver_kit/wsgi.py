@@ -1,6 +1,8 @@
-"""``WebhookMiddleware``: the receiver kit for any WSGI app (Django, Pyramid, Bottle, ...).
+"""``WebhookMiddleware``: the receiver kit around any WSGI app (Django, Pyramid, Bottle, ...).
 
 ::
+
+    from receiver_kit.wsgi import WebhookMiddleware
 
     application = WebhookMiddleware(application, path="/webhook", secret="your-webhook-secret")
 
@@ -13,38 +15,108 @@ replaced by the bytes already read) and the parsed event in
 Idempotency works as in the Flask decorator: a repeated event id is answered
 ``200 {"status": "duplicate"}`` by the middleware, and the event counts as processed only
 when the app answered 2xx and its response was sent to the end without an error.
+
+For a WSGI app that calls :func:`~.verification.check_request` itself,
+:func:`headers_from_environ` and :func:`read_body` give what it needs, and
+:func:`respond` sends a rejection::
+
+    try:
+        event = check_request(read_body(environ), headers_from_environ(environ),
+                              environ.get("REMOTE_ADDR"), secrets="your-webhook-secret")
+    except WebhookRejected as exc:
+        return respond(exc.answer, start_response)
+
+This module needs only the standard library.
 """
 
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Final
 
-from werkzeug.wsgi import get_input_stream
-
-from .allowlist import DEFAULT_ALLOWLIST, IPAllowlist, NetworksSpec
-from .errors import EventInProgress, WebhookRejected
-from .idempotency import Claim, IdempotencySpec, IdempotencyStore, make_store, retry_after
-from .signature import Secrets, normalize_secrets
-from .standard import DEFAULT_TOLERANCE, check_tolerance
-from .verification import check_request
+from .allowlist import IPAllowlist, NetworksSpec
+from .errors import Answer
+from .idempotency import IdempotencySpec
+from .options import ReceiverConfig
+from .reception import Reception, receive
+from .signature import Secrets
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
+__all__ = [
+    "EVENT_ENVIRON_KEY",
+    "WebhookMiddleware",
+    "respond",
+    "headers_from_environ",
+    "read_body",
+]
+
 #: The ``environ`` key under which the verified event reaches the wrapped app.
-EVENT_ENVIRON_KEY = "receiver_kit.event"
+EVENT_ENVIRON_KEY: Final = "receiver_kit.event"
+
+#: Keys of ``environ`` that hold request headers without the ``HTTP_`` prefix (PEP 3333).
+_UNPREFIXED = {"CONTENT_TYPE": "Content-Type", "CONTENT_LENGTH": "Content-Length"}
 
 
-def _headers(environ: WSGIEnvironment) -> list[tuple[str, str]]:
+def headers_from_environ(environ: WSGIEnvironment) -> list[tuple[str, str]]:
+    """The request headers of a WSGI ``environ`` as ``(name, value)`` pairs.
+
+    ``HTTP_X_CLAWBOOK_SIGNATURE`` becomes ``X-Clawbook-Signature``, and so on; names are
+    matched case-insensitively by the kit, so the capitalisation does not matter.
+    ``CONTENT_TYPE`` and ``CONTENT_LENGTH`` are included. Passing ``environ`` itself to
+    :func:`~.verification.check_request` finds no header: its keys are not header names.
+    """
     pairs = []
     for key, value in environ.items():
         if key.startswith("HTTP_"):
-            pairs.append((key[5:].replace("_", "-"), value))
+            pairs.append((key[5:].replace("_", "-").title(), str(value)))
+        elif key in _UNPREFIXED and value:
+            pairs.append((_UNPREFIXED[key], str(value)))
     return pairs
+
+
+def read_body(environ: WSGIEnvironment) -> bytes:
+    """Read the whole request body from ``wsgi.input``, as werkzeug's ``get_data`` would.
+
+    ``CONTENT_LENGTH`` bytes are read; without it, the stream is read to its end only when
+    the server marks it terminated (``wsgi.input_terminated``, for chunked requests), else
+    the body is empty, since reading an unterminated stream could block forever.
+    """
+    stream = environ.get("wsgi.input")
+    if stream is None:
+        return b""
+    if environ.get("wsgi.input_terminated"):
+        return bytes(stream.read())
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    return bytes(stream.read(length)) if length > 0 else b""
+
+
+def respond(answer: Answer, start_response: StartResponse) -> list[bytes]:
+    """Send one of the kit's answers (a rejection, a duplicate) as the WSGI response."""
+    body = answer.body
+    start_response(
+        _status_line(answer.status),
+        [
+            ("Content-Type", answer.content_type),
+            ("Content-Length", str(len(body))),
+            *answer.headers,
+        ],
+    )
+    return [body]
+
+
+def _status_line(status: int) -> str:
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"{status} Unknown"
 
 
 class _Finishing:
@@ -91,6 +163,9 @@ class _Finishing:
 class WebhookMiddleware:
     """Verify webhook requests to ``path`` before they reach a WSGI ``app``.
 
+    The options are those of every adapter (see :mod:`receiver_kit.options`), checked
+    here, once; there are no settings to fall back to, so left out means the default.
+
     :param app: the WSGI application to wrap.
     :param path: the path (``PATH_INFO``) or paths that receive webhooks.
     :param secret: the webhook secret, or several during a rotation.
@@ -101,6 +176,7 @@ class WebhookMiddleware:
     :param tolerance: seconds the Standard Webhooks ``webhook-timestamp`` may be from this
         server's clock, either way.
     :param require_standard: refuse requests without the Standard Webhooks headers.
+    :raises ConfigurationError: for a bad argument, naming it.
     """
 
     def __init__(
@@ -109,56 +185,45 @@ class WebhookMiddleware:
         *,
         secret: Secrets,
         path: str | Iterable[str] = "/webhook",
-        allowlist: IPAllowlist | NetworksSpec = DEFAULT_ALLOWLIST,
-        trusted_proxies: NetworksSpec = (),
+        allowlist: IPAllowlist | NetworksSpec | None = None,
+        trusted_proxies: NetworksSpec | None = None,
         idempotency: IdempotencySpec = None,
-        tolerance: float = DEFAULT_TOLERANCE,
-        require_standard: bool = False,
+        tolerance: float | None = None,
+        require_standard: bool | None = None,
     ) -> None:
         self.app = app
         self.paths = frozenset([path] if isinstance(path, str) else path)
-        self.secrets = normalize_secrets(secret)
-        if isinstance(allowlist, IPAllowlist):
-            self.allowlist = allowlist
-        else:
-            self.allowlist = IPAllowlist(allowlist, trusted_proxies=trusted_proxies)
-        self.store: IdempotencyStore | None = make_store(idempotency)
-        self.tolerance = check_tolerance(tolerance)
-        self.require_standard = bool(require_standard)
+        self.options = ReceiverConfig(
+            secret=secret,
+            allowlist=allowlist,
+            trusted_proxies=trusted_proxies,
+            idempotency=idempotency,
+            tolerance=tolerance,
+            require_standard=require_standard,
+            where="WebhookMiddleware",
+        ).resolve()
 
     def __call__(
         self, environ: WSGIEnvironment, start_response: StartResponse
     ) -> Iterable[bytes]:
         if environ.get("PATH_INFO", "") not in self.paths:
             return self.app(environ, start_response)
-        body = get_input_stream(environ).read()
+        body = read_body(environ)
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
         environ.pop("HTTP_TRANSFER_ENCODING", None)
         environ["wsgi.input_terminated"] = True
-        try:
-            event = check_request(
-                body,
-                _headers(environ),
-                environ.get("REMOTE_ADDR"),
-                secrets=self.secrets,
-                allowlist=self.allowlist,
-                tolerance=self.tolerance,
-                require_standard=self.require_standard,
-            )
-        except WebhookRejected as exc:
-            return exc(environ, start_response)
-        environ[EVENT_ENVIRON_KEY] = event
-        store = self.store
-        if store is None:
-            return self.app(environ, start_response)
-        event_id: str = event["id"]
-        claim = store.claim(event_id)
-        if claim is Claim.DONE:
-            return _json(start_response, "200 OK", {"status": "duplicate", "id": event_id})
-        if claim is Claim.IN_PROGRESS:
-            return EventInProgress(retry_after=retry_after(store))(environ, start_response)
+        reception = receive(
+            self.options, body, headers_from_environ(environ), environ.get("REMOTE_ADDR")
+        )
+        if reception.answer is not None:
+            return respond(reception.answer, start_response)
+        environ[EVENT_ENVIRON_KEY] = reception.event
+        return self._run(reception, environ, start_response)
 
+    def _run(
+        self, reception: Reception, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> Iterable[bytes]:
         status: list[int] = []
 
         def capture(
@@ -167,23 +232,9 @@ class WebhookMiddleware:
             status.append(int(status_line.split(" ", 1)[0]))
             return start_response(status_line, headers, exc_info)
 
-        def on_end(ok: bool) -> None:
-            if ok:
-                store.complete(event_id)
-            else:
-                store.release(event_id)
-
         try:
             app_iter = self.app(environ, capture)
         except BaseException:
-            store.release(event_id)
+            reception.finish(False)
             raise
-        return _Finishing(app_iter, status, on_end)
-
-
-def _json(start_response: StartResponse, status: str, payload: Any) -> list[bytes]:
-    body = json.dumps(payload).encode("utf-8")
-    start_response(
-        status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
-    )
-    return [body]
+        return _Finishing(app_iter, status, reception.finish)

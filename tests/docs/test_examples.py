@@ -9,10 +9,11 @@ receiver's port (``5051``), replaced by a free one.
 
 receiver.rst: each block is run on its own, with a few names the page takes as given
 (``receiver_kit``'s names, ``Flask``, ``app``, ``raw_body``, ``headers``,
-``application``, ``process``), then probed with a
-Flask or werkzeug test client: an unsigned request must be refused, a signed one must
-reach the view, and a repeat must be answered as a duplicate. ``redis://localhost:6379/0``
-is replaced by the suite's Redis.
+``application``, ``process``), then probed with the test client of its framework (Flask's,
+werkzeug's for WSGI, Django's with CSRF checks on, httpx's ASGI transport for FastAPI and
+Starlette): an unsigned request must be refused, a signed one must reach the view, and a
+repeat must be answered as a duplicate. ``redis://localhost:6379/0`` is replaced by the
+suite's Redis.
 
 A block preceded by the reST comment ``.. skip-test`` is not run; the tests fail if no
 block of a page is run at all.
@@ -37,7 +38,9 @@ from werkzeug.test import Client
 
 import receiver_kit
 from flask_clawhooks.embedded_redis import free_port
-from receiver_kit import WebhookMiddleware, sign, verify_webhook
+from receiver_kit import sign
+from receiver_kit.flask import verify_webhook
+from receiver_kit.wsgi import WebhookMiddleware
 
 from .rst import Block, code_blocks
 
@@ -205,6 +208,74 @@ class Probe:
         assert len(seen) == 1, "a duplicate reached the app"
         self.checks += 1
 
+    def wsgi_function(self, application: Any) -> None:
+        """A bare WSGI app that checks requests itself: refuses unsigned, accepts signed."""
+        client = Client(application)
+        assert client.post("/webhook", data=event_body(),
+                           environ_base={"REMOTE_ADDR": CLAWBOOK_ADDRESS}).status_code == 401
+        body = event_body()
+        signed = client.post("/webhook", data=body,
+                             headers={"X-ClawBook-Signature": sign(body, "your-webhook-secret")},
+                             environ_base={"REMOTE_ADDR": CLAWBOOK_ADDRESS})
+        assert signed.status_code == 200, signed.get_data(as_text=True)
+        self.checks += 1
+
+    def asgi_app(self, app: Any) -> None:
+        """A FastAPI or Starlette app: each POST route refuses, accepts, then dedupes."""
+        import asyncio
+
+        import httpx
+
+        paths = [route.path for route in app.routes if "POST" in (getattr(route, "methods",
+                                                                          None) or ())]
+        assert paths, "the ASGI example has no POST route"
+
+        async def post(path: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
+            transport = httpx.ASGITransport(app=app, client=(CLAWBOOK_ADDRESS, 4711))
+            async with httpx.AsyncClient(transport=transport, base_url="http://doc") as http:
+                return await http.post(path, content=body, headers=headers)
+
+        for path in paths:
+            body = event_body()
+            signed = {"X-ClawBook-Signature": sign(body, "your-webhook-secret")}
+            unsigned = asyncio.run(post(path, body, {}))
+            assert unsigned.status_code in (401, 403), f"{path} answers an unsigned request"
+            first = asyncio.run(post(path, body, signed))
+            assert first.status_code == 200, first.text
+            again = asyncio.run(post(path, body, signed))
+            assert again.status_code == 200 and '"duplicate"' in again.text, again.text
+            self.checks += 1
+
+    def django_urls(self, namespace: dict[str, Any]) -> None:
+        """A Django example: its urlpatterns, with the RECEIVER_KIT_* settings it sets."""
+        import types
+
+        from django.test import Client as DjangoClient
+        from django.test import override_settings
+
+        from tests.receiver_kit.django_config import configure_django
+
+        configure_django()
+        urls = types.ModuleType("receiver_doc_urls")
+        urls.urlpatterns = namespace["urlpatterns"]  # type: ignore[attr-defined]
+        settings = {k: v for k, v in namespace.items() if k.startswith("RECEIVER_KIT_")}
+        with override_settings(ROOT_URLCONF=urls, **settings):
+            client = DjangoClient(enforce_csrf_checks=True)
+            for pattern in namespace["urlpatterns"]:
+                path = "/" + str(pattern.pattern)
+                body = event_body()
+                unsigned = client.post(path, data=body, content_type="application/json",
+                                       REMOTE_ADDR=CLAWBOOK_ADDRESS)
+                assert unsigned.status_code in (401, 403), f"{path} answers an unsigned request"
+                kwargs: dict[str, Any] = dict(
+                    data=body, content_type="application/json", REMOTE_ADDR=CLAWBOOK_ADDRESS,
+                    headers={"X-ClawBook-Signature": sign(body, "your-webhook-secret")})
+                first = client.post(path, **kwargs)
+                assert first.status_code == 200, first.content
+                again = client.post(path, **kwargs)
+                assert json.loads(again.content)["status"] == "duplicate"
+                self.checks += 1
+
     def handler(self, handle: Any, processed: list[dict]) -> None:
         body = event_body()
         good = {"X-ClawBook-Signature": sign(body, "your-webhook-secret")}
@@ -217,6 +288,11 @@ class Probe:
 
 def _defines_a_route(code: str) -> bool:
     return re.search(r"@\w+\.(post|route|add_url_rule)\(", code) is not None
+
+
+def _another_framework(code: str) -> bool:
+    """The block is written for an adapter other than Flask's; it brings its own app."""
+    return re.search(r"receiver_kit\.(django|fastapi|asgi|wsgi)\b", code) is not None
 
 
 def _inner_wsgi_app(seen: list[dict]) -> Any:
@@ -235,7 +311,7 @@ def run_receiver_block(block: Block, redis_url: str) -> int:
     if completed:  # a decorator shown on its own: give it a view to decorate
         code += "\ndef completed_view():\n    return 'OK'\n"
     app = Flask("receiver_doc_example")
-    if not _defines_a_route(code) and not completed:
+    if not _defines_a_route(code) and not completed and not _another_framework(code):
         # The receiver built in the page's first section, which later blocks refer to.
         app.config["RECEIVER_KIT_SECRETS"] = "your-webhook-secret"
 
@@ -247,15 +323,17 @@ def run_receiver_block(block: Block, redis_url: str) -> int:
     raw_body = event_body()
     seen: list[dict] = []
     processed: list[dict] = []
+    inner_application = _inner_wsgi_app(seen)
     namespace: dict[str, Any] = {
-        **{name: getattr(receiver_kit, name) for name in receiver_kit.__all__},
+        **{name: getattr(receiver_kit, name)
+           for name in [*receiver_kit.__all__, *receiver_kit.MOVED]},
         "Flask": Flask,
         "__name__": "receiver_doc_example",
         "app": app,
         "raw_body": raw_body,
         "headers": {"X-ClawBook-Signature": sign(raw_body, "your-webhook-secret")},
         "signature": sign(raw_body, "old-secret"),
-        "application": _inner_wsgi_app(seen),
+        "application": inner_application,
         "process": processed.append,
     }
     exec(compile(code, f"receiver.rst:{block.line}", "exec"), namespace)  # noqa: S102
@@ -270,6 +348,14 @@ def run_receiver_block(block: Block, redis_url: str) -> int:
                 probe.flask_view(flask_app, rule.rule)
     if isinstance(namespace["application"], WebhookMiddleware):
         probe.middleware(namespace["application"], seen)
+    elif namespace["application"] is not inner_application:
+        probe.wsgi_function(namespace["application"])
+    from starlette.applications import Starlette
+
+    for asgi_app in {id(v): v for v in namespace.values() if isinstance(v, Starlette)}.values():
+        probe.asgi_app(asgi_app)
+    if "urlpatterns" in namespace:
+        probe.django_urls(namespace)
     if callable(namespace.get("handle")):
         probe.handler(namespace["handle"], processed)
     if "ok" in namespace:
@@ -292,6 +378,10 @@ def test_every_python_example_of_the_receiver_guide_works(redis_url, redis_conn)
         "probed (a protected Flask view, `application`, `handle`, `ok` or `response`); "
         "extend tests/docs/test_examples.py, or mark a block '.. skip-test'")
     assert len(blocks) >= 5
+    for framework in ("receiver_kit.flask", "receiver_kit.django", "receiver_kit.fastapi",
+                      "receiver_kit.asgi", "receiver_kit.wsgi"):
+        assert any(f"from {framework} import" in block.code for block in blocks), (
+            f"receiver.rst has no runnable example of {framework}")
 
 
 @pytest.mark.parametrize("page", ["quickstart.rst", "receiver.rst"])

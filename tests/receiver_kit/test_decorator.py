@@ -22,6 +22,7 @@ from receiver_kit import (
     sign,
     verify_webhook,
 )
+from receiver_kit.flask import settings_source
 
 from .conftest import CLAWBOOK_ADDR, SECRET, Receiver, event_body, signed_headers
 
@@ -367,7 +368,9 @@ def test_duplicate_with_the_redis_store_across_two_apps(
     assert second.post(body).get_json()["status"] == "duplicate"
     assert len(first.handled) == 1 and second.handled == []
     assert redis_conn.get("receiver_kit:event:evt_shared") == b"done"
-    store = second.app.extensions["receiver_kit"]["store"]
+    # the store the app made from its setting, once: close its connections
+    store = settings_source(second.app).store_for(second.app.config["RECEIVER_KIT_IDEMPOTENCY"])
+    assert isinstance(store, RedisIdempotencyStore)
     store.client.close()
 
 

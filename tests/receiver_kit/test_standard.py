@@ -81,6 +81,18 @@ def test_a_rotation_signature_carries_one_entry_per_secret_and_each_verifies() -
     assert not rk.verify_standard(body, headers, as_whsec("x"))
 
 
+def test_the_specifications_published_vector_verifies_and_signs_the_same() -> None:
+    # The example of the Standard Webhooks specification (and of every library of it).
+    body = b'{"test": 2432232314}'
+    headers = {"webhook-id": "msg_p5jXN8AQM9LWM0D4loKWxJek", "webhook-timestamp": "1614265330",
+               "webhook-signature": "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="}
+    assert rk.check_standard(body, headers, WHSEC, now=1614265330) == headers["webhook-id"]
+    assert rk.sign_standard(body, WHSEC, message_id=headers["webhook-id"],
+                            timestamp=1614265330) == headers
+    assert not rk.verify_standard(body, headers, WHSEC, now=1614265330 + 301)
+    assert not rk.verify_standard(body.replace(b"2", b"3"), headers, WHSEC, now=1614265330)
+
+
 # -- key derivation: exactly the sender's ---------------------------------------------
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 from collections.abc import Iterable, Iterator
@@ -14,12 +15,18 @@ import requests
 from werkzeug.test import Client
 
 from receiver_kit import (
-    EVENT_ENVIRON_KEY,
     SIGNATURE_HEADER,
+    ConfigurationError,
     IPAllowlist,
     RedisIdempotencyStore,
-    WebhookMiddleware,
+    WebhookRejected,
     check_request,
+)
+from receiver_kit.wsgi import (
+    EVENT_ENVIRON_KEY,
+    WebhookMiddleware,
+    headers_from_environ,
+    read_body,
 )
 
 from .conftest import CLAWBOOK_ADDR, SECRET, event_body, signed_headers
@@ -159,6 +166,38 @@ def test_over_real_http_with_the_standard_library_server(inner: PlainApp) -> Non
         server.shutdown()
         server.server_close()
         thread.join(10)
+
+
+def test_headers_from_environ_let_a_plain_wsgi_app_call_check_request() -> None:
+    body = event_body("evt_environ")
+    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/hook", "REMOTE_ADDR": CLAWBOOK_ADDR,
+               "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(body)),
+               "wsgi.input": io.BytesIO(body),
+               "HTTP_X_CLAWBOOK_SIGNATURE": signed_headers(body)[SIGNATURE_HEADER]}
+    assert read_body(environ) == body
+    headers = headers_from_environ(environ)
+    assert ("X-Clawbook-Signature", environ["HTTP_X_CLAWBOOK_SIGNATURE"]) in headers
+    assert ("Content-Type", "application/json") in headers
+    event = check_request(body, headers, environ["REMOTE_ADDR"], secrets=SECRET)
+    assert event["id"] == "evt_environ"
+    # environ itself holds no header names: refused, which is why the helper exists
+    with pytest.raises(WebhookRejected) as info:
+        check_request(body, environ, CLAWBOOK_ADDR, secrets=SECRET)
+    assert info.value.status == 401
+
+
+def test_read_body_reads_content_length_or_a_terminated_stream_and_never_blocks() -> None:
+    assert read_body({"wsgi.input": io.BytesIO(b"abcdef"), "CONTENT_LENGTH": "3"}) == b"abc"
+    assert read_body({"wsgi.input": io.BytesIO(b"abcdef"), "wsgi.input_terminated": True}) \
+        == b"abcdef"
+    assert read_body({"wsgi.input": io.BytesIO(b"abcdef")}) == b""  # no length: not read
+    assert read_body({"wsgi.input": io.BytesIO(b"abc"), "CONTENT_LENGTH": "x"}) == b""
+
+
+def test_a_flag_is_checked_not_coerced() -> None:
+    # 0.1 turned require_standard="no" into True with bool(); the decorator refused it.
+    with pytest.raises(ConfigurationError, match="require_standard"):
+        WebhookMiddleware(PlainApp(), secret=SECRET, require_standard="no")  # type: ignore[arg-type]
 
 
 def test_check_request_with_plain_headers_for_other_frameworks() -> None:
