@@ -154,7 +154,7 @@ def _destinations(config: Mapping[str, Any]) -> DestinationPolicy:
 def load_settings(config: Mapping[str, Any]) -> Settings:
     """Check the ``CLAWHOOKS_*`` keys of ``config`` and return them as :class:`Settings`.
 
-    :raises ConfigurationError: naming the key and what it allows.
+    :raises ~flask_clawhooks.ConfigurationError: naming the key and what it allows.
     """
     delays = config["CLAWHOOKS_RETRY_DELAYS"]
     if isinstance(delays, str):

@@ -116,7 +116,7 @@ class ClawHooks:
         """Register on ``app``: read and check ``CLAWHOOKS_*`` config, add the CLI group.
 
         :raises RuntimeError: if the extension is already registered on ``app``.
-        :raises ConfigurationError: for a missing database or a bad setting.
+        :raises ~flask_clawhooks.ConfigurationError: for a missing database or a bad setting.
         """
         if EXTENSION_KEY in app.extensions:
             raise RuntimeError(

@@ -88,7 +88,7 @@ def parse_networks(spec: NetworksSpec) -> tuple[IPNetwork, ...]:
     The string form suits settings read from the environment:
     ``"203.0.113.0/24, 2001:db8::/32"``. A bare address is a network of one address.
 
-    :raises ConfigurationError: naming the entry that is not a network.
+    :raises ~receiver_kit.ConfigurationError: naming the entry that is not a network.
     """
     items: Iterable[NetworkSpec] = spec.replace(",", " ").split() if isinstance(spec, str) else spec
     return tuple(_parse_network(item) for item in items)

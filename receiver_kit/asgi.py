@@ -137,7 +137,7 @@ class WebhookMiddleware:
     :param tolerance: seconds the Standard Webhooks ``webhook-timestamp`` may be from this
         server's clock, either way.
     :param require_standard: refuse requests without the Standard Webhooks headers.
-    :raises ConfigurationError: for a bad argument, naming it.
+    :raises ~receiver_kit.ConfigurationError: for a bad argument, naming it.
     """
 
     def __init__(

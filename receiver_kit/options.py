@@ -76,7 +76,7 @@ Lookup = Callable[[str], object]
 def check_flag(value: object, name: str) -> bool:
     """Return ``value`` if it is ``True`` or ``False``.
 
-    :raises ConfigurationError: naming ``name`` for anything else, including ``1`` and
+    :raises ~receiver_kit.ConfigurationError: naming ``name`` for anything else, including ``1`` and
         ``"false"``, which ``bool()`` would read the wrong way or silently.
     """
     if not isinstance(value, bool):
@@ -185,7 +185,7 @@ class ReceiverConfig:
     :class:`ReceiverOptions` for a request.
 
     :param where: what the arguments were passed to, for error messages.
-    :raises ConfigurationError: for a bad argument, naming it.
+    :raises ~receiver_kit.ConfigurationError: for a bad argument, naming it.
     """
 
     def __init__(
@@ -259,7 +259,7 @@ class ReceiverConfig:
         Without a ``source`` (adapters with no settings: WSGI, ASGI, FastAPI) every option
         left out takes its default; such adapters call this once, when they are built.
 
-        :raises ConfigurationError: for a bad or missing setting, naming it.
+        :raises ~receiver_kit.ConfigurationError: for a bad or missing setting, naming it.
         """
         keys = self._unset() if source is not None else ()
         raw = tuple(source.lookup(key) for key in keys) if source is not None else ()

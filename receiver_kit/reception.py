@@ -68,7 +68,7 @@ def receive(
 ) -> Reception:
     """Verify one request and claim its event; see the module docs for what comes next.
 
-    :raises ConfigurationError: for unusable options. Rejections are not raised: they are
+    :raises ~receiver_kit.ConfigurationError: for unusable options. Rejections are not raised: they are
         the returned :attr:`Reception.answer`.
     """
     try:

@@ -33,7 +33,7 @@ def normalize_secrets(secrets: Secrets) -> tuple[bytes, ...]:
     A single ``str`` or ``bytes`` is one secret; any other iterable holds several, for
     rotation (old and new secret both accepted while the sender switches over).
 
-    :raises ConfigurationError: when there is no secret or one of them is empty; an empty
+    :raises ~receiver_kit.ConfigurationError: when there is no secret or one of them is empty; an empty
         key would make every signature trivially forgeable.
     """
     items: list[Secret] = [secrets] if isinstance(secrets, str | bytes) else list(secrets)
@@ -86,7 +86,7 @@ def verify_signature(body: bytes, header: str | None, secrets: Secrets) -> bool:
     :param body: the raw request body; ``str`` raises :class:`TypeError`.
     :param header: the ``X-ClawBook-Signature`` value, or ``None`` when it is absent.
     :param secrets: one secret or several (rotation).
-    :raises ConfigurationError: when ``secrets`` is empty or holds an empty secret.
+    :raises ~receiver_kit.ConfigurationError: when ``secrets`` is empty or holds an empty secret.
     """
     keys = normalize_secrets(secrets)
     data = _body_bytes(body)

@@ -100,7 +100,7 @@ def check_tolerance(value: object, name: str = "tolerance") -> float:
 
     Numeric strings are accepted, for settings read from the environment.
 
-    :raises ConfigurationError: naming ``name`` otherwise.
+    :raises ~receiver_kit.ConfigurationError: naming ``name`` otherwise.
     """
     seconds: float | None = None
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -190,7 +190,7 @@ def check_standard(
     :raises InvalidSignature: a header is missing, sent twice or malformed, or no signature
         matches.
     :raises StaleTimestamp: the signature matches but the timestamp is out of tolerance.
-    :raises ConfigurationError: for an empty secret or a bad ``tolerance``.
+    :raises ~receiver_kit.ConfigurationError: for an empty secret or a bad ``tolerance``.
     """
     keys = normalize_secrets(secrets)
     limit = check_tolerance(tolerance)
