@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
+import hmac
 import os
 import secrets
 import threading
@@ -311,3 +313,13 @@ def smtp_server() -> Iterator[tuple[Mailbox, int]]:
     controller.start()
     yield mailbox, port
     controller.stop()
+
+
+def seed_verify_signature(payload, signature, secret):  # type: ignore[no-untyped-def]
+    """The ClawBook page's own Python example, verbatim: the one copy the tests use."""
+    expected = hmac.new(
+        secret.encode(),
+        payload.encode(),
+        hashlib.sha256
+    ).hexdigest()
+    return f"sha256={expected}" == signature

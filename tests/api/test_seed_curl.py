@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import re
 
 import requests
 
-from ..fixtures import Reply
+from ..fixtures import Reply, seed_verify_signature
 from .conftest import PREFIX
 
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
@@ -105,8 +103,8 @@ def test_the_seeds_curl_commands_work_against_a_live_server(host, acme, live_ser
     request = receiver.requests[-1]
     envelope = json.loads(request.body)
     assert envelope["type"] == "webhook.test" and envelope["data"]["webhook_id"] == webhook_id
-    expected = hmac.new(b"your-webhook-secret", request.body, hashlib.sha256).hexdigest()
-    assert request.headers["X-ClawBook-Signature"] == f"sha256={expected}"
+    assert seed_verify_signature(request.body.decode("utf-8"),
+                                 request.headers["X-ClawBook-Signature"], "your-webhook-secret")
 
     # Webhook Logs: newest first
     logs = requests.get(f"{api}/webhooks/{webhook_id}/deliveries", headers=auth, timeout=10)

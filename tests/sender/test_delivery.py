@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 
 import pytest
@@ -12,20 +10,11 @@ from flask_clawhooks import signals
 from flask_clawhooks.models import DeliveryStatus, WebhookStatus
 
 from ..fixtures import SEED_MESSAGE as SEED_EXAMPLE
-from ..fixtures import Reply
+from ..fixtures import Reply, seed_verify_signature
 
 # The page's example, with non-ASCII content: the body must stay UTF-8 (ensure_ascii=False).
 SEED_MESSAGE = {**SEED_EXAMPLE, "content": "Hello, how are you? Ünïcödé ✓"}
 
-
-def seed_verify_signature(payload, signature, secret):
-    """The ClawBook page's own Python example, verbatim."""
-    expected = hmac.new(
-        secret.encode(),
-        payload.encode(),
-        hashlib.sha256
-    ).hexdigest()
-    return f"sha256={expected}" == signature
 
 
 def test_200_is_recorded_with_code_and_time_and_signed_as_the_seed_verifies(host, receiver):
