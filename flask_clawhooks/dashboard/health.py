@@ -16,8 +16,9 @@ from flask import current_app
 from ..models import Webhook
 from ..stats import CHART_HOURS, WebhookStats, webhook_stats
 
-#: The chart's drawing area, in SVG units (it scales to the page's width).
-WIDTH, HEIGHT, LABELS = 480, 96, 16
+#: The chart's drawing area, in SVG units: it is stretched to the card's width and
+#: drawn this many pixels high.
+WIDTH, HEIGHT = 480, 96
 GAP = 3
 
 
@@ -54,8 +55,7 @@ def bars(stats: WebhookStats) -> list[Bar]:
 def webhook_health(webhook: Webhook) -> dict[str, Any]:
     """What ``_health.html`` shows for ``webhook``."""
     stats = webhook_stats(current_app.extensions["clawhooks"].db.session, webhook.id)
-    return {"stats": stats, "bars": bars(stats), "width": WIDTH, "height": HEIGHT,
-            "labels": LABELS}
+    return {"stats": stats, "bars": bars(stats), "width": WIDTH, "height": HEIGHT}
 
 
 def context() -> dict[str, Any]:
