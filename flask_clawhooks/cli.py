@@ -83,6 +83,8 @@ def _metrics_server(app: Any, host: str, port: int | None) -> Any:
     except OSError as exc:
         raise click.ClickException(
             f"Could not serve metrics on {host}:{port}: {exc.strerror or exc}") from None
+    except RuntimeError as exc:  # metrics already in use before the directory was set
+        raise click.ClickException(str(exc)) from None
     click.echo(f"Prometheus metrics at http://{host}:{server.port}/metrics")
     return server
 

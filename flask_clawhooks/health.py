@@ -168,6 +168,9 @@ def check(app: Flask, now: dt.datetime | None = None) -> HealthReport:
         for failing in candidates:
             report.failing.append(failing.webhook_id)
             failing_for = (now - failing.failing_since).total_seconds()
+            due = [limit for limit in (warn_after, disable_after) if limit is not None]
+            if most_failures is None and not (due and failing_for >= min(due)):
+                continue  # nothing can be due yet: spare the counting
             attempts, deliveries, last_error = _failures_since(session, failing)
             notice = HealthNotice(
                 webhook_id=failing.webhook_id, owner=failing.owner, url=failing.url,

@@ -4,6 +4,7 @@ directory with a second worker process), and from the app's ``/metrics`` view.""
 
 from __future__ import annotations
 
+import socket
 import threading
 
 import pytest
@@ -200,3 +201,16 @@ def test_every_metric_defined_is_in_the_table_of_the_metrics_module_and_back():
             defined.add(family.name + ("_total" if family.type == "counter" else ""))
     defined |= {"clawhooks_deliveries_due", "clawhooks_oldest_due_delivery_age_seconds"}
     assert documented == defined
+
+
+def test_a_metrics_port_in_use_stops_the_worker_with_a_clear_error(
+        host, database_url, redis_url, tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with worker_process(database_url, redis_url, tmp_path / "worker.log", "--burst",
+                            "--metrics-port", str(port)) as worker:
+            assert worker.process.wait(30) == 1
+    assert f"Error: Could not serve metrics on 127.0.0.1:{port}: Address already in use" \
+        in worker.output()
