@@ -1,16 +1,23 @@
-"""``python -m bench.dashboard``: rendering the delivery log's first page with a long log.
+"""``python -m bench.dashboard``: the dashboard's queries against long histories.
 
-One webhook gets ``n`` deliveries (each with its event and one attempt, bulk inserted);
-the first page of its delivery log is rendered with Flask's test client and timed
-against the same page of a webhook with an empty log. The log is paged on the
-``(webhook_id, id)`` index, so the ratio should stay near 1 however large ``n`` is
-(what remains is rendering one page of rows).
+1. The first page of a delivery log: one webhook gets ``n`` deliveries (each with its
+   event and one attempt, bulk inserted); the first page of its delivery log is rendered
+   with Flask's test client and timed against the same page of a webhook with an empty
+   log. The log is paged on the ``(webhook_id, id)`` index, so the ratio should stay
+   near 1 however large ``n`` is (what remains is rendering one page of rows).
+2. A webhook's statistics (:func:`flask_clawhooks.stats.webhook_stats`, what
+   ``GET /webhooks/{id}/stats`` and the dashboard's health card show) with 10⁴, 10⁵ and
+   10⁶ attempts in the table: for a *busy* webhook that made every one of them over the
+   last 8 days (the worst case: its 7-day window holds 7/8 of the table) and for a
+   *quiet* webhook with 100 attempts in the same table, which shows that the cost
+   follows a webhook's own attempts, not the table's size.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import random
 import statistics
 import tempfile
 import time
@@ -22,6 +29,8 @@ from flask_clawhooks.ids import new_id
 from flask_clawhooks.ledger import request_headers
 from flask_clawhooks.models import Attempt, Delivery, Event
 from flask_clawhooks.signing import envelope_bytes
+from flask_clawhooks.stats import webhook_stats
+from flask_clawhooks.timeutil import utcnow
 from tests.fixtures import Host, make_host
 
 from . import harness
@@ -50,7 +59,8 @@ def _bulk_deliveries(host: Host, webhook_id: str, n: int) -> None:
                     "created_at": at, "updated_at": at,
                 })
                 attempts.append({
-                    "id": new_id("att"), "delivery_id": delivery_id, "number": 1,
+                    "id": new_id("att"), "delivery_id": delivery_id, "webhook_id": webhook_id,
+                    "number": 1,
                     "outcome": "success" if i % 10 else "failed",
                     "response_code": 200 if i % 10 else 500, "response_time_ms": 20,
                     "request_headers": request_headers(["bench-secret"], body, event_id,
@@ -108,15 +118,144 @@ def dashboard_log_timing(n: int = 10_000, database: str = "sqlite",
     return full_ms, empty_ms
 
 
+# -- statistics --------------------------------------------------------------------------
+
+STATS_SIZES = (10_000, 100_000, 1_000_000)
+_ATTEMPT_COLUMNS = ("id", "delivery_id", "webhook_id", "number", "outcome", "response_code",
+                    "response_time_ms", "request_headers", "created_at")
+
+
+def _attempt_rows(rng: random.Random, webhook_id: str, delivery_ids: list[str], count: int,
+                  now: dt.datetime, days: float) -> list[tuple[object, ...]]:
+    """``count`` finished attempts spread over the last ``days``, oldest first: 90 %
+    answered 2xx, 8 % 5xx (retried), 2 % timeouts; answer times log-normal around 40 ms."""
+    rows = []
+    for i in range(count):
+        at = now - dt.timedelta(seconds=rng.random() * days * 86400)
+        roll = rng.random()
+        if roll < 0.90:
+            outcome, code, ms = "success", 200, int(rng.lognormvariate(3.7, 0.8))
+        elif roll < 0.98:
+            outcome, code, ms = "retry", 500, int(rng.lognormvariate(3.0, 0.5))
+        else:
+            outcome, code, ms = "retry", None, 30_000
+        rows.append((new_id("att"), delivery_ids[i % len(delivery_ids)], webhook_id, 1,
+                     outcome, code, ms, "{}", at))
+    rows.sort(key=lambda row: row[-1])  # type: ignore[arg-type,return-value]
+    return rows
+
+
+def _insert_attempts(host: Host, rows: list[tuple[object, ...]]) -> None:
+    """Bulk load: COPY on PostgreSQL, one executemany on SQLite."""
+    with host.app.app_context():
+        engine = host.db.engine
+        with engine.begin() as conn:
+            if engine.dialect.name == "postgresql":
+                cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+                with cursor.copy(f"COPY clawhooks_attempt ({', '.join(_ATTEMPT_COLUMNS)}) "
+                                 "FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            else:
+                marks = ", ".join("?" * len(_ATTEMPT_COLUMNS))
+                conn.exec_driver_sql(
+                    f"INSERT INTO clawhooks_attempt ({', '.join(_ATTEMPT_COLUMNS)}) "
+                    f"VALUES ({marks})",
+                    [(*row[:-1], f"{row[-1]:%Y-%m-%d %H:%M:%S.%f}") for row in rows])
+        # Fresh statistics and visibility map, as autovacuum keeps them in production.
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM ANALYZE clawhooks_attempt"
+                                 if engine.dialect.name == "postgresql" else "ANALYZE")
+
+
+def _hanger_deliveries(host: Host, webhook_id: str, count: int) -> list[str]:
+    """Deliveries for the attempts to belong to (their number does not matter here)."""
+    now = utcnow()
+    with host.app.app_context():
+        session = host.db.session
+        events = [new_id("evt") for _ in range(count)]
+        session.execute(sa.insert(Event.__table__), [{
+            "id": e, "owner": "acme", "type": "message.received", "created_at": now,
+            "body": b"{}"} for e in events])
+        ids = [new_id("del") for _ in range(count)]
+        session.execute(sa.insert(Delivery.__table__), [{
+            "id": d, "event_id": e, "webhook_id": webhook_id,
+            "event_type": "message.received", "status": "success", "attempt_count": 1,
+            "created_at": now, "updated_at": now} for d, e in zip(ids, events, strict=True)])
+        session.commit()
+        return ids
+
+
+def _stats_ms(host: Host, webhook_id: str, rounds: int) -> tuple[float, int]:
+    """Median ms of one statistics computation, and the 7-day attempts it counted."""
+    with host.app.app_context():
+        session = host.db.session
+        counted = webhook_stats(session, webhook_id).windows["7d"].attempts  # warm up
+        times = []
+        for _ in range(rounds):
+            started = time.perf_counter()
+            webhook_stats(session, webhook_id)
+            times.append((time.perf_counter() - started) * 1000)
+            session.rollback()
+    return statistics.median(times), counted
+
+
+def stats_timing(sizes: tuple[int, ...] = STATS_SIZES, database: str = "sqlite",
+                 rounds: int = 5) -> list[tuple[int, float, float]]:
+    """For each table size: median ms of the busy and of the quiet webhook's statistics.
+
+    The table grows from one size to the next (rows are added, never reloaded).
+    """
+    results = []
+    rng = random.Random(14)
+    with harness.database(database) as url, tempfile.TemporaryDirectory() as instance:
+        host = make_host(url, "redis://127.0.0.1:1/0", instance)
+        busy = host.add_webhook("https://busy.example/hook")
+        quiet = host.add_webhook("https://quiet.example/hook")
+        busy_deliveries = _hanger_deliveries(host, busy.id, 1000)
+        quiet_deliveries = _hanger_deliveries(host, quiet.id, 10)
+        _insert_attempts(host, _attempt_rows(rng, quiet.id, quiet_deliveries, 100, utcnow(), 7))
+        loaded = 0
+        for size in sizes:
+            started = time.perf_counter()
+            rows = _attempt_rows(rng, busy.id, busy_deliveries, size - loaded, utcnow(), 8)
+            _insert_attempts(host, rows)
+            loaded = size
+            load_s = time.perf_counter() - started
+            busy_ms, counted = _stats_ms(host, busy.id, rounds)
+            quiet_ms, _ = _stats_ms(host, quiet.id, rounds)
+            print(f"stats, {database}, {size:>9,} attempts in the table (loaded in "
+                  f"{load_s:5.1f} s): busy webhook ({counted:,} in 7 days) {busy_ms:8.1f} ms, "
+                  f"quiet webhook (100) {quiet_ms:6.1f} ms", flush=True)
+            results.append((size, busy_ms, quiet_ms))
+        with host.app.app_context():
+            from flask_clawhooks.models import Base
+
+            Base.metadata.drop_all(host.db.engine)
+            host.db.engine.dispose()
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=10_000, help="deliveries in the long log")
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--stats-sizes", default=",".join(map(str, STATS_SIZES)),
+                        help="attempts in the table when the statistics are timed")
+    parser.add_argument("--only", choices=["log", "stats"], default=None,
+                        help="run one of the two measurements")
     args = parser.parse_args()
     if args.database == "postgresql" and not harness.postgres_available():
         parser.error(f"PostgreSQL unreachable at {harness.POSTGRES_URL}")
-    dashboard_log_timing(args.n, args.database, args.rounds)
+    try:
+        sizes = tuple(sorted(int(n) for n in args.stats_sizes.split(",")))
+    except ValueError:
+        parser.error("--stats-sizes takes numbers separated by commas, e.g. 10000,100000")
+    if args.only != "stats":
+        dashboard_log_timing(args.n, args.database, args.rounds)
+    if args.only != "log":
+        stats_timing(sizes, args.database, rounds=5)
 
 
 if __name__ == "__main__":

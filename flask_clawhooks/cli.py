@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -43,7 +44,12 @@ def init_db() -> None:
 @click.option("--log-level", default="INFO", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
               help="INFO logs every job; WARNING only trouble.")
-def worker(burst: bool, concurrency: int | None, name: str | None, log_level: str) -> None:
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=None,
+              help="Serve Prometheus metrics over HTTP on this port (every path answers).")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True,
+              help="Address the metrics port listens on; 0.0.0.0 for every interface.")
+def worker(burst: bool, concurrency: int | None, name: str | None, log_level: str,
+           metrics_port: int | None, metrics_host: str) -> None:
     """Deliver webhooks: an RQ worker with its scheduler, sweeping periodically."""
     from .worker import run_worker
 
@@ -51,9 +57,36 @@ def worker(burst: bool, concurrency: int | None, name: str | None, log_level: st
     if concurrency is not None:
         state.settings = dataclasses.replace(state.settings, concurrency=concurrency)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    server = _metrics_server(app, metrics_host, metrics_port)
     click.echo(f"Working queue {state.settings.queue!r} on {_redis_label(state)}"
                f"{' (burst)' if burst else ''}; Ctrl-C stops after the POSTs in flight.")
-    run_worker(app, burst=burst, name=name, logging_level=log_level.upper())
+    try:
+        run_worker(app, burst=burst, name=name, logging_level=log_level.upper())
+    finally:
+        if server is not None:
+            server.close()
+        else:
+            from .metrics import process_exited
+
+            process_exited(os.getpid())  # when writing to another worker's directory
+
+
+def _metrics_server(app: Any, host: str, port: int | None) -> Any:
+    """Start the worker's metrics server, before any worker process starts, so that
+    they all write to the directory it reads (:mod:`flask_clawhooks.metrics`)."""
+    if port is None:
+        return None
+    from .metrics import WorkerMetricsServer
+
+    try:
+        server = WorkerMetricsServer(app, port, host)
+    except OSError as exc:
+        raise click.ClickException(
+            f"Could not serve metrics on {host}:{port}: {exc.strerror or exc}") from None
+    except RuntimeError as exc:  # metrics already in use before the directory was set
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Prometheus metrics at http://{host}:{server.port}/metrics")
+    return server
 
 
 @cli.command("sweep")
@@ -64,6 +97,19 @@ def sweep(grace: float | None) -> None:
     """Queue again every delivery that is due but not in flight (after losing Redis)."""
     count = _state().extension.sweep(grace=grace)
     click.echo(f"Queued {count} due deliveries.")
+
+
+@cli.command("check-health")
+def check_health() -> None:
+    """Warn about and switch off webhooks that keep failing, now (workers do it every
+    CLAWHOOKS_HEALTH_CHECK_INTERVAL seconds)."""
+    from . import health
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    report = health.check(app)
+    click.echo(f"{len(report.failing)} failing webhook(s); warned: "
+               f"{', '.join(report.warned) or 'none'}; disabled: "
+               f"{', '.join(report.disabled) or 'none'}.")
 
 
 @cli.command("prune")

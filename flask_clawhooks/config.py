@@ -46,8 +46,17 @@ DEFAULTS: dict[str, Any] = {
     # Endpoint the dashboard redirects visitors without an owner to (e.g. "auth.login"),
     # with ``next=<the page>``. None: answer 401 instead.
     "CLAWHOOKS_DASHBOARD_LOGIN_ENDPOINT": None,
-    # Switch a webhook off after this many failed deliveries in a row (None: never).
+    # The health check (flask_clawhooks.health) switches a webhook off after this many
+    # failed deliveries in a row (None: never) ...
     "CLAWHOOKS_DISABLE_AFTER_FAILURES": None,
+    # ... or once every attempt has failed for this many seconds (None: never), and
+    # warns its owner after this many. A success ends the run of failures.
+    "CLAWHOOKS_DISABLE_AFTER_FAILING_FOR": 5 * 24 * 3600,
+    "CLAWHOOKS_WARN_AFTER_FAILING_FOR": 24 * 3600,
+    # Seconds between two health checks, run by one of the workers' sweepers.
+    "CLAWHOOKS_HEALTH_CHECK_INTERVAL": 300.0,
+    # A URL path such as "/metrics" serves Prometheus metrics from the app (None: off).
+    "CLAWHOOKS_METRICS_VIEW": None,
     # At most one "webhook failed" e-mail per webhook in this many seconds.
     "CLAWHOOKS_FAILURE_EMAIL_INTERVAL": 3600,
     # Failure notifications. No e-mail is sent while CLAWHOOKS_MAIL_SERVER is None.
@@ -82,6 +91,10 @@ class Settings:
     dashboard_prefix: str
     dashboard_login_endpoint: str | None
     disable_after_failures: int | None
+    disable_after_failing_for: float | None
+    warn_after_failing_for: float | None
+    health_check_interval: float
+    metrics_view: str | None
     failure_email_interval: float
     mail_server: str | None
     mail_port: int
@@ -118,6 +131,12 @@ def _prefix(config: Mapping[str, Any], key: str) -> str:
     if not isinstance(value, str) or not value.startswith("/"):
         raise ConfigurationError(f"{key} must be a URL path starting with '/', got {value!r}.")
     return value.rstrip("/")
+
+
+def _optional_seconds(config: Mapping[str, Any], key: str) -> float | None:
+    if config[key] is None:
+        return None
+    return float(_number(config, key, minimum=0))
 
 
 def _optional_str(config: Mapping[str, Any], key: str) -> str | None:
@@ -212,6 +231,13 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
             None if config["CLAWHOOKS_DISABLE_AFTER_FAILURES"] is None
             else _number(config, "CLAWHOOKS_DISABLE_AFTER_FAILURES", minimum=1, integer=True)
         ),
+        disable_after_failing_for=_optional_seconds(
+            config, "CLAWHOOKS_DISABLE_AFTER_FAILING_FOR"),
+        warn_after_failing_for=_optional_seconds(config, "CLAWHOOKS_WARN_AFTER_FAILING_FOR"),
+        health_check_interval=float(
+            _number(config, "CLAWHOOKS_HEALTH_CHECK_INTERVAL", minimum=0.1)),
+        metrics_view=(None if config["CLAWHOOKS_METRICS_VIEW"] is None
+                      else _prefix(config, "CLAWHOOKS_METRICS_VIEW") or "/"),
         failure_email_interval=float(
             _number(config, "CLAWHOOKS_FAILURE_EMAIL_INTERVAL", minimum=0)
         ),

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 import redis
 from flask import Flask
 
-from . import ledger, notify, signals, transport
+from . import ledger, metrics, notify, signals, transport
 from .enqueue import enqueue_at, whole_second_after
 from .ledger import Outcome, Work
 from .timeutil import utcnow
@@ -155,6 +155,7 @@ class Dispatcher:
                 self._claims.release()
             with self._idle:
                 self._unrecorded += len(works)
+            metrics.claimed(len(works))
             for work in works:
                 self._fairness.started(work.url)
                 self._senders.submit(self._send, work)
@@ -206,6 +207,7 @@ class Dispatcher:
                 except queue.Empty:
                     break
             self._record(batch)
+            metrics.observe_recorded(batch, self._settings.retry_delays)
             with self._idle:
                 self._unrecorded -= len(batch)
                 self._idle.notify_all()
@@ -257,12 +259,6 @@ class Dispatcher:
                     delivery_id=failure.delivery_id,
                 )
                 self._mailer.submit(self._mail, notify.send_failure_email, failure)
-        for failure in follow.disabled_webhooks:
-            signals.webhook_disabled.send(
-                app, webhook_id=failure.webhook_id, owner=failure.owner,
-                delivery_id=failure.delivery_id,
-            )
-            self._mailer.submit(self._mail, notify.send_disabled_email, failure)
 
     def _mail(self, send: Callable[[State, ledger.Failure], bool],
               failure: ledger.Failure) -> None:

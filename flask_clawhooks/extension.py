@@ -12,7 +12,7 @@ from flask_sqlalchemy import SQLAlchemy
 from rq import Queue
 from sqlalchemy import insert, select
 
-from . import ledger, signals
+from . import ledger, metrics, signals
 from .catalog import CATALOG, TEST_EVENT, EventType
 from .config import DEFAULTS, Settings, load_settings
 from .enqueue import after_commit, push_ready
@@ -139,6 +139,8 @@ class ClawHooks:
 
         api.register(app, settings.api_prefix)
         app.cli.add_command(cli)
+        if settings.metrics_view is not None:
+            metrics.register_view(app, settings.metrics_view)
 
         from .dashboard import create_blueprint as create_dashboard
 
@@ -300,11 +302,12 @@ class ClawHooks:
         state = self.state()
         session = state.db.session
         now = utcnow()
-        ledger.interrupt_expired(session, now)
+        interrupted = ledger.interrupt_expired(session, now)
         ids = ledger.due(session, now, state.settings.sweep_grace if grace is None else grace,
                          limit)
         session.rollback()
         push_ready(state.queue, ids, force=True)
+        metrics.swept(len(ids), len(interrupted))
         return len(ids)
 
     def _record_event(
@@ -343,6 +346,7 @@ class ClawHooks:
             ])
             if enqueue:
                 after_commit(session, delivery_ids, state.enqueue)
+        metrics.emitted(len(delivery_ids))
         if signals.event_emitted.receivers:
             signals.event_emitted.send(
                 current_app._get_current_object(),  # type: ignore[attr-defined]

@@ -25,3 +25,20 @@ def new_id(prefix: str) -> str:
     """Return ``prefix_`` followed by a new time-sortable random id."""
     millis = time.time_ns() // 1_000_000
     return f"{prefix}_{_base32(millis, 10)}{_base32(secrets.randbits(80), 16)}"
+
+
+def id_seconds(identifier: str) -> float:
+    """When ``identifier`` was made, in seconds since the epoch (millisecond precision).
+
+    A delivery's id thus tells when ``emit()`` created it without reading the database,
+    which is how the worker measures the time from emit to the first attempt.
+
+    :raises ValueError: for a string that is not an id made by :func:`new_id`.
+    """
+    _, _, chars = identifier.rpartition("_")
+    if len(chars) != 26:
+        raise ValueError(f"{identifier!r} is not a ClawHooks id.")
+    millis = 0
+    for char in chars[:10]:
+        millis = millis * 32 + _ALPHABET.index(char)
+    return millis / 1000

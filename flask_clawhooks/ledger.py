@@ -92,8 +92,6 @@ class Followups:
     succeeded: list[Outcome] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     recovered_webhooks: list[str] = field(default_factory=list)
-    #: Webhooks just switched off by ``CLAWHOOKS_DISABLE_AFTER_FAILURES``.
-    disabled_webhooks: list[Failure] = field(default_factory=list)
 
 
 def request_headers(
@@ -201,7 +199,8 @@ def claim(
         )
     if works:
         session.execute(_attempts.insert(), [
-            {"id": w.attempt_id, "delivery_id": w.delivery_id, "number": w.attempt_number,
+            {"id": w.attempt_id, "delivery_id": w.delivery_id, "webhook_id": w.webhook_id,
+             "number": w.attempt_number,
              "outcome": "sending", "response_time_ms": 0, "request_headers": w.headers,
              "created_at": now}
             for w in works
@@ -304,15 +303,12 @@ def _update_webhooks(
     follow: Followups,
     settings: Settings,
 ) -> None:
-    """Webhook status after a batch: recovered, failed, gone, or disabled after failures.
+    """Webhook status after a batch: recovered, failed, or gone.
 
-    ``terminal`` lists the deliveries that ended in this batch, in order: a success
-    resets a webhook's run of consecutive failed deliveries, a failure extends it.
+    Switching off a webhook that keeps failing is not done here but by the periodic
+    health check (:mod:`flask_clawhooks.health`), which reads the attempts: nothing on
+    this path counts failures on the webhook row.
     """
-    runs: dict[str, tuple[bool, int, Failure | None]] = {}  # id -> (reset, failures, last)
-    for failure, webhook_id in terminal:
-        reset, count, last = runs.get(webhook_id, (False, 0, None))
-        runs[webhook_id] = (reset, count + 1, failure) if failure else (True, 0, last)
     succeeded = [wid for failure, wid in terminal if failure is None]
     if succeeded:
         recovered = session.scalars(
@@ -323,28 +319,11 @@ def _update_webhooks(
             session.execute(update(Webhook).where(Webhook.id.in_(recovered))
                             .values(status=WebhookStatus.ACTIVE))
             follow.recovered_webhooks.extend(recovered)
-    for webhook_id, (reset, count, _) in runs.items():
-        base = 0 if reset else Webhook.consecutive_failures
-        session.execute(update(Webhook).where(Webhook.id == webhook_id)
-                        .values(consecutive_failures=base + count))
     if exhausted:
         session.execute(update(Webhook).where(Webhook.id.in_(exhausted))
                         .values(status=WebhookStatus.FAILED))
     if gone:
         session.execute(update(Webhook).where(Webhook.id.in_(gone)).values(enabled=False))
-    limit = settings.disable_after_failures
-    if limit:
-        candidates = [wid for wid, (_, count, _) in runs.items() if count]
-        over = session.scalars(
-            select(Webhook.id).where(Webhook.id.in_(candidates), Webhook.enabled.is_(True),
-                                     Webhook.consecutive_failures >= limit)
-        ).all() if candidates else []
-        if over:
-            session.execute(update(Webhook).where(Webhook.id.in_(over)).values(enabled=False))
-            for webhook_id in over:
-                last = runs[webhook_id][2]
-                assert last is not None
-                follow.disabled_webhooks.append(last)
 
 
 def interrupt_expired(session: AnySession, now: dt.datetime) -> list[str]:

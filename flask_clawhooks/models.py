@@ -32,6 +32,7 @@ from sqlalchemy.orm import (
     mapped_column,
     relationship,
     scoped_session,
+    validates,
 )
 
 from .ids import new_id
@@ -88,6 +89,15 @@ class Webhook(Base):
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     #: When the owner was last e-mailed about a failure (rate limit of that e-mail).
     last_failure_email_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    #: When the owner last switched the webhook on: failures before it are forgiven by
+    #: the health check (:mod:`flask_clawhooks.health`), so a webhook switched back on is
+    #: not switched off again at once.
+    enabled_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    #: The start of the run of failures the owner was last warned about (the health
+    #: check warns once per run). A run, not a clock time: workers' clocks may differ.
+    warned_failing_since: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    #: Why the health check switched the webhook off; cleared when it is switched on.
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
@@ -98,6 +108,15 @@ class Webhook(Base):
     @property
     def public_status(self) -> str:
         return self.status if self.enabled else WebhookStatus.DISABLED
+
+    @validates("enabled")
+    def _switch(self, key: str, value: bool) -> bool:
+        # Every way of switching a webhook back on (API, dashboard, Python) sets the
+        # attribute, so the health check's fresh start is recorded here, once.
+        if value and self.enabled is False:
+            self.enabled_at = utcnow()
+            self.disabled_reason = None
+        return value
 
     def rotate_secret(self, new_secret: str, grace_seconds: float) -> None:
         """Make ``new_secret`` current; the old one keeps signing for ``grace_seconds``."""
@@ -168,12 +187,23 @@ class Attempt(Base):
     """One HTTP try of a delivery, successful or not."""
 
     __tablename__ = "clawhooks_attempt"
-    __table_args__ = (Index("ix_clawhooks_attempt_delivery", "delivery_id", "number"),)
+    __table_args__ = (
+        Index("ix_clawhooks_attempt_delivery", "delivery_id", "number"),
+        # Per-webhook health (flask_clawhooks.stats, .health): a range of one webhook's
+        # attempts by time, covering the columns the statistics read, so they are
+        # answered from the index alone however many rows the table holds.
+        Index("ix_clawhooks_attempt_webhook_time", "webhook_id", "created_at", "outcome",
+              "response_code", "response_time_ms"),
+    )
 
     id: Mapped[str] = mapped_column(ID, primary_key=True, default=lambda: new_id("att"))
     delivery_id: Mapped[str] = mapped_column(
         ForeignKey("clawhooks_delivery.id", ondelete="CASCADE")
     )
+    #: The delivery's webhook, copied so that a webhook's attempts can be found by time
+    #: without a join (per-webhook statistics). No foreign key: deleting a webhook
+    #: deletes its deliveries, and their attempts with them.
+    webhook_id: Mapped[str | None] = mapped_column(ID)
     number: Mapped[int] = mapped_column(Integer)
     #: ``success``, ``retry`` (a retry is scheduled) or ``failed`` (no more tries).
     outcome: Mapped[str] = mapped_column(String(16))

@@ -1,9 +1,14 @@
-"""E-mail to an owner: a webhook used up its retries, or was switched off.
+"""E-mail to an owner: a webhook used up its retries, keeps failing, or was switched off.
 
 The host says where an owner's mail goes with :meth:`ClawHooks.owner_email_loader`;
 SMTP settings come from ``CLAWHOOKS_MAIL_*``. Without a mail server or an address for
-the owner, nothing is sent (the signals still fire). The "failed" e-mail is sent at most
-once per webhook per ``CLAWHOOKS_FAILURE_EMAIL_INTERVAL``, however many deliveries fail.
+the owner, nothing is sent (the signals still fire).
+
+* "failed": a delivery used up its retries (the ClawBook page's promise); sent by the
+  worker after recording it, at most once per webhook per
+  ``CLAWHOOKS_FAILURE_EMAIL_INTERVAL``, however many deliveries fail.
+* "failing" (a warning) and "disabled": sent by the health check
+  (:mod:`flask_clawhooks.health`), once per run of failures.
 """
 
 from __future__ import annotations
@@ -16,11 +21,13 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, update
 
+from . import metrics
 from .models import webhook_table
-from .timeutil import utcnow
+from .timeutil import isoformat, utcnow
 
 if TYPE_CHECKING:
     from .extension import State
+    from .health import HealthNotice
     from .ledger import Failure
 
 log = logging.getLogger("flask_clawhooks")
@@ -51,18 +58,48 @@ def failure_message(failure: Failure, api_prefix: str, sender: str,
     )
 
 
-def disabled_message(failure: Failure, limit: int, api_prefix: str, sender: str,
-                     recipient: str) -> EmailMessage:
+def warning_message(notice: HealthNotice, api_prefix: str, sender: str,
+                    recipient: str) -> EmailMessage:
+    days = _duration(notice.failing_for)
+    until = (f"It will be disabled automatically at {isoformat(notice.disable_at)} unless a\n"
+             "delivery to it succeeds before then.\n\n" if notice.disable_at else "")
     return _message(
-        f"[ClawBook] Webhook {failure.webhook_id} was disabled",
-        f"Your webhook {failure.webhook_id} ({failure.url}) was disabled after {limit}\n"
-        "deliveries in a row failed. No events are sent to it while it is disabled.\n\n"
-        f"The last one, {failure.delivery_id} ({failure.event_type}), failed with: "
-        f"{failure.reason}\n\n"
-        "Fix the endpoint, then enable the webhook again in the dashboard or with\n"
-        f'  PATCH {api_prefix}/webhooks/{failure.webhook_id}  {{"enabled": true}}\n',
+        f"[ClawBook] Webhook {notice.webhook_id} has been failing for {days}",
+        f"Every attempt to deliver to your webhook {notice.webhook_id} ({notice.url})\n"
+        f"has failed since {isoformat(notice.failing_since)}: {notice.failed_attempts} "
+        f"attempts in a row. Last error: {notice.last_error or 'unknown'}\n\n"
+        f"{until}"
+        "Check that the endpoint answers 2xx within the timeout. Its health and delivery\n"
+        "log are on the dashboard, or with\n"
+        f"  GET {api_prefix}/webhooks/{notice.webhook_id}/stats\n"
+        f"  GET {api_prefix}/webhooks/{notice.webhook_id}/deliveries?status=failed\n",
         sender, recipient,
     )
+
+
+def disabled_message(notice: HealthNotice, api_prefix: str, sender: str,
+                     recipient: str) -> EmailMessage:
+    return _message(
+        f"[ClawBook] Webhook {notice.webhook_id} was disabled",
+        f"Your webhook {notice.webhook_id} ({notice.url}) was disabled: {notice.reason}.\n"
+        "No events are sent to it while it is disabled.\n\n"
+        f"It has failed since {isoformat(notice.failing_since)} "
+        f"({notice.failed_attempts} attempts in a row).\n"
+        f"Last error: {notice.last_error or 'unknown'}\n\n"
+        "Fix the endpoint, then enable the webhook again in the dashboard or with\n"
+        f'  PATCH {api_prefix}/webhooks/{notice.webhook_id}  {{"enabled": true}}\n',
+        sender, recipient,
+    )
+
+
+def _duration(seconds: float) -> str:
+    """``24 hours``, ``5 days``, ``90 seconds``: the largest unit that is whole enough."""
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            count = seconds / size
+            text = f"{count:.0f}" if abs(count - round(count)) < 0.05 else f"{count:.1f}"
+            return f"{text} {unit}{'' if text == '1' else 's'}"
+    return f"{seconds:g} seconds"
 
 
 def _claim_failure_email(state: State, webhook_id: str) -> bool:
@@ -83,7 +120,7 @@ def _claim_failure_email(state: State, webhook_id: str) -> bool:
 
 def send_failure_email(state: State, failure: Failure) -> bool:
     """Send the "webhook failed" e-mail unless one went out within the interval."""
-    recipient = _recipient(state, failure)
+    recipient = _recipient(state, failure.owner, failure.webhook_id)
     if recipient is None:
         return False
     if not _claim_failure_email(state, failure.webhook_id):
@@ -92,37 +129,53 @@ def send_failure_email(state: State, failure: Failure) -> bool:
         return False
     settings = state.settings
     _send(state, failure_message(failure, settings.api_prefix, settings.mail_sender,
-                                 recipient))
+                                 recipient), "failed")
     return True
 
 
-def send_disabled_email(state: State, failure: Failure) -> bool:
-    """Send the "webhook disabled" e-mail (CLAWHOOKS_DISABLE_AFTER_FAILURES)."""
-    recipient = _recipient(state, failure)
+def send_warning_email(state: State, notice: HealthNotice) -> bool:
+    """Tell the owner the webhook has been failing for ``CLAWHOOKS_WARN_AFTER_FAILING_FOR``."""
+    recipient = _recipient(state, notice.owner, notice.webhook_id)
     if recipient is None:
         return False
-    limit = state.settings.disable_after_failures or 0
-    _send(state, disabled_message(failure, limit, state.settings.api_prefix,
-                                  state.settings.mail_sender, recipient))
+    settings = state.settings
+    _send(state, warning_message(notice, settings.api_prefix, settings.mail_sender,
+                                 recipient), "warning")
     return True
 
 
-def _recipient(state: State, failure: Failure) -> str | None:
-    recipient = state.owner_email(failure.owner)
+def send_disabled_email(state: State, notice: HealthNotice) -> bool:
+    """Tell the owner the health check switched the webhook off, and why."""
+    recipient = _recipient(state, notice.owner, notice.webhook_id)
+    if recipient is None:
+        return False
+    settings = state.settings
+    _send(state, disabled_message(notice, settings.api_prefix, settings.mail_sender,
+                                  recipient), "disabled")
+    return True
+
+
+def _recipient(state: State, owner: str, webhook_id: str) -> str | None:
+    recipient = state.owner_email(owner)
     if state.settings.mail_server is None or not recipient:
         log.info("No e-mail about %s (no mail server or no address for owner %r)",
-                 failure.webhook_id, failure.owner)
+                 webhook_id, owner)
         return None
     return recipient
 
 
-def _send(state: State, message: EmailMessage) -> None:
+def _send(state: State, message: EmailMessage, kind: str) -> None:
     settings = state.settings
     assert settings.mail_server is not None
     smtp_class = smtplib.SMTP_SSL if settings.mail_use_ssl else smtplib.SMTP
-    with smtp_class(settings.mail_server, settings.mail_port, timeout=30) as smtp:
-        if settings.mail_use_tls:
-            smtp.starttls()
-        if settings.mail_username:
-            smtp.login(settings.mail_username, settings.mail_password or "")
-        smtp.send_message(message)
+    try:
+        with smtp_class(settings.mail_server, settings.mail_port, timeout=30) as smtp:
+            if settings.mail_use_tls:
+                smtp.starttls()
+            if settings.mail_username:
+                smtp.login(settings.mail_username, settings.mail_password or "")
+            smtp.send_message(message)
+    except Exception:
+        metrics.emailed(kind, sent=False)
+        raise
+    metrics.emailed(kind, sent=True)

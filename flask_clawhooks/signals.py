@@ -2,7 +2,8 @@
 
 Connect with ``delivery_failed.connect(fn, app)``. Receivers run in the worker process
 (except :data:`event_emitted`, which runs in the request that emitted), after the
-outcome is committed.
+outcome is committed; :data:`webhook_failing` and :data:`webhook_disabled` run wherever
+the health check runs (a worker's sweeper thread, or ``flask clawhooks check-health``).
 """
 
 from __future__ import annotations
@@ -29,7 +30,12 @@ webhook_failed = _signals.signal("clawhooks-webhook-failed")
 webhook_recovered = _signals.signal("clawhooks-webhook-recovered")
 """A ``failed`` webhook delivered successfully again and is ``active``: ``webhook_id``."""
 
+webhook_failing = _signals.signal("clawhooks-webhook-failing")
+"""Every attempt has failed for ``CLAWHOOKS_WARN_AFTER_FAILING_FOR``: ``webhook_id``,
+``owner``, ``failing_since`` (naive UTC). Sent once per run of failures by the health
+check (:mod:`flask_clawhooks.health`); the owner is warned by e-mail alongside."""
+
 webhook_disabled = _signals.signal("clawhooks-webhook-disabled")
-"""``CLAWHOOKS_DISABLE_AFTER_FAILURES`` deliveries in a row failed and the webhook was
-switched off: ``webhook_id``, ``owner``, ``delivery_id`` (the last one). The owner is
-e-mailed alongside."""
+"""The health check switched a failing webhook off (``CLAWHOOKS_DISABLE_AFTER_FAILING_FOR``
+or ``CLAWHOOKS_DISABLE_AFTER_FAILURES``): ``webhook_id``, ``owner``, ``reason``. The
+owner is e-mailed alongside."""

@@ -22,6 +22,7 @@ from rq.job import Job
 from rq.queue import Queue
 from rq.worker import SimpleWorker
 
+from . import health
 from .extension import EXTENSION_KEY, State
 
 log = logging.getLogger("flask_clawhooks")
@@ -74,6 +75,7 @@ class Sweeper(threading.Thread):
                     log.info("Sweeper re-queued %d deliveries", count)
             except Exception:
                 log.exception("Sweep failed; trying again in %.0f s", state.settings.sweep_interval)
+            health.run_due_check(self._app)
 
     def stop(self) -> None:
         self._stopped.set()

@@ -288,11 +288,14 @@ def receiver_factory() -> Iterator[Callable[[], Receiver]]:
 class Mailbox:
     def __init__(self) -> None:
         self.messages: list[Any] = []
+        #: When each message arrived (naive UTC, as the tables store time).
+        self.arrived: list[dt.datetime] = []
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         from email import message_from_bytes, policy
 
         message = message_from_bytes(envelope.content, policy=policy.default)
+        self.arrived.append(utcnow())
         self.messages.append((envelope.rcpt_tos, message))
         return "250 Message accepted for delivery"
 

@@ -1,12 +1,14 @@
 """An app factory for worker subprocesses started by tests.
 
 ``flask --app "tests.worker_app:create_app()" clawhooks worker`` reads the database and
-Redis URLs from ``TEST_DATABASE_URL`` and ``TEST_REDIS_URL``; other settings come from
+Redis URLs from ``TEST_DATABASE_URL`` and ``TEST_REDIS_URL``, and owners' e-mail
+addresses from ``TEST_OWNER_EMAILS`` (a JSON object); other settings come from
 ``FLASK_CLAWHOOKS_*`` through ``from_prefixed_env``.
 """
 
 from __future__ import annotations
 
+import json
 import os
 
 from flask import Flask
@@ -24,5 +26,7 @@ def create_app() -> Flask:
     )
     app.config.from_prefixed_env()
     db = SQLAlchemy(app)
-    ClawHooks(app, db=db)
+    clawhooks = ClawHooks(app, db=db)
+    emails = json.loads(os.environ.get("TEST_OWNER_EMAILS", "{}"))
+    clawhooks.owner_email_loader(emails.get)
     return app

@@ -136,6 +136,36 @@ def document(prefix: str, event_types: Sequence[str]) -> dict[str, Any]:
             "response_excerpt": NULLABLE_TEXT,
             "timestamp": TIME,
         }),
+        "StatsWindow": _obj({
+            "attempts": {"type": "integer", "minimum": 0,
+                         "description": "Finished attempts (success, retry, failed)."},
+            "successes": {"type": "integer", "minimum": 0},
+            "failures": {"type": "integer", "minimum": 0},
+            "success_rate": {"type": ["number", "null"], "minimum": 0, "maximum": 1,
+                             "description": "successes / attempts; null without attempts."},
+            "p50_ms": {**NULLABLE_INT, "description": "Median response time of the "
+                       "attempts that got an HTTP answer (nearest rank)."},
+            "p95_ms": {**NULLABLE_INT, "description": "95th percentile of the same."},
+        }),
+        "WebhookStats": _obj({
+            "webhook_id": _id("wh"),
+            "status": WEBHOOK_STATUS,
+            "disabled_reason": {**NULLABLE_TEXT, "description": "Why the health check "
+                                "switched the webhook off, while it is off."},
+            "generated_at": TIME,
+            "last_24h": _ref("StatsWindow"),
+            "last_7d": _ref("StatsWindow"),
+            "last_success_at": NULLABLE_TIME,
+            "last_failure_at": NULLABLE_TIME,
+            "consecutive_failures": {"type": "integer", "minimum": 0, "description":
+                                     "Failed attempts since the last successful one."},
+            "failing_since": {**NULLABLE_TIME, "description": "The first of those."},
+            "hourly": {"type": "array", "minItems": 24, "maxItems": 24,
+                       "description": "The last 24 hours, oldest first.",
+                       "items": _obj({"start": TIME,
+                                      "successes": {"type": "integer", "minimum": 0},
+                                      "failures": {"type": "integer", "minimum": 0}})},
+        }),
         "DeliveryDetails": _obj({**delivery_props, "attempts": {
             "type": "array", "items": _ref("Attempt")}}),
         "TestResult": _obj({"delivery": _ref("DeliveryDetails"),
@@ -238,6 +268,11 @@ def document(prefix: str, event_types: Sequence[str]) -> dict[str, Any]:
                 {"204": {"description": "Deleted."}}, "404", op_id="deleteWebhook",
                 parameters=webhook_id),
         },
+        "/webhooks/{webhook_id}/stats": {"get": operation(
+            "The webhook's health: success rate and response times over the last 24 "
+            "hours and 7 days, last success and failure, failures in a row.",
+            {"200": _json(_ref("WebhookStats"), "The webhook's statistics.")},
+            "404", op_id="getWebhookStats", parameters=webhook_id)},
         "/webhooks/{webhook_id}/test": {"post": operation(
             "Send a webhook.test event now and answer with the attempt.",
             {"200": _json(_ref("TestResult"), "The test delivery and its attempt.")},

@@ -10,6 +10,7 @@ from typing import Any
 
 from ..apikeys import ApiKey
 from ..models import Attempt, Delivery, Event, Webhook
+from ..stats import WebhookStats, WindowStats
 from ..timeutil import isoformat
 
 
@@ -104,3 +105,33 @@ def page(data: list[dict[str, Any]], has_more: bool) -> dict[str, Any]:
     """One page of a list; ``next_cursor`` is the ``after`` that fetches the next one."""
     return {"data": data, "has_more": has_more,
             "next_cursor": data[-1]["id"] if has_more and data else None}
+
+
+def _window(stats: WindowStats) -> dict[str, Any]:
+    rate = stats.success_rate
+    return {
+        "attempts": stats.attempts,
+        "successes": stats.successes,
+        "failures": stats.failures,
+        "success_rate": round(rate, 4) if rate is not None else None,
+        "p50_ms": stats.p50_ms,
+        "p95_ms": stats.p95_ms,
+    }
+
+
+def webhook_stats(hook: Webhook, stats: WebhookStats) -> dict[str, Any]:
+    """``GET /webhooks/{id}/stats``: the webhook's health (:mod:`flask_clawhooks.stats`)."""
+    return {
+        "webhook_id": hook.id,
+        "status": hook.public_status,
+        "disabled_reason": hook.disabled_reason if not hook.enabled else None,
+        "generated_at": isoformat(stats.generated_at),
+        "last_24h": _window(stats.windows["24h"]),
+        "last_7d": _window(stats.windows["7d"]),
+        "last_success_at": isoformat(stats.last_success_at),
+        "last_failure_at": isoformat(stats.last_failure_at),
+        "consecutive_failures": stats.consecutive_failures,
+        "failing_since": isoformat(stats.failing_since),
+        "hourly": [{"start": isoformat(h.start), "successes": h.successes,
+                    "failures": h.failures} for h in stats.hours],
+    }

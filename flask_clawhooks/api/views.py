@@ -116,6 +116,16 @@ def get_webhook(webhook_id: str) -> Response:
     return json_response(serialize.webhook_details(hook, recent))
 
 
+@views.get("/webhooks/<webhook_id>/stats")
+def webhook_stats(webhook_id: str) -> Response:
+    """Success rate, response times and failures over the last 24 hours and 7 days."""
+    from ..stats import webhook_stats as compute
+
+    session = _state().db.session
+    hook = resources.get_webhook(session, webhook_id, _owner())
+    return json_response(serialize.webhook_stats(hook, compute(session, hook.id)))
+
+
 @views.patch("/webhooks/<webhook_id>")
 def update_webhook(webhook_id: str) -> Response:
     state = _state()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from . import views
+from . import health, views
 
 #: The blueprint's name, and so the prefix of its endpoints (``clawhooks_dashboard.index``).
 NAME = "clawhooks_dashboard"
@@ -27,4 +27,5 @@ def create_blueprint() -> Blueprint:
         static_url_path="/static",
     )
     views.register(blueprint)
+    blueprint.context_processor(health.context)
     return blueprint

@@ -1,0 +1,216 @@
+"""Prometheus metrics, scraped over real HTTP and read with prometheus_client's parser:
+from a real ``flask clawhooks worker --metrics-port`` process (alone, and sharing its
+directory with a second worker process), and from the app's ``/metrics`` view."""
+
+from __future__ import annotations
+
+import socket
+import threading
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from werkzeug.serving import make_server
+
+from flask_clawhooks.embedded_redis import free_port
+from flask_clawhooks.metrics import _attempt_labels
+from flask_clawhooks.models import DeliveryStatus
+from flask_clawhooks.transport import HttpResult
+
+from ..fixtures import Reply
+from ..worker_process import http_get, wait_until, worker_process
+
+FAST = {"FLASK_CLAWHOOKS_SWEEP_INTERVAL": "0.5", "FLASK_CLAWHOOKS_SWEEP_GRACE": "0",
+        "FLASK_CLAWHOOKS_TIMEOUT": "2.0", "FLASK_CLAWHOOKS_LEASE_SECONDS": "4.0",
+        "FLASK_CLAWHOOKS_RETRY_DELAYS": "[0.3]"}
+
+
+def scrape(url: str) -> list:
+    text = http_get(url)
+    assert text is not None, f"nothing answered at {url}"
+    return list(text_string_to_metric_families(text))
+
+
+def value(families: list, sample: str, **labels: str) -> float:
+    """The sum of the samples named ``sample`` whose labels include ``labels``."""
+    found = [s.value for family in families for s in family.samples
+             if s.name == sample and labels.items() <= s.labels.items()]
+    assert found, f"no sample {sample}{labels or ''} was exposed"
+    return sum(found)
+
+
+def settled(host) -> bool:
+    deliveries = host.deliveries()
+    return bool(deliveries) and all(d.status != DeliveryStatus.PENDING for d in deliveries)
+
+
+def test_a_worker_serves_metrics_that_count_its_deliveries(
+        host, receiver_factory, database_url, redis_url, tmp_path):
+    ok, broken = receiver_factory(), receiver_factory()
+    broken.default = Reply(500)
+    host.add_webhook(ok.url)
+    host.add_webhook(broken.url)  # 500, retried once (FAST), then failed
+    # nothing listens there: a connection error, retried once
+    host.add_webhook(f"http://127.0.0.1:{free_port()}/hook", events=["ai.error"])
+    port = free_port()
+    with worker_process(database_url, redis_url, tmp_path / "worker.log",
+                        "--metrics-port", str(port), env=FAST) as worker:
+        url = f"http://127.0.0.1:{port}/metrics"
+        wait_until(lambda: http_get(url), 30, "the metrics port", worker)
+        before = scrape(url)
+        assert value(before, "clawhooks_deliveries_due") == 0
+        assert value(before, "clawhooks_deliveries_in_flight") == 0
+
+        for n in range(3):
+            host.emit("message.received", {"n": n})
+        host.emit("ai.error", {"provider": "x"})
+        wait_until(lambda: settled(host), 30, "every delivery to end", worker)
+        after = scrape(url)
+
+    attempts = "clawhooks_attempts_total"
+    assert value(after, attempts, outcome="success", status_class="2xx") == 3
+    assert value(after, attempts, outcome="retry", status_class="5xx") == 3
+    assert value(after, attempts, outcome="failed", status_class="5xx") == 3
+    assert value(after, attempts, outcome="connection_error", status_class="none") == 2
+    assert value(after, attempts) == 11
+    assert value(after, "clawhooks_attempt_duration_seconds_count") == 11
+    assert 0 < value(after, "clawhooks_attempt_duration_seconds_sum") < 11 * 2.0
+    # one first attempt per delivery: 3 + 3 + 1, each well within the test's time
+    assert value(after, "clawhooks_emit_to_first_attempt_seconds_count") == 7
+    assert value(after, "clawhooks_emit_to_first_attempt_seconds_bucket", le="+Inf") == 7
+    assert value(after, "clawhooks_emit_to_first_attempt_seconds_sum") < 7 * 30
+    assert value(after, "clawhooks_recorder_batch_size_sum") == 11
+    assert 1 <= value(after, "clawhooks_recorder_batch_size_count") <= 11
+    assert value(after, "clawhooks_deliveries_in_flight") == 0
+    assert value(after, "clawhooks_deliveries_due") == 0
+    assert value(after, "clawhooks_oldest_due_delivery_age_seconds") == 0
+    assert len(ok.requests) == 3 and len(broken.requests) == 6
+    # the names follow Prometheus' conventions, and no label carries an id or a URL
+    names = {family.name: family.type for family in after if family.name.startswith("clawhooks")}
+    assert names["clawhooks_attempts"] == "counter"
+    assert names["clawhooks_attempt_duration_seconds"] == "histogram"
+    assert names["clawhooks_deliveries_due"] == "gauge"
+    labels = {key for family in after if family.name.startswith("clawhooks")
+              for sample in family.samples for key in sample.labels}
+    assert labels <= {"outcome", "status_class", "kind", "result", "le", "pid"}
+
+
+def test_worker_processes_sharing_a_directory_are_scraped_as_one(
+        host, receiver, database_url, redis_url, tmp_path):
+    """What ``--processes`` builds on: every process writes to PROMETHEUS_MULTIPROC_DIR,
+    the one with the port adds them up; a process that ends keeps its counts but not its
+    in-flight gauge."""
+    directory = tmp_path / "prometheus"
+    directory.mkdir()
+    env = {**FAST, "PROMETHEUS_MULTIPROC_DIR": str(directory)}
+    host.add_webhook(receiver.url)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/metrics"
+    with worker_process(database_url, redis_url, tmp_path / "serving.log",
+                        "--metrics-port", str(port), env=env) as serving, \
+         worker_process(database_url, redis_url, tmp_path / "other.log", env=env) as other:
+        wait_until(lambda: http_get(url), 30, "the metrics port", serving)
+
+        def in_flight_pids() -> set[str]:
+            return {s.labels["pid"] for f in scrape(url) for s in f.samples
+                    if s.name == "clawhooks_deliveries_in_flight"}
+
+        both = {str(serving.pid), str(other.pid)}
+        wait_until(lambda: in_flight_pids() == both, 30, "both workers' series", other)
+        for n in range(20):
+            host.emit("message.received", {"n": n})
+        wait_until(lambda: settled(host), 30, "every delivery to end", serving)
+        assert value(scrape(url), "clawhooks_attempts_total", outcome="success") == 20
+
+        assert other.stop() == 0
+        assert in_flight_pids() == {str(serving.pid)}
+        after = scrape(url)
+        assert value(after, "clawhooks_attempts_total", outcome="success") == 20
+        assert value(after, "clawhooks_recorder_batch_size_sum") == 20
+    assert len(receiver.requests) == 20
+    assert serving.process.returncode is not None
+
+
+@pytest.mark.clawhooks_config(CLAWHOOKS_METRICS_VIEW="/metrics", CLAWHOOKS_RETRY_DELAYS=[])
+def test_the_app_serves_metrics_at_its_metrics_view_over_http(host, receiver):
+    server = make_server("127.0.0.1", 0, host.app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_port}/metrics"
+    try:
+        host.add_webhook(receiver.url)
+        host.add_webhook(receiver.url, events=["message.received", "ai.error"])
+        # counters are per process, and this one runs other tests too: compare
+        before = scrape(url)
+        host.emit("message.received", {"n": 1})
+        host.emit("ai.error", {"n": 2})
+        host.emit("system.health", {"n": 3})  # no webhook takes it
+        queued = scrape(url)
+        host.work()
+        worked = scrape(url)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+    def delta(families: list, sample: str, **labels: str) -> float:
+        return value(families, sample, **labels) - value(before, sample, **labels)
+
+    assert delta(queued, "clawhooks_emit_calls_total") == 3
+    assert delta(queued, "clawhooks_deliveries_created_total") == 3
+    assert value(queued, "clawhooks_deliveries_due") == 3
+    assert 0 <= value(queued, "clawhooks_oldest_due_delivery_age_seconds") < 30
+    assert delta(worked, "clawhooks_attempts_total", outcome="success", status_class="2xx") == 3
+    assert delta(worked, "clawhooks_attempt_duration_seconds_count") == 3
+    assert value(worked, "clawhooks_deliveries_due") == 0
+    assert value(worked, "clawhooks_deliveries_in_flight") == 0
+
+
+def test_the_metrics_view_is_off_unless_configured(host):
+    assert host.app.test_client().get("/metrics").status_code == 404
+
+
+@pytest.mark.parametrize(("result", "attempt", "labels"), [
+    (HttpResult(200, 5), 1, ("success", "2xx")),
+    (HttpResult(503, 5), 1, ("retry", "5xx")),
+    (HttpResult(503, 5), 2, ("failed", "5xx")),  # the last of the delays below
+    (HttpResult(429, 5), 1, ("retry", "4xx")),
+    (HttpResult(404, 5), 1, ("failed", "4xx")),
+    (HttpResult(410, 5), 1, ("failed", "4xx")),
+    (HttpResult(302, 5), 1, ("retry", "3xx")),
+    (HttpResult(None, 2000, error="timeout: no answer within 2 s"), 1, ("timeout", "none")),
+    (HttpResult(None, 3, error="connection error: refused"), 1, ("connection_error", "none")),
+    (HttpResult(None, 3, error="TLS error: bad cert"), 1, ("connection_error", "none")),
+    (HttpResult(None, 0, error="127.0.0.1 is not allowed", refused=True), 1,
+     ("refused", "none")),
+    (HttpResult(None, 0, error="internal error: boom"), 1, ("error", "none")),
+])
+def test_each_attempt_gets_an_outcome_and_a_status_class(result, attempt, labels):
+    assert _attempt_labels(result, attempt, retry_delays=(60.0,)) == labels
+
+
+def test_every_metric_defined_is_in_the_table_of_the_metrics_module_and_back():
+    from flask_clawhooks import metrics
+
+    documented = {line.split("``")[1].split("{")[0] for line in metrics.__doc__.splitlines()
+                  if line.startswith("``clawhooks_")}
+    defined = set()
+    for attribute in vars(metrics.get()).values():
+        describe = getattr(attribute, "describe", None)
+        if describe is not None:
+            family = describe()[0]
+            defined.add(family.name + ("_total" if family.type == "counter" else ""))
+    defined |= {"clawhooks_deliveries_due", "clawhooks_oldest_due_delivery_age_seconds"}
+    assert documented == defined
+
+
+def test_a_metrics_port_in_use_stops_the_worker_with_a_clear_error(
+        host, database_url, redis_url, tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with worker_process(database_url, redis_url, tmp_path / "worker.log", "--burst",
+                            "--metrics-port", str(port)) as worker:
+            assert worker.process.wait(30) == 1
+    assert f"Error: Could not serve metrics on 127.0.0.1:{port}: Address already in use" \
+        in worker.output()
