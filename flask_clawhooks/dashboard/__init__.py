@@ -27,4 +27,8 @@ def create_blueprint() -> Blueprint:
         static_url_path="/static",
     )
     views.register(blueprint)
+    from . import headers, recover, search
+
+    for pages in (recover, headers, search):  # 0.2.0: recovery, custom headers, search
+        pages.register(blueprint)
     return blueprint
