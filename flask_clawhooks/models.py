@@ -24,6 +24,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import (
     DeclarativeBase,
@@ -142,7 +143,11 @@ class Delivery(Base):
         # (flask_clawhooks.recovery): per webhook, a filter, then newest or oldest first.
         Index("ix_clawhooks_delivery_webhook_status", "webhook_id", "status", "id"),
         Index("ix_clawhooks_delivery_webhook_type", "webhook_id", "event_type", "id"),
-        Index("ix_clawhooks_delivery_webhook_code", "webhook_id", "response_code", "id"),
+        # The class of the HTTP status (2 for 2xx): a search for 5xx is then an equality,
+        # read newest first; exact codes use it too. Keep the expression as
+        # flask_clawhooks.search.RESPONSE_CLASS writes it, or the index is not used.
+        Index("ix_clawhooks_delivery_webhook_class", "webhook_id",
+              text("(response_code / 100)"), "id"),
     )
 
     id: Mapped[str] = mapped_column(ID, primary_key=True, default=lambda: new_id("del"))

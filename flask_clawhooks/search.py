@@ -8,8 +8,9 @@ It stays fast however long the log is. Time bounds become bounds on the delivery
 (ids sort by creation time), and the query is one ``SELECT … ORDER BY id DESC LIMIT n``
 per webhook of the owner, glued with ``UNION ALL``: each reads at most one page from
 the index that starts with ``webhook_id`` and the filtered column, then ``id``
-(``ix_clawhooks_delivery_webhook_status``, ``…_type``, ``…_code``; the event id is the
-first column of the ``(event_id, webhook_id)`` unique constraint). A page therefore costs
+(``ix_clawhooks_delivery_webhook_status``, ``…_type``, and ``…_class``, on the class of
+the HTTP status, ``response_code / 100``, so that ``5xx`` is an equality too; the event
+id is the first column of the ``(event_id, webhook_id)`` unique constraint). A page therefore costs
 about the same with a thousand deliveries or a million. Owners with more than
 :data:`UNION_MAX` webhooks get a single query over all of them instead.
 
@@ -22,7 +23,7 @@ import datetime as dt
 from dataclasses import dataclass, fields
 from typing import Any
 
-from sqlalchemy import Select, select, union_all
+from sqlalchemy import Select, literal_column, select, union_all
 
 from .ids import first_id_at
 from .models import AnySession, Delivery, Webhook, delivery_table
@@ -31,6 +32,9 @@ from .models import AnySession, Delivery, Webhook, delivery_table
 UNION_MAX = 50
 
 _deliveries = delivery_table
+#: The class of a delivery's HTTP status (5 for 5xx), written exactly as the index
+#: ``ix_clawhooks_delivery_webhook_class`` holds it (integer division, a literal 100).
+RESPONSE_CLASS = _deliveries.c.response_code.op("/")(literal_column("100"))
 
 
 @dataclass(frozen=True)
@@ -63,10 +67,10 @@ class DeliveryQuery:
         if self.status is not None:
             found.append(c.status == self.status)
         if self.response_code is not None:
-            found.append(c.response_code == self.response_code)
+            found += [RESPONSE_CLASS == self.response_code // 100,
+                      c.response_code == self.response_code]
         if self.response_class is not None:
-            low = self.response_class * 100
-            found += [c.response_code >= low, c.response_code < low + 100]
+            found.append(RESPONSE_CLASS == self.response_class)
         if self.since is not None:
             found.append(c.id >= first_id_at("del", self.since))
         if self.until is not None:
