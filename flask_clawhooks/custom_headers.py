@@ -206,7 +206,7 @@ def scrub(secrets: Sequence[str], excerpt: str | None, headers: Mapping[str, str
 
     return (
         clean(excerpt) if excerpt else excerpt,
-        {clean(k): clean(v) for k, v in headers.items()} if headers else headers,
+        {clean(k): clean(v) for k, v in headers.items()} if headers else None,
     )
 
 

@@ -92,13 +92,13 @@ def _upsert(session: AnySession, dialect: str, row: dict[str, Any], now: dt.date
     else:
         from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
     stmt = insert(_keys).values(row)
-    stmt = stmt.on_conflict_do_update(
+    upsert = stmt.on_conflict_do_update(
         index_elements=[_keys.c.owner, _keys.c.key],
         set_={"event_id": stmt.excluded.event_id, "created_at": stmt.excluded.created_at,
               "expires_at": stmt.excluded.expires_at},
         where=_keys.c.expires_at <= now,
     ).returning(_keys.c.event_id)
-    return session.execute(stmt).first() is not None
+    return session.execute(upsert).first() is not None
 
 
 def _insert_in_savepoint(session: AnySession, row: dict[str, Any], now: dt.datetime) -> bool:

@@ -211,8 +211,9 @@ def recover_webhook(webhook_id: str) -> Response:
                                     limit=state.settings.recover_limit)
     except recovery.RangeTooLarge as exc:
         raise TooManyToRecover(
-            f"This range holds {exc.found} {recovery.noun(job)} to re-queue; one recovery may re-queue at most {exc.limit} "
-            "(CLAWHOOKS_RECOVER_LIMIT). Narrow the range with an earlier 'until', or have "
+            f"This range holds {exc.found} {recovery.noun(job)} to re-queue; one recovery "
+            f"may re-queue at most {exc.limit} (CLAWHOOKS_RECOVER_LIMIT). Narrow the range "
+            "with an earlier 'until', or have "
             f"an operator run `flask clawhooks recover {hook.id} --since …`, which works "
             "through any number in batches.") from None
     return json_response(serialize.recovery(hook.id, fields, requeued), 202)

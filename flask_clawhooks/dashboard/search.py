@@ -67,7 +67,7 @@ def page() -> str:
     if rows:
         ids = {row.webhook_id for row in rows}
         webhooks = {hook.id: hook for hook in _db().query(Webhook).filter(Webhook.id.in_(ids))}
-    filters = {k: v for k, v in typed.items() if v}
+    filters: dict[str, Any] = {k: v for k, v in typed.items() if v}
     return render_template(
         "clawhooks/search.html", rows=rows, webhooks=webhooks, typed=typed, errors=errors,
         searched=searched, statuses=STATUSES,
