@@ -176,14 +176,15 @@ def apply(headers: Mapping[str, str], custom: Sequence[Mapping[str, Any]]
     """``headers`` with the custom ones added: what is sent, what is logged, and the
     secret values to mask in whatever the receiver answers.
 
-    Reserved names are skipped even here, so a row written by other means (or before a
-    name became reserved) cannot replace a signature header.
+    Reserved names, and entries that are not a name and a value, are skipped even here:
+    a row written by other means (or before a name became reserved) must neither replace
+    a signature header nor stop the delivery.
     """
     sent, logged = dict(headers), dict(headers)
     secrets: list[str] = []
     for header in custom:
-        name, value = header["name"], header["value"]
-        if reserved(name):
+        name, value = header.get("name"), header.get("value")
+        if not isinstance(name, str) or not isinstance(value, str) or reserved(name):
             continue
         sent[name] = value
         if header.get("secret"):

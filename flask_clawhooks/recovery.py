@@ -153,7 +153,8 @@ def recover(
     done = 0
     after: str | None = None
     while True:
-        ids, after = requeue_batch(session, recovery, after, batch)
+        size = batch if limit is None else min(batch, limit - done)
+        ids, after = requeue_batch(session, recovery, after, size)
         if ids:
             after_commit(session, ids, enqueue)
         session.commit()

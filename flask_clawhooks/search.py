@@ -67,8 +67,10 @@ class DeliveryQuery:
         if self.status is not None:
             found.append(c.status == self.status)
         if self.response_code is not None:
+            # BETWEEN, not =: SQLite would put the constant into RESPONSE_CLASS (constant
+            # propagation) and no longer see that the class index applies.
             found += [RESPONSE_CLASS == self.response_code // 100,
-                      c.response_code == self.response_code]
+                      c.response_code.between(self.response_code, self.response_code)]
         if self.response_class is not None:
             found.append(RESPONSE_CLASS == self.response_class)
         if self.since is not None:

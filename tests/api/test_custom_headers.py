@@ -184,3 +184,23 @@ def test_more_headers_than_the_setting_allows_are_refused(host, acme, receiver):
     assert schema["maxItems"] == 2
     assert acme.post("/webhooks", json={"url": receiver.url, "events": ["message.received"],
                                         "headers": three[:2]}).status_code == 201
+
+
+def test_a_reserved_or_broken_header_written_to_the_database_is_not_sent(
+        host, acme, receiver):
+    """Headers are checked when saved; one that got into the table by other means must
+    neither replace the signature nor stop the delivery."""
+    hook = acme.create_webhook(receiver.url)["id"]
+    with host.app.app_context():
+        from flask_clawhooks.models import Webhook
+
+        host.db.session.get(Webhook, hook).custom_headers = [
+            {"name": "X-ClawBook-Signature", "value": "sha256=forged"},
+            {"name": "X-Ok", "value": "1"}, {"value": "no name"}]
+        host.db.session.commit()
+    sent = acme.post(f"/webhooks/{hook}/test")
+    assert sent.json["delivery"]["status"] == "success"
+    [request] = receiver.requests
+    assert request.headers["X-Ok"] == "1"
+    assert request.headers["X-ClawBook-Signature"] != "sha256=forged"
+    assert request.headers["X-ClawBook-Signature"].startswith("sha256=")
