@@ -11,7 +11,6 @@
    last 8 days (the worst case: its 7-day window holds 7/8 of the table) and for a
    *quiet* webhook with 100 attempts in the same table, which shows that the cost
    follows a webhook's own attempts, not the table's size.
-"""
 
 from __future__ import annotations
 
@@ -25,7 +24,8 @@ import time
 import sqlalchemy as sa
 from flask import session
 
-from flask_clawhooks.ids import new_id
+from flask_clawhooks.apikeys import create_key
+from flask_clawhooks.ids import _base32, new_id
 from flask_clawhooks.ledger import request_headers
 from flask_clawhooks.models import Attempt, Delivery, Event
 from flask_clawhooks.signing import envelope_bytes
@@ -75,13 +75,15 @@ def _bulk_deliveries(host: Host, webhook_id: str, n: int) -> None:
             db.commit()
 
 
-def _page_ms(client: object, path: str, rounds: int) -> float:
+def _page_ms(client: object, path: str, rounds: int, api_key: str | None = None) -> float:
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     for _ in range(3):  # warm the template cache and the connection pool
-        assert client.get(path).status_code == 200  # type: ignore[attr-defined]
+        response = client.get(path, headers=headers)  # type: ignore[attr-defined]
+        assert response.status_code == 200, response.get_data(as_text=True)
     times = []
     for _ in range(rounds):
         started = time.perf_counter()
-        response = client.get(path)  # type: ignore[attr-defined]
+        response = client.get(path, headers=headers)  # type: ignore[attr-defined]
         times.append((time.perf_counter() - started) * 1000)
         assert response.status_code == 200
     return statistics.median(times)
@@ -228,11 +230,111 @@ def stats_timing(sizes: tuple[int, ...] = STATS_SIZES, database: str = "sqlite",
                   f"{load_s:5.1f} s): busy webhook ({counted:,} in 7 days) {busy_ms:8.1f} ms, "
                   f"quiet webhook (100) {quiet_ms:6.1f} ms", flush=True)
             results.append((size, busy_ms, quiet_ms))
+#: The searches :func:`search_timing` runs: a label and the query string. ``{event}``,
+#: ``{since}``, ``{until}`` and ``{after}`` are filled from the data.
+SEARCHES = [
+    ("event id", "event_id={event}"),
+    ("status=failed", "status=failed"),
+    ("response_code=5xx", "response_code=5xx"),
+    ("response_code=404", "response_code=404"),
+    ("event_type (1 %)", "event_type=ai.error"),
+    ("one minute", "since={since}&until={until}"),
+    ("failed, one hour", "status=failed&since={since}&until={hour}"),
+    ("failed, page deep", "status=failed&after={after}"),
+    ("no filter", ""),
+]
+
+
+def _timed_id(prefix: str, millis: int, rng: random.Random) -> str:
+    """An id made at ``millis`` (ids sort by time; the search's time bounds rely on it)."""
+    return f"{prefix}_{_base32(millis, 10)}{_base32(rng.getrandbits(80), 16)}"
+
+
+def _bulk_search_log(host: Host, webhook_ids: list[str], n: int, start: dt.datetime,
+                     step_ms: int) -> list[str]:
+    """``n`` deliveries (with their events) spread over ``webhook_ids``, one every
+    ``step_ms``: 97 % success (200), 2 % failed 500, 1 % failed 404; 1 % ``ai.error``
+    events. Returns the event ids."""
+    rng = random.Random(15)
+    base = int(start.replace(tzinfo=dt.UTC).timestamp() * 1000)
+    event_ids = []
+    with host.app.app_context():
+        db = host.db.session
+        for first in range(0, n, BATCH * 5):
+            events, deliveries = [], []
+            for i in range(first, min(first + BATCH * 5, n)):
+                millis = base + i * step_ms
+                at = start + dt.timedelta(milliseconds=i * step_ms)
+                event_id = _timed_id("evt", millis, rng)
+                kind = "ai.error" if i % 100 == 7 else "message.received"
+                code = 500 if i % 50 == 3 else 404 if i % 100 == 11 else 200
+                events.append({"id": event_id, "owner": "acme", "type": kind,
+                               "created_at": at, "body": b"{}"})
+                deliveries.append({
+                    "id": _timed_id("del", millis, rng), "event_id": event_id,
+                    "webhook_id": webhook_ids[i % len(webhook_ids)], "event_type": kind,
+                    "status": "success" if code == 200 else "failed", "attempt_count": 1,
+                    "response_code": code, "response_time_ms": 20, "created_at": at,
+                    "updated_at": at,
+                })
+                event_ids.append(event_id)
+            db.execute(sa.insert(Event.__table__), events)
+            db.execute(sa.insert(Delivery.__table__), deliveries)
+            db.commit()
+        if host.db.engine.dialect.name == "postgresql":
+            db.execute(sa.text("ANALYZE"))  # what autovacuum does on a live database
+            db.commit()
+    return event_ids
+
+
+def search_timing(n: int = 1_000_000, database: str = "sqlite",
+                  rounds: int = 20) -> dict[str, tuple[float, float]]:
+    """Median ms of each of :data:`SEARCHES` over ``n`` deliveries of one owner, and of
+    the same search by an owner with an empty log; prints both and their ratio."""
+    results: dict[str, tuple[float, float]] = {}
+    with harness.database(database) as url, tempfile.TemporaryDirectory() as instance:
+        host = make_host(url, "redis://127.0.0.1:1/0", instance)
+        hooks = [host.add_webhook(f"https://crm{i}.example/hook").id for i in range(4)]
+        host.add_webhook("https://empty.example/hook", owner="initech")
+        start = dt.datetime(2026, 1, 30, 14, 30)
+        step_ms = 10
+        started = time.perf_counter()
+        event_ids = _bulk_search_log(host, hooks, n, start, step_ms)
+        print(f"inserted {n} deliveries for search in {time.perf_counter() - started:.1f} s "
+              f"({database})")
+        with host.app.app_context():
+            keys = {}
+            for owner in ("acme", "initech"):
+                keys[owner] = create_key(host.db.session, owner, "bench")[1]
+            host.db.session.commit()
+        middle = start + dt.timedelta(milliseconds=n // 2 * step_ms)
+
+        def iso(moment: dt.datetime) -> str:
+            return moment.isoformat(timespec="milliseconds") + "Z"
+
+        values = {
+            "event": event_ids[n // 2], "since": iso(middle),
+            "until": iso(middle + dt.timedelta(minutes=1)),
+            "hour": iso(middle + dt.timedelta(hours=1)),
+            "after": _timed_id("del", int(middle.replace(tzinfo=dt.UTC).timestamp() * 1000),
+                               random.Random(0)),
+        }
+        client = host.app.test_client()
+        prefix = host.app.config["CLAWHOOKS_API_PREFIX"]
+        for label, query in SEARCHES:
+            path = f"{prefix}/deliveries?{query.format(**values)}"
+            full = _page_ms(client, path, rounds, keys["acme"])
+            empty = _page_ms(client, path, rounds, keys["initech"])
+            results[label] = (full, empty)
         with host.app.app_context():
             from flask_clawhooks.models import Base
 
             Base.metadata.drop_all(host.db.engine)
             host.db.engine.dispose()
+    print(f"search over {n} deliveries ({database}), median of {rounds}:")
+    for label, (full, empty) in results.items():
+        print(f"  {label:22} {full:8.2f} ms   empty log {empty:6.2f} ms   "
+              f"ratio {full / empty:6.2f}x")
     return results
 
 
@@ -243,8 +345,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--stats-sizes", default=",".join(map(str, STATS_SIZES)),
                         help="attempts in the table when the statistics are timed")
-    parser.add_argument("--only", choices=["log", "stats"], default=None,
-                        help="run one of the two measurements")
+    parser.add_argument("--search-n", type=int, default=1_000_000,
+                        help="deliveries in the searched log (0: skip the search timing)")
+    parser.add_argument("--only", choices=["log", "stats", "search"], default=None,
+                        help="run one of the three measurements")
     args = parser.parse_args()
     if args.database == "postgresql" and not harness.postgres_available():
         parser.error(f"PostgreSQL unreachable at {harness.POSTGRES_URL}")
@@ -252,10 +356,12 @@ def main() -> None:
         sizes = tuple(sorted(int(n) for n in args.stats_sizes.split(",")))
     except ValueError:
         parser.error("--stats-sizes takes numbers separated by commas, e.g. 10000,100000")
-    if args.only != "stats":
+    if args.only in (None, "log"):
         dashboard_log_timing(args.n, args.database, args.rounds)
-    if args.only != "log":
+    if args.only in (None, "stats"):
         stats_timing(sizes, args.database, rounds=5)
+    if args.only in (None, "search") and args.search_n:
+        search_timing(args.search_n, args.database, args.rounds)
 
 
 if __name__ == "__main__":

@@ -126,6 +126,11 @@ def prune_command(older_than: str) -> None:
     deleted = prune(_state().db.session,  # type: ignore[arg-type]
                     age, progress=lambda n: click.echo(f"  {n} events deleted…", err=True))
     click.echo(f"Deleted {deleted} events older than {older_than}.")
+    from .idempotency import prune_expired
+
+    keys = prune_expired(_state().db.session)
+    if keys:
+        click.echo(f"Deleted {keys} expired idempotency keys.")
 
 
 @cli.command("emit")
@@ -391,3 +396,54 @@ def retry(delivery_id: str) -> None:
     _found(resources.ensure_not_in_flight, delivery)
     state.extension.retry(delivery.id)
     click.echo(f"{delivery.id} is queued for another attempt; a worker will send it.")
+
+
+@cli.command("recover")
+@click.argument("webhook_id")
+@click.option("--since", required=True, metavar="WHEN",
+              help="Recover deliveries made from then on: 2026-01-30T14:30:00Z, "
+                   "'2026-01-30 14:30' (UTC), or an age such as 6h or 2d.")
+@click.option("--until", default=None, metavar="WHEN",
+              help="... and made before then (default: now). Same forms as --since.")
+@click.option("--all", "include_all", is_flag=True,
+              help="Every finished delivery (successful ones too), not only failed ones.")
+def recover(webhook_id: str, since: str, until: str | None, include_all: bool) -> None:
+    """Send WEBHOOK_ID's failed deliveries made since WHEN again, oldest first.
+
+    They become pending and due now, as new attempts (attempt numbers go on), and a
+    worker sends them. Unlike the API and the dashboard this has no
+    CLAWHOOKS_RECOVER_LIMIT: it works through any range in batches, with a progress bar.
+    Running it twice at once sends nothing twice.
+    """
+    from . import recovery
+    from .api import resources
+
+    state = _state()
+    session = state.db.session
+    hook = _found(resources.get_webhook, session, webhook_id, None)
+    _found(resources.ensure_enabled, hook, "recovering its deliveries")
+    moments = {}
+    for hint, text in (("--since", since), ("--until", until)):
+        if text is not None:
+            try:
+                moments[hint] = recovery.parse_moment(text)
+            except ValueError as exc:
+                raise click.BadParameter(str(exc), param_hint=hint) from None
+    try:
+        job = recovery.Recovery(hook.id, moments["--since"], moments.get("--until"),
+                                recovery.ALL if include_all else recovery.FAILED)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--until") from None
+    total = recovery.count(session, job)
+    if not total:
+        session.rollback()
+        click.echo(f"No {recovery.describe(job)}: nothing to recover.")
+        return
+    click.echo(f"Re-queuing {recovery.describe(job, total)}, oldest first.")
+    if total > recovery.BATCH:
+        with click.progressbar(length=total, label="Re-queuing", show_pos=True) as bar:
+            done = recovery.recover(session, job, state.enqueue, progress=bar.update)
+    else:
+        done = recovery.recover(session, job, state.enqueue)
+    click.echo(f"Re-queued {done} {recovery.noun(job, done)} of {hook.id}; "
+               "workers send them oldest first.")

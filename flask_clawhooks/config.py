@@ -67,6 +67,13 @@ DEFAULTS: dict[str, Any] = {
     "CLAWHOOKS_MAIL_USERNAME": None,
     "CLAWHOOKS_MAIL_PASSWORD": None,
     "CLAWHOOKS_MAIL_SENDER": "ClawBook Webhooks <webhooks@localhost>",
+    # Most deliveries one recovery from the API or the dashboard may re-queue; a larger
+    # range is refused (422) and `flask clawhooks recover` does it in batches instead.
+    "CLAWHOOKS_RECOVER_LIMIT": 10_000,
+    # Most custom headers an owner may add to a webhook's requests.
+    "CLAWHOOKS_MAX_CUSTOM_HEADERS": 10,
+    # Seconds an emit(..., idempotency_key=...) key is remembered.
+    "CLAWHOOKS_IDEMPOTENCY_WINDOW": 24 * 3600,
 }
 
 
@@ -103,6 +110,9 @@ class Settings:
     mail_username: str | None
     mail_password: str | None
     mail_sender: str
+    recover_limit: int = 10_000
+    max_custom_headers: int = 10
+    idempotency_window: float = 24 * 3600.0
 
     @property
     def max_attempts(self) -> int:
@@ -248,4 +258,8 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
         mail_username=_optional_str(config, "CLAWHOOKS_MAIL_USERNAME"),
         mail_password=_optional_str(config, "CLAWHOOKS_MAIL_PASSWORD"),
         mail_sender=str(config["CLAWHOOKS_MAIL_SENDER"]),
+        recover_limit=_number(config, "CLAWHOOKS_RECOVER_LIMIT", minimum=1, integer=True),
+        max_custom_headers=_number(config, "CLAWHOOKS_MAX_CUSTOM_HEADERS", minimum=0,
+                                   integer=True),
+        idempotency_window=float(_number(config, "CLAWHOOKS_IDEMPOTENCY_WINDOW", minimum=1)),
     )

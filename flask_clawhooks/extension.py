@@ -217,6 +217,7 @@ class ClawHooks:
         *,
         owner: str,
         session: AnySession | None = None,
+        idempotency_key: str | None = None,
     ) -> Event:
         """Record an event and one delivery per subscribed webhook of ``owner``.
 
@@ -227,8 +228,14 @@ class ClawHooks:
         :param event_type: a catalog type such as ``message.received``.
         :param data: the event's ``data`` object; anything :func:`json.dumps` accepts.
         :param owner: whose webhooks receive it.
+        :param idempotency_key: another emit with this key for ``owner`` within
+            ``CLAWHOOKS_IDEMPOTENCY_WINDOW`` creates nothing and returns this event, even
+            when the two race in separate transactions (:mod:`.idempotency`).
         :raises UnknownEventType: for a type not in the catalog.
         :raises TypeError: if ``data`` cannot be serialized as JSON.
+
+        .. versionchanged:: 0.2.0
+            ``idempotency_key``.
         """
         if event_type not in self.event_types and event_type != TEST_EVENT:
             known = ", ".join(sorted(self.event_types))
@@ -250,7 +257,24 @@ class ClawHooks:
             )
             if event_type in events
         ]
+        if idempotency_key is not None:
+            return self._emit_once(state, session, event_type, data, owner, webhook_ids,
+                                   idempotency_key)
         return self._record_event(state, session, event_type, data, owner, webhook_ids)
+
+    def _emit_once(self, state: State, session: AnySession, event_type: str, data: Any,
+                   owner: str, webhook_ids: list[str], key: str) -> Event:
+        """:meth:`emit` with an idempotency key: the first emit's event, or a new one."""
+        from . import idempotency
+
+        idempotency.check_key(key)
+        event_id = new_id("evt")
+        holder = idempotency.claim(session, owner, key, event_id,
+                                   state.settings.idempotency_window)
+        if holder is not None:
+            return idempotency.first_event(session, holder)
+        return self._record_event(state, session, event_type, data, owner, webhook_ids,
+                                  event_id=event_id)
 
     def send_test(self, webhook: Webhook, session: AnySession | None = None) -> Delivery:
         """Send a ``webhook.test`` event to ``webhook`` now and return its delivery.
@@ -320,6 +344,7 @@ class ClawHooks:
         webhook_ids: list[str],
         *,
         enqueue: bool = True,
+        event_id: str | None = None,
     ) -> Event:
         """Insert the event and its deliveries in ``session``'s transaction.
 
@@ -328,7 +353,7 @@ class ClawHooks:
         attached to the session.
         """
         now = utcnow().replace(microsecond=0)
-        event_id = new_id("evt")
+        event_id = event_id or new_id("evt")
         body = envelope_bytes(event_id, event_type, isoformat(now) or "", data)
         event = Event(id=event_id, owner=owner, type=event_type, created_at=now, body=body)
         session.execute(insert(event_table), [

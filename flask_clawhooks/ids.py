@@ -7,6 +7,7 @@ is what cursor paging and "newest first" listings rely on, and they are URL-safe
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 import time
 
@@ -42,3 +43,19 @@ def id_seconds(identifier: str) -> float:
     for char in chars[:10]:
         millis = millis * 32 + _ALPHABET.index(char)
     return millis / 1000
+def first_id_at(prefix: str, moment: dt.datetime) -> str:
+    """The smallest id :func:`new_id` could make at ``moment`` (naive UTC, or aware).
+
+    Ids sort by the time they were made, so ``first_id_at(p, a) <= id < first_id_at(p, b)``
+    selects the rows made from ``a`` up to ``b`` on the id's index alone.
+
+    .. versionadded:: 0.2.0
+    """
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    millis = (moment - _EPOCH) // dt.timedelta(milliseconds=1)
+    millis = min(max(millis, 0), 32**10 - 1)
+    return f"{prefix}_{_base32(millis, 10)}{'0' * 16}"
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import bindparam, or_, select, update
 
+from . import custom_headers
 from .config import Settings
 from .ids import new_id
 from .models import (
@@ -56,6 +57,11 @@ class Work:
     event_type: str
     body: bytes
     headers: dict[str, str]
+    #: What the attempt log stores when it differs from ``headers``: secret custom
+    #: header values masked (:mod:`flask_clawhooks.custom_headers`).
+    log_headers: dict[str, str] | None = None
+    #: Secret custom header values, masked in the receiver's logged answer.
+    secret_values: tuple[str, ...] = ()
 
 
 @dataclass
@@ -163,7 +169,7 @@ def claim(
         select(
             Delivery.id, Delivery.attempt_count, Webhook.id, Webhook.owner, Webhook.url,
             Webhook.secret, Webhook.previous_secret, Webhook.previous_secret_expires_at,
-            Webhook.enabled, Event.id, Event.type, Event.body,
+            Webhook.enabled, Event.id, Event.type, Event.body, Webhook.custom_headers,
         )
         .join(Webhook, Delivery.webhook_id == Webhook.id)
         .join(Event, Delivery.event_id == Event.id)
@@ -174,20 +180,24 @@ def claim(
     disabled: list[str] = []
     timestamp = int(time.time())
     for (delivery_id, count, webhook_id, owner, url, secret, previous, previous_until,
-         enabled, event_id, event_type, body) in rows:
+         enabled, event_id, event_type, body, custom) in rows:
         if not enabled:
             disabled.append(delivery_id)
             continue
         secrets_now = [secret]
         if previous and previous_until is not None and previous_until > now:
             secrets_now.append(previous)
-        works.append(Work(
+        work = Work(
             delivery_id=delivery_id, attempt_id=new_id("att"), attempt_number=count,
             lease_token=token, webhook_id=webhook_id, owner=owner, url=url,
             event_id=event_id, event_type=event_type, body=body,
             headers=request_headers(secrets_now, body, event_id, event_type, delivery_id,
                                     timestamp),
-        ))
+        )
+        if custom:
+            work.headers, work.log_headers, work.secret_values = custom_headers.apply(
+                work.headers, custom)
+        works.append(work)
     if disabled:
         session.execute(
             update(_deliveries).where(_deliveries.c.id.in_(disabled)).values(
@@ -200,8 +210,8 @@ def claim(
     if works:
         session.execute(_attempts.insert(), [
             {"id": w.attempt_id, "delivery_id": w.delivery_id, "webhook_id": w.webhook_id,
-             "number": w.attempt_number,
-             "outcome": "sending", "response_time_ms": 0, "request_headers": w.headers,
+             "number": w.attempt_number, "outcome": "sending", "response_time_ms": 0,
+             "request_headers": w.headers if w.log_headers is None else w.log_headers,
              "created_at": now}
             for w in works
         ])
@@ -242,6 +252,10 @@ def record(session: AnySession, outcomes: Sequence[Outcome], settings: Settings)
             status = DeliveryStatus.FAILED
             if verdict is Verdict.GONE:
                 gone.add(work.webhook_id)
+        excerpt, response_headers = result.excerpt, result.headers or None
+        if work.secret_values:
+            excerpt, response_headers = custom_headers.scrub(
+                work.secret_values, excerpt, response_headers)
         if status == DeliveryStatus.FAILED:
             failure = Failure(
                 delivery_id=work.delivery_id, webhook_id=work.webhook_id, owner=work.owner,
@@ -257,8 +271,8 @@ def record(session: AnySession, outcomes: Sequence[Outcome], settings: Settings)
             "b_id": work.attempt_id, "outcome": attempt_outcome,
             "started_at": outcome.started_at,
             "response_code": result.status, "response_time_ms": result.elapsed_ms,
-            "error": error, "response_headers": result.headers or None,
-            "response_excerpt": result.excerpt,
+            "error": error, "response_headers": response_headers,
+            "response_excerpt": excerpt,
         })
         delivery_rows.append({
             "b_id": work.delivery_id, "b_token": work.lease_token, "status": status,

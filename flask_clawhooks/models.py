@@ -24,6 +24,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import (
     DeclarativeBase,
@@ -98,6 +99,9 @@ class Webhook(Base):
     warned_failing_since: Mapped[dt.datetime | None] = mapped_column(DateTime)
     #: Why the health check switched the webhook off; cleared when it is switched on.
     disabled_reason: Mapped[str | None] = mapped_column(Text)
+    #: Headers the owner added to every request: ``[{"name", "value", "secret"}]``, or
+    #: None. Checked and masked by :mod:`flask_clawhooks.custom_headers`.
+    custom_headers: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
@@ -154,6 +158,15 @@ class Delivery(Base):
         UniqueConstraint("event_id", "webhook_id", name="uq_clawhooks_delivery_event_webhook"),
         Index("ix_clawhooks_delivery_webhook_id", "webhook_id", "id"),
         Index("ix_clawhooks_delivery_due", "status", "next_attempt_at"),
+        # Searching the log (flask_clawhooks.search) and recovering a range
+        # (flask_clawhooks.recovery): per webhook, a filter, then newest or oldest first.
+        Index("ix_clawhooks_delivery_webhook_status", "webhook_id", "status", "id"),
+        Index("ix_clawhooks_delivery_webhook_type", "webhook_id", "event_type", "id"),
+        # The class of the HTTP status (2 for 2xx): a search for 5xx is then an equality,
+        # read newest first; exact codes use it too. Keep the expression as
+        # flask_clawhooks.search.RESPONSE_CLASS writes it, or the index is not used.
+        Index("ix_clawhooks_delivery_webhook_class", "webhook_id",
+              text("(response_code / 100)"), "id"),
     )
 
     id: Mapped[str] = mapped_column(ID, primary_key=True, default=lambda: new_id("del"))
@@ -218,6 +231,25 @@ class Attempt(Base):
     delivery: Mapped[Delivery] = relationship(back_populates="attempts")
 
 
+class IdempotencyKey(Base):
+    """An ``emit(..., idempotency_key=...)`` key of one owner, until ``expires_at``.
+
+    The primary key is the unique constraint that makes a second emit with the same key
+    a no-op even when two race in separate transactions (:mod:`flask_clawhooks.idempotency`).
+    A key whose window has passed is taken over by the next emit that uses it, and
+    ``flask clawhooks prune`` deletes the expired ones.
+    """
+
+    __tablename__ = "clawhooks_idempotency_key"
+    __table_args__ = (Index("ix_clawhooks_idempotency_key_expires", "expires_at"),)
+
+    owner: Mapped[str] = mapped_column(String(255), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    event_id: Mapped[str] = mapped_column(ID)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
 #: A session as hosts hand it over: a plain one, or Flask-SQLAlchemy's ``db.session``.
 AnySession = Session | scoped_session[Any]
 
@@ -226,3 +258,4 @@ webhook_table = cast(Table, Webhook.__table__)
 event_table = cast(Table, Event.__table__)
 delivery_table = cast(Table, Delivery.__table__)
 attempt_table = cast(Table, Attempt.__table__)
+idempotency_key_table = cast(Table, IdempotencyKey.__table__)

@@ -111,6 +111,15 @@ class InvalidField(ApiError, UnprocessableEntity):
         self.reason = message
 
 
+class TooManyToRecover(ApiError, UnprocessableEntity):
+    """A recovery range holds more deliveries than ``CLAWHOOKS_RECOVER_LIMIT``.
+
+    .. versionadded:: 0.2.0
+    """
+
+    code_name = "range_too_large"
+
+
 def json_response(data: Any, status: int = 200) -> Response:
     """``data`` as JSON, keys in the order :mod:`.serialize` wrote them (the seed's)."""
     try:

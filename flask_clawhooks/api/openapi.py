@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .. import __version__
+from .. import __version__, custom_headers
 from . import validation
 from .resources import RECENT_DELIVERIES
 
@@ -82,10 +82,16 @@ def _path(name: str, prefix: str) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": _id(prefix)}
 
 
-def document(prefix: str, event_types: Sequence[str]) -> dict[str, Any]:
+def document(prefix: str, event_types: Sequence[str], *,
+             max_custom_headers: int = 10) -> dict[str, Any]:
     """The document for an API mounted at ``prefix`` whose webhooks may subscribe to
-    ``event_types``."""
+    ``event_types`` and carry up to ``max_custom_headers`` custom headers."""
     event_type = {"type": "string", "enum": list(event_types)}
+    headers_input = {
+        "type": "array", "items": _ref("CustomHeaderInput"), "maxItems": max_custom_headers,
+        "description": "Headers added to every request, replacing the saved list. A secret "
+                       "header already saved may leave out its value (or send "
+                       f"{custom_headers.MASK}) to keep it."}
     webhook_props = {
         "id": _id("wh"),
         "url": {"type": "string"},
@@ -93,6 +99,7 @@ def document(prefix: str, event_types: Sequence[str]) -> dict[str, Any]:
         "status": WEBHOOK_STATUS,
         "enabled": {"type": "boolean"},
         "description": NULLABLE_TEXT,
+        "headers": {"type": "array", "items": _ref("CustomHeader")},
         "created_at": TIME,
         "updated_at": TIME,
     }
@@ -172,6 +179,38 @@ def document(prefix: str, event_types: Sequence[str]) -> dict[str, Any]:
                             "attempt": {"oneOf": [_ref("Attempt"), {"type": "null"}]}}),
         "Event": _obj({"id": _id("evt"), "type": {"type": "string"}, "created_at": TIME,
                        "data": {"description": "The event's data, as it was sent."}}),
+        "CustomHeader": _obj({
+            "name": {"type": "string"},
+            "value": {"type": "string", "description": f"{custom_headers.MASK} when secret."},
+            "secret": {"type": "boolean"}}),
+        "CustomHeaderInput": _obj({
+            "name": {"type": "string", "minLength": 1, "maxLength": custom_headers.NAME_MAX,
+                     "pattern": custom_headers.NAME_PATTERN,
+                     "description": "An RFC 7230 token. Refused: Content-Type, "
+                                    "Content-Length, Content-Encoding, Host, User-Agent, "
+                                    "Expect, hop-by-hop headers (Connection, Keep-Alive, "
+                                    "Transfer-Encoding, TE, Trailer, Upgrade, Proxy-*), "
+                                    "X-ClawBook-* and webhook-*.",
+                     "examples": ["Authorization"]},
+            "value": {"type": "string", "minLength": 1, "maxLength": custom_headers.VALUE_MAX,
+                      "pattern": custom_headers.VALUE_PATTERN,
+                      "description": "Printable ASCII; no CR, LF or NUL."},
+            "secret": {"type": "boolean", "default": False,
+                       "description": "Never shown again: masked in answers and logs."},
+        }, required=["name"]),
+        "RecoverRequest": _obj({
+            "since": {"type": "string", "format": "date-time",
+                      "description": "Recover deliveries made at or after this time."},
+            "until": {"type": ["string", "null"], "format": "date-time",
+                      "description": "... and before this time (default: now)."},
+            "deliveries": {"type": "string", "enum": ["failed", "all"], "default": "failed",
+                           "description": "Only failed deliveries, or every finished one."},
+        }, required=["since"]),
+        "RecoverResult": _obj({
+            "webhook_id": _id("wh"), "since": TIME, "until": NULLABLE_TIME,
+            "deliveries": {"type": "string", "enum": ["failed", "all"]},
+            "requeued": {"type": "integer", "minimum": 0,
+                         "description": "How many deliveries were queued again."}}),
         "WebhookList": _page("Webhook"),
         "DeliveryList": _page("Delivery"),
         "EventList": _page("Event"),
@@ -182,6 +221,7 @@ def document(prefix: str, event_types: Sequence[str]) -> dict[str, Any]:
             "secret": {**SECRET, "description": SECRET["description"]
                        + " Generated (whsec_…) when omitted."},
             "description": DESCRIPTION,
+            "headers": headers_input,
         }, required=["url", "events"]),
         "WebhookUpdate": _obj({
             "url": URL,
@@ -191,6 +231,7 @@ def document(prefix: str, event_types: Sequence[str]) -> dict[str, Any]:
             "secret": {**SECRET, "description": "A new secret. The old one keeps signing "
                        "webhook-signature during CLAWHOOKS_SECRET_ROTATION_GRACE."},
             "description": DESCRIPTION,
+            "headers": headers_input,
         }, required=[]),
     }
     errors = {
@@ -292,6 +333,33 @@ def document(prefix: str, event_types: Sequence[str]) -> dict[str, Any]:
             {"202": _json(_ref("Delivery"), "Queued.")},
             "404", "409", op_id="retryDelivery",
             parameters=[*webhook_id, _path("delivery_id", "del")])},
+        "/webhooks/{webhook_id}/recover": {"post": operation(
+            "Queue the webhook's failed (or all finished) deliveries made in a time range "
+            "again, oldest first, as new attempts. A range holding more than "
+            "CLAWHOOKS_RECOVER_LIMIT deliveries is refused with 422 range_too_large.",
+            {"202": _json(_ref("RecoverResult"), "Queued.")},
+            "404", "409", *body_errors, op_id="recoverDeliveries", parameters=webhook_id,
+            body="RecoverRequest")},
+        "/deliveries": {"get": operation(
+            "Search the delivery log of all the owner's webhooks, newest first.",
+            {"200": _json(_ref("DeliveryList"), "A page of deliveries.")},
+            "422", op_id="searchDeliveries",
+            parameters=[*_paging("del"), *delivery_filters,
+                        {"name": "event_id", "in": "query", "required": False,
+                         "description": "Deliveries of this event.", "schema": _id("evt")},
+                        {"name": "response_code", "in": "query", "required": False,
+                         "description": "An HTTP status code (404) or class (4xx).",
+                         "schema": {"type": "string",
+                                    "pattern": validation.RESPONSE_CODE_PATTERN}},
+                        {"name": "since", "in": "query", "required": False,
+                         "description": "Deliveries made at or after this time.",
+                         "schema": {"type": "string", "format": "date-time"}},
+                        {"name": "until", "in": "query", "required": False,
+                         "description": "Deliveries made before this time.",
+                         "schema": {"type": "string", "format": "date-time"}},
+                        {"name": "webhook_id", "in": "query", "required": False,
+                         "description": "Only this webhook's deliveries.",
+                         "schema": _id("wh")}])},
         "/events": {"get": operation(
             "The owner's events, newest first, as they were sent.",
             {"200": _json(_ref("EventList"), "A page of events.")},

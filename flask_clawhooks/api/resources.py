@@ -63,6 +63,7 @@ def create_webhook(session: AnySession, owner: str, fields: dict[str, Any]) -> W
         owner=owner, url=fields["url"], events=fields["events"],
         secret=fields.get("secret") or generate_secret(),
         description=fields.get("description"), enabled=True, created_at=now, updated_at=now,
+        custom_headers=fields.get("headers") or None,
     )
     session.add(hook)
     session.commit()
@@ -84,6 +85,8 @@ def update_webhook(session: AnySession, hook: Webhook, fields: dict[str, Any],
         hook.events = fields["events"]
     if "description" in fields:
         hook.description = fields["description"]
+    if "headers" in fields:
+        hook.custom_headers = fields["headers"] or None
     if "secret" in fields:
         hook.rotate_secret(fields["secret"], rotation_grace)
     if "enabled" in fields:

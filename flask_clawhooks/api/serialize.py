@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .. import custom_headers
 from ..apikeys import ApiKey
 from ..models import Attempt, Delivery, Event, Webhook
 from ..stats import WebhookStats, WindowStats
@@ -22,6 +23,7 @@ def webhook(hook: Webhook) -> dict[str, Any]:
         "status": hook.public_status,
         "enabled": hook.enabled,
         "description": hook.description,
+        "headers": custom_headers.public(hook.custom_headers),
         "created_at": isoformat(hook.created_at),
         "updated_at": isoformat(hook.updated_at),
     }
@@ -99,6 +101,13 @@ def api_key(key: ApiKey) -> dict[str, Any]:
         "last_used_at": isoformat(key.last_used_at),
         "revoked_at": isoformat(key.revoked_at),
     }
+
+
+def recovery(webhook_id: str, fields: dict[str, Any], requeued: int) -> dict[str, Any]:
+    """The answer to ``POST /webhooks/{id}/recover``."""
+    return {"webhook_id": webhook_id, "since": isoformat(fields["since"]),
+            "until": isoformat(fields["until"]), "deliveries": fields["deliveries"],
+            "requeued": requeued}
 
 
 def page(data: list[dict[str, Any]], has_more: bool) -> dict[str, Any]:

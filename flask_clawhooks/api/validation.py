@@ -8,12 +8,14 @@ column can store.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+from .. import custom_headers
 from ..config import Settings
 from ..destinations import url_refusal
 from .errors import InvalidField, InvalidJson
@@ -26,8 +28,8 @@ NAME_MAX = 255
 EVENT_TYPE_MAX = 100
 PAGE_DEFAULT, PAGE_MAX = 20, 100
 
-CREATE_FIELDS = ("url", "events", "secret", "description")
-UPDATE_FIELDS = ("url", "events", "enabled", "secret", "description")
+CREATE_FIELDS = ("url", "events", "secret", "description", "headers")
+UPDATE_FIELDS = ("url", "events", "enabled", "secret", "description", "headers")
 
 #: Id prefixes of the API's resources; an id is the prefix, ``_`` and 26 base32 characters.
 ID_PATTERN = "^{prefix}_[0-9a-z]{{26}}$"
@@ -130,10 +132,14 @@ def flag(value: Any, field: str) -> bool:
 
 
 def webhook_fields(body: Mapping[str, Any], settings: Settings, known: Collection[str],
-                   *, creating: bool) -> dict[str, Any]:
+                   *, creating: bool,
+                   current_headers: Sequence[Mapping[str, Any]] | None = None
+                   ) -> dict[str, Any]:
     """The checked fields of a create (``creating``) or update body.
 
     Unknown fields are refused by name, so a typo such as ``"event"`` is not ignored.
+    ``current_headers`` are the webhook's saved custom headers, whose secret values an
+    update may keep without sending them again (:func:`.custom_headers.parse`).
     """
     allowed = CREATE_FIELDS if creating else UPDATE_FIELDS
     unknown = [name for name in body if name not in allowed]
@@ -150,6 +156,8 @@ def webhook_fields(body: Mapping[str, Any], settings: Settings, known: Collectio
         "secret": secret,
         "description": description,
         "enabled": lambda v: flag(v, "enabled"),
+        "headers": lambda v: custom_headers.parse(
+            v, max_count=settings.max_custom_headers, current=current_headers),
     }
     clean: dict[str, Any] = {}
     for name in allowed:
@@ -201,6 +209,95 @@ def choice(field: str, value: str | None, allowed: Collection[str]) -> str | Non
     if value not in allowed:
         raise InvalidField(field, f"must be one of {', '.join(sorted(allowed))}.")
     return value
+
+
+#: RFC 3339 date-time, as OpenAPI's ``format: date-time`` means it.
+_DATE_TIME = re.compile(
+    r"(\d{4})-(\d\d)-(\d\d)[Tt](\d\d):(\d\d):(\d\d)(\.\d{1,9})?([Zz]|[+-]\d\d:\d\d)")
+
+
+def timestamp(field: str, value: Any) -> dt.datetime:
+    """An RFC 3339 date-time with its offset (``2026-01-30T14:30:00Z``), as naive UTC."""
+    if not isinstance(value, str) or not _DATE_TIME.fullmatch(value):
+        raise InvalidField(field, "must be a date-time with its offset, such as "
+                                  "2026-01-30T14:30:00Z.")
+    text = value.replace("z", "Z").replace("t", "T")
+    fraction = re.search(r"\.(\d+)", text)
+    if fraction:  # fromisoformat takes at most 6 digits
+        text = text.replace(fraction.group(0), "." + fraction.group(1)[:6].ljust(6, "0"))
+    try:
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return moment.astimezone(dt.UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError):
+        raise InvalidField(field, f"{_show(value)} is not a valid date-time, or is out "
+                                  "of range.") from None
+
+
+def time_range(since: dt.datetime | None, until: dt.datetime | None) -> None:
+    if since is not None and until is not None and until <= since:
+        raise InvalidField("until", "must be later than since.")
+
+
+RECOVER_FIELDS = ("since", "until", "deliveries")
+
+
+def recovery_fields(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The checked body of ``POST /webhooks/{id}/recover``: ``since`` (required),
+    ``until`` and ``deliveries`` (``failed``, the default, or ``all``)."""
+    unknown = [name for name in body if name not in RECOVER_FIELDS]
+    if unknown:
+        raise InvalidField(", ".join(_show(name) for name in unknown),
+                           f"unknown field; the fields are {', '.join(RECOVER_FIELDS)}.")
+    if "since" not in body:
+        raise InvalidField("since", "is required: the time to recover deliveries from, "
+                                    "such as 2026-01-30T14:30:00Z.")
+    since = timestamp("since", body["since"])
+    until = None if body.get("until") is None else timestamp("until", body["until"])
+    time_range(since, until)
+    include = body.get("deliveries", "failed")
+    if include not in ("failed", "all"):
+        raise InvalidField("deliveries", "must be 'failed' (the default) or 'all'.")
+    return {"since": since, "until": until, "deliveries": include}
+
+
+#: The query parameters of ``GET /deliveries`` besides ``limit`` and ``after``.
+SEARCH_PARAMETERS = ("event_id", "event_type", "status", "response_code", "since", "until",
+                     "webhook_id")
+#: ``response_code`` of a search: a code (``404``) or a class (``4xx``).
+RESPONSE_CODE_PATTERN = "^[1-5]([0-9][0-9]|xx)$"
+
+
+def delivery_query(args: Mapping[str, str], statuses: Collection[str]) -> Any:
+    """The :class:`~flask_clawhooks.search.DeliveryQuery` of ``GET /deliveries``."""
+    from ..search import DeliveryQuery
+
+    event_id = args.get("event_id")
+    if event_id is not None and not is_id(event_id, "evt"):
+        raise InvalidField("event_id", "must be an event id such as "
+                                       "evt_01jkq8m3z5v6w7x8y9a0b1c2d3.")
+    webhook_id = args.get("webhook_id")
+    if webhook_id is not None and not is_id(webhook_id, "wh"):
+        raise InvalidField("webhook_id", "must be a webhook id such as "
+                                         "wh_01jkq8m3z5v6w7x8y9a0b1c2d3.")
+    event_type = args.get("event_type")
+    if event_type is not None:
+        event_type = text("event_type", event_type, max_length=EVENT_TYPE_MAX)
+    code = args.get("response_code")
+    exact = klass = None
+    if code is not None:
+        if not re.fullmatch(RESPONSE_CODE_PATTERN.strip("^$"), code):
+            raise InvalidField("response_code", "must be an HTTP status code such as 404, "
+                                                "or a class: 2xx, 4xx, 5xx.")
+        exact, klass = (None, int(code[0])) if code.endswith("xx") else (int(code), None)
+    since = timestamp("since", args["since"]) if "since" in args else None
+    until = timestamp("until", args["until"]) if "until" in args else None
+    time_range(since, until)
+    return DeliveryQuery(
+        event_id=event_id, event_type=event_type,
+        status=choice("status", args.get("status"), statuses),
+        response_code=exact, response_class=klass, since=since, until=until,
+        webhook_id=webhook_id,
+    )
 
 
 def _no_constant(name: str) -> Any:

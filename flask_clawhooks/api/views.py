@@ -7,13 +7,20 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
-from .. import apikeys
+from .. import apikeys, recovery, search
 from ..catalog import TEST_EVENT
 from ..extension import EXTENSION_KEY, State
 from ..models import DeliveryStatus
 from ..ratelimit import over_limit
 from . import resources, serialize, validation
-from .errors import InvalidApiKey, NotJson, RateLimited, http_error_response, json_response
+from .errors import (
+    InvalidApiKey,
+    NotJson,
+    RateLimited,
+    TooManyToRecover,
+    http_error_response,
+    json_response,
+)
 from .openapi import document
 
 #: Largest request body read, in bytes; more is answered ``413``.
@@ -26,6 +33,7 @@ QUERY_PARAMETERS = {
     "clawhooks_api.list_webhooks": ("limit", "after"),
     "clawhooks_api.list_deliveries": ("limit", "after", "status", "event_type"),
     "clawhooks_api.list_events": ("limit", "after", "type"),
+    "clawhooks_api.search_deliveries": ("limit", "after", *validation.SEARCH_PARAMETERS),
 }
 
 
@@ -86,7 +94,8 @@ def _known_events() -> set[str]:
 def openapi() -> Response:
     """This API's OpenAPI 3.1 document; needs no API key."""
     prefix = _state().settings.api_prefix
-    return json_response(document(prefix, sorted(_known_events())))
+    return json_response(document(prefix, sorted(_known_events()),
+                                  max_custom_headers=_state().settings.max_custom_headers))
 
 
 @views.post("/webhooks")
@@ -131,7 +140,7 @@ def update_webhook(webhook_id: str) -> Response:
     state = _state()
     hook = resources.get_webhook(state.db.session, webhook_id, _owner())
     fields = validation.webhook_fields(_json_body(), state.settings, _known_events(),
-                                       creating=False)
+                                       creating=False, current_headers=hook.custom_headers)
     resources.update_webhook(state.db.session, hook, fields,
                              state.settings.secret_rotation_grace)
     return json_response(serialize.webhook(hook))
@@ -192,6 +201,44 @@ def retry_delivery(webhook_id: str, delivery_id: str) -> Response:
     resources.ensure_not_in_flight(delivery)
     state.extension.retry(delivery.id)
     return json_response(serialize.delivery(delivery), 202)
+
+
+@views.post("/webhooks/<webhook_id>/recover")
+def recover_webhook(webhook_id: str) -> Response:
+    """Re-queue the webhook's failed (or all) deliveries made in a time range (``202``).
+
+    A range over ``CLAWHOOKS_RECOVER_LIMIT`` deliveries is refused (``422``
+    ``range_too_large``) before anything changes; see :mod:`flask_clawhooks.recovery`.
+    """
+    state = _state()
+    session = state.db.session
+    hook = resources.get_webhook(session, webhook_id, _owner())
+    fields = validation.recovery_fields(_json_body())
+    resources.ensure_enabled(hook, "recovering its deliveries")
+    job = recovery.Recovery(hook.id, fields["since"], fields["until"], fields["deliveries"])
+    try:
+        requeued = recovery.recover(session, job, state.enqueue,
+                                    limit=state.settings.recover_limit)
+    except recovery.RangeTooLarge as exc:
+        raise TooManyToRecover(
+            f"This range holds {exc.found} {recovery.noun(job)} to re-queue; one recovery "
+            f"may re-queue at most {exc.limit} (CLAWHOOKS_RECOVER_LIMIT). Narrow the range "
+            "with an earlier 'until', or have "
+            f"an operator run `flask clawhooks recover {hook.id} --since …`, which works "
+            "through any number in batches.") from None
+    return json_response(serialize.recovery(hook.id, fields, requeued), 202)
+
+
+@views.get("/deliveries")
+def search_deliveries() -> Response:
+    """Search the delivery log of all the owner's webhooks, newest first."""
+    args = request.args
+    limit = validation.page_limit(args.get("limit"))
+    after = validation.cursor(args.get("after"), "del")
+    query = validation.delivery_query(args, (DeliveryStatus.PENDING, DeliveryStatus.SUCCESS,
+                                             DeliveryStatus.FAILED))
+    rows, more = search.search(_state().db.session, _owner(), query, limit, after)
+    return json_response(serialize.page([serialize.delivery(r) for r in rows], more))
 
 
 @views.get("/events")

@@ -11,8 +11,8 @@ from ..fixtures import Reply, seed_verify_signature
 from .conftest import PREFIX
 
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
-WEBHOOK_KEYS = {"id", "url", "events", "status", "enabled", "description", "created_at",
-                "updated_at"}
+WEBHOOK_KEYS = {"id", "url", "events", "status", "enabled", "description", "headers",
+                "created_at", "updated_at"}
 SEED_RECENT_DELIVERY_KEYS = ["id", "event_id", "status", "response_code", "response_time_ms",
                              "timestamp"]
 
