@@ -3,6 +3,7 @@ loopback, an SMTP server, and RQ workers run in burst mode."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import hashlib
@@ -11,10 +12,11 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import sqlalchemy as sa
@@ -26,6 +28,8 @@ from flask_clawhooks import ClawHooks
 from flask_clawhooks.models import Delivery, DeliveryStatus, Webhook
 from flask_clawhooks.timeutil import utcnow
 from flask_clawhooks.worker import run_worker
+
+T = TypeVar("T")
 
 POSTGRES_URL = os.environ.get(
     "CLAWHOOKS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -326,3 +330,14 @@ def seed_verify_signature(payload, signature, secret):  # type: ignore[no-untype
         hashlib.sha256
     ).hexdigest()
     return f"sha256={expected}" == signature
+
+
+def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run ``coroutine`` to the end on a thread of its own and return its result.
+
+    ``asyncio.run`` refuses to start while an event loop runs in the calling thread, and
+    the dashboard tests' session-wide Playwright keeps one running in the main thread for
+    the rest of the session, so ASGI tests that follow them must not call it there.
+    """
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()

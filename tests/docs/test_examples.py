@@ -42,6 +42,7 @@ from receiver_kit import sign
 from receiver_kit.flask import verify_webhook
 from receiver_kit.wsgi import WebhookMiddleware
 
+from ..fixtures import run_async
 from .rst import Block, code_blocks
 
 SEED_MESSAGE = {
@@ -222,7 +223,6 @@ class Probe:
 
     def asgi_app(self, app: Any) -> None:
         """A FastAPI or Starlette app: each POST route refuses, accepts, then dedupes."""
-        import asyncio
 
         import httpx
 
@@ -238,11 +238,11 @@ class Probe:
         for path in paths:
             body = event_body()
             signed = {"X-ClawBook-Signature": sign(body, "your-webhook-secret")}
-            unsigned = asyncio.run(post(path, body, {}))
+            unsigned = run_async(post(path, body, {}))
             assert unsigned.status_code in (401, 403), f"{path} answers an unsigned request"
-            first = asyncio.run(post(path, body, signed))
+            first = run_async(post(path, body, signed))
             assert first.status_code == 200, first.text
-            again = asyncio.run(post(path, body, signed))
+            again = run_async(post(path, body, signed))
             assert again.status_code == 200 and '"duplicate"' in again.text, again.text
             self.checks += 1
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -18,6 +17,7 @@ from starlette.routing import Route
 
 from receiver_kit.asgi import EVENT_SCOPE_KEY, WebhookMiddleware, current_event
 
+from ..fixtures import run_async
 from .conftest import CLAWBOOK_ADDR, SECRET, event_body, signed_headers
 
 
@@ -65,7 +65,7 @@ class Receiver:
     def send(self, body: bytes, headers: dict[str, str] | None = None,
              client: str = CLAWBOOK_ADDR, path: str = "/webhook") -> httpx.Response:
         signed = signed_headers(body) if headers is None else headers
-        return asyncio.run(self.post(body, signed, client, path))
+        return run_async(self.post(body, signed, client, path))
 
 
 def test_a_valid_webhook_reaches_the_app_with_its_body_replayed_and_its_event() -> None:
@@ -87,7 +87,7 @@ def test_a_body_sent_in_chunks_is_read_to_the_end_before_it_is_verified() -> Non
         for start in range(0, len(body), 1000):
             yield body[start:start + 1000]
 
-    response = asyncio.run(receiver.post(chunks(), signed_headers(body)))
+    response = run_async(receiver.post(chunks(), signed_headers(body)))
     assert response.status_code == 200
     assert receiver.seen[0][1] == body
 
@@ -158,7 +158,7 @@ def test_lifespan_and_websocket_scopes_pass_through_untouched() -> None:
         return None
 
     for kind in ("lifespan", "websocket"):
-        asyncio.run(middleware({"type": kind, "path": "/webhook"}, nothing, drop))
+        run_async(middleware({"type": kind, "path": "/webhook"}, nothing, drop))
     assert seen == ["lifespan", "websocket"]
 
 
@@ -177,7 +177,7 @@ def test_a_client_that_disconnects_before_the_end_of_the_body_gets_no_answer() -
         sent.append(message)
 
     middleware = WebhookMiddleware(inner, secret=SECRET, path="/webhook")
-    asyncio.run(middleware({"type": "http", "path": "/webhook", "headers": []}, receive, send))
+    run_async(middleware({"type": "http", "path": "/webhook", "headers": []}, receive, send))
     assert sent == []
 
 

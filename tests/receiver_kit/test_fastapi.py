@@ -14,6 +14,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from receiver_kit import WebhookRejected, check_request
 from receiver_kit.fastapi import WebhookVerifier, http_exception
 
+from ..fixtures import run_async
 from .conftest import CLAWBOOK_ADDR, SECRET, event_body, signed_headers
 
 
@@ -66,7 +67,7 @@ class Receiver:
 
     def send(self, body: bytes, headers: dict[str, str] | None = None,
              client: str = CLAWBOOK_ADDR, path: str = "/webhook") -> httpx.Response:
-        return asyncio.run(self.post(body, headers, client, path))
+        return run_async(self.post(body, headers, client, path))
 
 
 def detail(response: httpx.Response) -> Any:
@@ -121,7 +122,7 @@ def test_a_concurrent_duplicate_gets_a_retryable_503_while_the_first_runs() -> N
         finish.set()
         return [await first, concurrent, await receiver.post(body)]
 
-    first, concurrent, later = asyncio.run(scenario())
+    first, concurrent, later = run_async(scenario())
     assert first.status_code == 200
     assert (concurrent.status_code, detail(concurrent)["code"]) == (503, "event_in_progress")
     assert concurrent.headers["Retry-After"] == "60"
