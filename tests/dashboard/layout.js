@@ -20,7 +20,10 @@
   const shown = (el) => {
     const box = el.getBoundingClientRect();
     if (box.width <= 1 || box.height <= 1) return false;  // not rendered, or visually hidden
-    if (getComputedStyle(el).visibility === "hidden") return false;
+    // Not rendered: hidden, or inside a closed <details> (whose content Chromium keeps
+    // laid out under content-visibility: hidden).
+    if (!el.checkVisibility({visibilityProperty: true, contentVisibilityAuto: true})) return false;
+    if (el.closest("details:not([open]) > :not(summary)")) return false;
     for (let up = el; up; up = up.parentElement) {  // inside a visually hidden element
       if (getComputedStyle(up).clipPath !== "none") return false;
     }
