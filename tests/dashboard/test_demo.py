@@ -21,7 +21,7 @@ from example_app import DEMO_SECRET
 from flask_clawhooks.samples import SAMPLES
 
 from .demo import SHUTDOWN_LINES, Demo, port_refuses
-from .layout import AXE, check_page, watch_console
+from .layout import check_page, watch_console
 
 expect = pytest.importorskip(
     "playwright.sync_api", reason="Playwright is not installed: pip install playwright"
@@ -124,9 +124,7 @@ def test_a_newcomer_signs_in_adds_a_webhook_sees_a_test_arrive_live_then_the_dem
         assert port_refuses(url), f"{url} still answers"
 
 
-def test_the_demo_pages_fit_375_and_1280_px_and_pass_axe(demo, browser):
-    if not AXE.exists():
-        pytest.fail(f"axe-core is missing: cd {AXE.parents[2]} && npm ci")
+def test_the_demo_pages_fit_375_and_1280_px_and_pass_axe(axe, demo, browser):
     problems: list[str] = []
     consoles = []
     for width in (375, 1280):

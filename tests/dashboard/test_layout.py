@@ -5,28 +5,19 @@ Screenshots of each page go to test-artifacts/screenshots/."""
 
 from __future__ import annotations
 
-import shutil
 from typing import Any
 
 import pytest
 
 from ..fixtures import Reply
 from .conftest import PREFIX
-from .layout import AXE, check_page, watch_console
+from .layout import check_page, watch_console
 
 pytest.importorskip("playwright.sync_api",
                     reason="Playwright is not installed: pip install playwright")
 
 WIDTHS = (375, 1280)
 LONG_PATH = "/webhook/clawbook/incoming/" + "0123456789abcdefghijklmnopqrstuvwxyz" * 2
-
-
-@pytest.fixture
-def axe_installed() -> None:
-    if not AXE.exists():
-        if shutil.which("npm") is None:
-            pytest.skip("npm is not installed; axe-core comes from tests/dashboard/node")
-        pytest.fail(f"axe-core is missing: cd {AXE.parents[2]} && npm ci")
 
 
 def make_deliveries(host: Any, receiver: Any, webhook_id: str) -> None:
@@ -45,7 +36,7 @@ def make_deliveries(host: Any, receiver: Any, webhook_id: str) -> None:
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # layout, not storage
-def test_every_page_fits_375_and_1280_px_and_passes_axe(axe_installed, dashboard, browser,
+def test_every_page_fits_375_and_1280_px_and_passes_axe(axe, dashboard, browser,
                                                           live_server, receiver):
     host = dashboard.host
     receiver_url = receiver.url.replace("/webhook", LONG_PATH)
