@@ -64,8 +64,8 @@ def _wait_http(url: str, timeout: float = 30.0) -> None:
     raise SystemExit(f"{url} did not come up within {timeout:.0f} s")
 
 
-def _die_with_parent() -> Callable[[], None] | None:
-    """On Linux, a ``preexec_fn`` that has the kernel send SIGTERM to the child when this
+def _die_with_parent(signum: int) -> Callable[[], None] | None:
+    """On Linux, a ``preexec_fn`` that has the kernel send ``signum`` to the child when this
     process dies, however it dies (even SIGKILL), so no child is left holding a port."""
     if not sys.platform.startswith("linux"):
         return None
@@ -76,7 +76,7 @@ def _die_with_parent() -> Callable[[], None] | None:
     pr_set_pdeathsig = 1
 
     def preexec() -> None:
-        libc.prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+        libc.prctl(pr_set_pdeathsig, signum, 0, 0, 0)
 
     return preexec
 
@@ -86,11 +86,13 @@ class Children:
 
     def __init__(self) -> None:
         self.started: dict[str, subprocess.Popen[bytes]] = {}
-        self._preexec = _die_with_parent()
 
-    def start(self, name: str, argv: list[str], **options: Any) -> subprocess.Popen[bytes]:
-        child = subprocess.Popen(argv, start_new_session=True, preexec_fn=self._preexec,
-                                 **options)
+    def start(self, name: str, argv: list[str], *, orphan_signal: int = signal.SIGTERM,
+              **options: Any) -> subprocess.Popen[bytes]:
+        """Start a child in a new session; the kernel sends it ``orphan_signal`` if the
+        demo dies without stopping it."""
+        child = subprocess.Popen(argv, start_new_session=True,
+                                 preexec_fn=_die_with_parent(orphan_signal), **options)
         self.started[name] = child
         return child
 
@@ -224,9 +226,11 @@ def main(argv: list[str] | None = None) -> int:
                     else f"example_app:create_app(instance_path={instance_path!r})")
         serve = [sys.executable, "-m", "example_app.serve"]
         children.start("receiver", [*serve, "receiver", "--port", str(receiver_port)], env=env)
+        # Orphaned, the worker has lost Redis too and would wait for it: SIGKILL (the
+        # database keeps its deliveries; the sweeper finds them at the next start).
         children.start("worker", [sys.executable, "-m", "flask", "--app", app_spec, "clawhooks",
                                   "worker", "--log-level", "WARNING"],
-                       env=env, stdout=subprocess.DEVNULL)
+                       env=env, stdout=subprocess.DEVNULL, orphan_signal=signal.SIGKILL)
         children.start("app", [*serve, "app", "--port", str(app_port), *instance], env=env)
         _wait_http(app_url + "/")
         _wait_http(receiver_url + "/")

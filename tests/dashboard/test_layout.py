@@ -61,6 +61,10 @@ def test_every_page_fits_375_and_1280_px_and_passes_axe(axe, dashboard, browser,
         page.goto(f"{PREFIX}/")
         check("sign-in-required")
 
+        page.goto(f"/login?as=globex&next={PREFIX}/")  # an owner with no webhooks
+        page.get_by_role("heading", name="No webhooks yet").wait_for()
+        check("webhooks-empty")
+
         page.goto(f"/login?as=acme&next={PREFIX}/")
         rows = page.locator("#webhooks tbody tr")
         assert rows.count() >= 2

@@ -8,6 +8,7 @@ tests/dashboard/test_demo.py.
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -19,7 +20,15 @@ from typing import Any
 
 import pytest
 
-from ..dashboard.demo import ROOT, SHUTDOWN_LINES, Demo, port_refuses
+from ..dashboard.demo import (
+    ROOT,
+    SHUTDOWN_LINES,
+    Demo,
+    alive,
+    descendants,
+    group_alive,
+    port_refuses,
+)
 
 README = ROOT / "README.md"
 QUICKSTART = ROOT / "docs" / "quickstart.rst"
@@ -49,6 +58,27 @@ def test_python_m_example_app_delivers_verified_events_of_five_types_and_stops_o
     assert [line.rstrip("\n") for line in demo.stderr] == SHUTDOWN_LINES, "".join(demo.stderr)
     assert all(port_refuses(url) for url in (demo.home, demo.receiver, demo.redis))
     assert (tmp_path / "instance" / "clawbook.sqlite").exists()
+
+
+def test_a_demo_killed_with_sigkill_leaves_no_process_behind(tmp_path):
+    """The kernel stops the children of a demo that could not stop them itself."""
+    demo = Demo.start(tmp_path / "instance", interval=0.5)
+    try:
+        recorded = descendants(demo.process.pid)
+        assert len(recorded) >= 4, recorded  # redis, worker, app, receiver
+        os.kill(demo.process.pid, signal.SIGKILL)
+        demo.process.wait(10)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and (
+                alive(set(recorded)) or any(group_alive(g) for g in recorded.values())):
+            time.sleep(0.1)
+        left = alive(set(recorded))
+        groups = {g for g in recorded.values() if group_alive(g)}
+        demo.leftover_groups = groups  # killed in teardown if the test fails
+    finally:
+        demo.kill()
+    assert not left and not groups, (left, groups)
+    assert all(port_refuses(url) for url in (demo.home, demo.receiver, demo.redis))
 
 
 def test_every_demo_option_is_documented_in_the_readme_and_the_quickstart():

@@ -61,61 +61,77 @@
   if (log && liveUrl && window.fetch) {
     var version = log.getAttribute("data-version");
     var interval = parseInt(log.getAttribute("data-interval"), 10) || 3000;
+    var delay = interval;  // grows while the server does not answer, back on success
     var status = document.querySelector("[data-live-status]");
     var reload = document.querySelector("[data-reload]");
     var badge = document.getElementById("webhook-status");
     var timer = null;
-    var busy = false;
+    var inflight = null;
+    var wanted = [];  // deliveries to open as soon as the log shows them
 
     var readingSelection = function () {
       var selection = window.getSelection();
       return selection && !selection.isCollapsed && log.contains(selection.anchorNode);
     };
 
+    var replace = function (html) {
+      var known = {};
+      log.querySelectorAll("details.ch-delivery").forEach(function (d) { known[d.id] = true; });
+      var open = [];
+      log.querySelectorAll("details.ch-delivery[open]").forEach(function (d) { open.push(d.id); });
+      var focused = document.activeElement;
+      var focusedRow = focused && log.contains(focused) && focused.closest("details");
+      var focusedId = focusedRow && focusedRow.id;
+      var focusedSummary = focused && focused.tagName === "SUMMARY";
+      log.innerHTML = html;
+      log.querySelectorAll("details.ch-delivery").forEach(function (d) {
+        if (open.indexOf(d.id) !== -1) { d.open = true; }
+        if (!known[d.id]) { d.classList.add("ch-new"); }
+      });
+      if (focusedId) {
+        var again = document.getElementById(focusedId);
+        var target = again && (focusedSummary ? again.querySelector("summary") : again);
+        if (target) { target.focus({ preventScroll: true }); }
+      }
+      refreshTimes(log);
+    };
+
+    // Fetch the log now; openId (a delivery id) is opened once it is shown. Calls made
+    // while a fetch is under way wait for it, then fetch again.
     refreshLog = function (openId) {
-      if (busy) { return Promise.resolve(); }
-      busy = true;
-      return window.fetch(liveUrl, {
+      if (openId) { wanted.push(openId); }
+      if (inflight) { return inflight.then(function () { return refreshLog(); }); }
+      inflight = window.fetch(liveUrl, {
         headers: { Accept: "application/json" }, credentials: "same-origin", cache: "no-store"
       }).then(function (response) {
         if (!response.ok) { throw new Error("HTTP " + response.status); }
         return response.json();
       }).then(function (data) {
         if (badge && data.status_html) { badge.innerHTML = data.status_html; }
-        if (data.version !== version && (openId || !readingSelection())) {
-          var known = {};
-          log.querySelectorAll("details.ch-delivery").forEach(function (d) { known[d.id] = true; });
-          var open = [];
-          log.querySelectorAll("details.ch-delivery[open]").forEach(function (d) { open.push(d.id); });
-          if (openId) { open.push(openId); }
-          var focused = document.activeElement;
-          var focusedId = focused && log.contains(focused) && focused.closest("details") &&
-            focused.closest("details").id;
-          var focusedSummary = focused && focused.tagName === "SUMMARY";
-          log.innerHTML = data.html;
+        if (data.version !== version && (wanted.length || !readingSelection())) {
+          replace(data.html);
           version = data.version;
-          log.querySelectorAll("details.ch-delivery").forEach(function (d) {
-            if (open.indexOf(d.id) !== -1) { d.open = true; }
-            if (!known[d.id]) { d.classList.add("ch-new"); }
-          });
-          if (focusedId) {
-            var again = document.getElementById(focusedId);
-            var target = again && (focusedSummary ? again.querySelector("summary") : again);
-            if (target) { target.focus({ preventScroll: true }); }
-          }
-          refreshTimes(log);
         }
+        wanted = wanted.filter(function (id) {
+          var row = document.getElementById(id);
+          if (row && log.contains(row)) { row.open = true; return false; }
+          return true;
+        });
+        delay = interval;
         if (status) { status.textContent = "Updating live"; status.classList.remove("ch-paused"); }
+        if (reload) { reload.hidden = true; }
       }).catch(function () {
-        if (status) { status.textContent = "Live updates paused: reload the page"; status.classList.add("ch-paused"); }
+        delay = Math.min(delay * 2, 60000);
+        if (status) { status.textContent = "Live updates paused"; status.classList.add("ch-paused"); }
         if (reload) { reload.hidden = false; }
-      }).then(function () { busy = false; });
+      }).then(function () { inflight = null; });
+      return inflight;
     };
 
     var schedule = function () {
       window.clearTimeout(timer);
       if (document.hidden) { return; }  // resumed by visibilitychange
-      timer = window.setTimeout(function () { refreshLog().then(schedule); }, interval);
+      timer = window.setTimeout(function () { refreshLog().then(schedule); }, delay);
     };
     document.addEventListener("visibilitychange", function () {
       if (!document.hidden) { refreshLog().then(schedule); }
