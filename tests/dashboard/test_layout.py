@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from flask_clawhooks.samples import SAMPLES
+
 from ..fixtures import Reply
 from .conftest import PREFIX
 from .layout import check_page, watch_console
@@ -21,13 +23,14 @@ LONG_PATH = "/webhook/clawbook/incoming/" + "0123456789abcdefghijklmnopqrstuvwxy
 
 
 def make_deliveries(host: Any, receiver: Any, webhook_id: str) -> None:
-    """One delivery in each state the log words differently."""
-    receiver.default = Reply(500, b'{"error": "upstream exploded"}',
-                             {"Content-Type": "application/json"})
+    """One delivery in each state the log words differently, with bodies long enough to
+    scroll on a phone."""
+    page = b"<html><body><h1>502 Bad Gateway</h1>" + b"<p>upstream exploded</p>" * 60
+    receiver.default = Reply(500, page, {"Content-Type": "text/html"})
     host.emit("message.received", {"message_id": "msg_1", "content": "Hello"})
     host.work()  # failed, a retry in a minute
     receiver.default = Reply(404, b"no such hook")
-    host.emit("message.sent", {"message_id": "msg_2"})
+    host.emit("message.sent", SAMPLES["message.sent"]["data"])
     host.work()  # failed for good
     receiver.default = Reply(200, b"OK")
     host.emit("ai.error", {"model": "claude-3-5-sonnet", "error": "upstream 502"})
@@ -94,6 +97,9 @@ def test_every_page_fits_375_and_1280_px_and_passes_axe(axe, dashboard, browser,
         assert details.count() == 4
         for index in range(4):
             details.nth(index).locator("summary").click()
+        scrolling = page.locator("pre.ch-pre").evaluate_all(
+            "pres => pres.filter(p => p.scrollHeight > p.clientHeight).length")
+        assert scrolling >= 1  # a scrolling body is checked for keyboard access
         check("webhook-log")
 
         page.get_by_role("link", name="Edit").click()
