@@ -1,4 +1,9 @@
-"""Event payloads shaped like the ClawBook webhooks page's examples."""
+"""Event payloads shaped like the ClawBook webhooks page's examples.
+
+The conversation events are built from their parts; every other type starts from the
+documented sample in :mod:`flask_clawhooks.samples`, the copy the docs and the
+dashboard's *Send test* use.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import random
 from typing import Any
 
 from flask_clawhooks.ids import new_id
+from flask_clawhooks.samples import sample_data
 from flask_clawhooks.timeutil import isoformat, utcnow
 
 PEOPLE = [("123456789", "John Doe", "@johndoe"), ("987654321", "Ada Lovelace", "@ada")]
@@ -54,24 +60,25 @@ def integration_disconnected(platform: str, reason: str) -> dict[str, Any]:
     }
 
 
+def _fresh(value: Any, key: str = "") -> Any:
+    """``value`` with new ids (``msg_…``, ``req_…``), the current time and a random
+    platform, so simulated events do not all look the same."""
+    if isinstance(value, dict):
+        return {k: _fresh(v, k) for k, v in value.items()}
+    if isinstance(value, str):
+        if key.endswith("_id") and "_" in value and not value[0].isdigit():
+            return new_id(value.split("_", 1)[0])
+        if key.endswith("_at") or key == "timestamp":
+            return _now()
+        if key == "platform":
+            return random.choice(PLATFORMS)
+    return value
+
+
 def simple(kind: str) -> tuple[str, dict[str, Any]]:
-    """A plausible event of each remaining type, for the simulator."""
-    platform = random.choice(PLATFORMS)
-    examples: dict[str, dict[str, Any]] = {
-        "message.delivered": {"message_id": new_id("msg"), "platform": platform,
-                              "delivered_at": _now()},
-        "message.failed": {"message_id": new_id("msg"), "platform": platform,
-                           "error": "Recipient blocked the bot"},
-        "integration.connected": {"platform": platform, "connected_at": _now()},
-        "integration.error": {"platform": platform, "error": "Webhook secret mismatch"},
-        "ai.request": {"request_id": new_id("req"), "model": "claude-3-5-sonnet",
-                       "tokens": {"input": 45}},
-        "ai.response": {"request_id": new_id("req"), "model": "claude-3-5-sonnet",
-                        "tokens": {"input": 45, "output": 15}, "latency_ms": 1250},
-        "ai.error": {"model": "claude-3-5-sonnet", "error": "upstream 502"},
-        "ai.rate_limited": {"model": "claude-3-5-sonnet", "retry_after_s": 20},
-        "system.health": {"status": random.choice(["ok", "degraded"]), "checked_at": _now()},
-        "backup.completed": {"backup_id": new_id("bak"), "size_bytes": 48_213_112},
-        "backup.failed": {"backup_id": new_id("bak"), "error": "disk full"},
-    }
-    return kind, examples[kind]
+    """An event of ``kind`` for the simulator: its documented sample
+    (:mod:`flask_clawhooks.samples`) with fresh ids and times.
+
+    :raises KeyError: for a type without a sample.
+    """
+    return kind, _fresh(sample_data(kind))

@@ -28,6 +28,7 @@ from .models import (
     delivery_table,
     event_table,
 )
+from .samples import SAMPLES, sample_data
 from .signing import envelope_bytes
 from .timeutil import isoformat, utcnow
 
@@ -276,15 +277,31 @@ class ClawHooks:
         return self._record_event(state, session, event_type, data, owner, webhook_ids,
                                   event_id=event_id)
 
-    def send_test(self, webhook: Webhook, session: AnySession | None = None) -> Delivery:
-        """Send a ``webhook.test`` event to ``webhook`` now and return its delivery.
+    def send_test(self, webhook: Webhook, session: AnySession | None = None, *,
+                  event_type: str = TEST_EVENT, data: Any = None) -> Delivery:
+        """Send a test event to ``webhook`` now and return its delivery.
 
         Commits ``session``; the attempt is recorded like any other delivery.
+
+        :param event_type: ``webhook.test`` (the default), or a catalog type to show the
+            receiver what such an event looks like; it goes to this webhook only, whatever
+            it subscribes to.
+        :param data: the event's ``data``; by default that of ``webhook.test``, which names
+            the webhook, or the documented sample of ``event_type``
+            (:mod:`flask_clawhooks.samples`; ``{}`` for a type without one).
+
+        .. versionchanged:: 0.2.0 ``event_type`` and ``data``, for the dashboard's choice
+           of sample events.
         """
         state = self.state()
         session = session if session is not None else state.db.session
-        data = {"webhook_id": webhook.id, "message": "This is a test event from ClawBook."}
-        event = self._record_event(state, session, TEST_EVENT, data, webhook.owner,
+        if event_type not in self.event_types and event_type != TEST_EVENT:
+            raise UnknownEventType(f"Unknown event type {event_type!r}.")
+        if data is None and event_type == TEST_EVENT:
+            data = {"webhook_id": webhook.id, "message": "This is a test event from ClawBook."}
+        elif data is None:
+            data = sample_data(event_type) if event_type in SAMPLES else {}
+        event = self._record_event(state, session, event_type, data, webhook.owner,
                                    [webhook.id], enqueue=False)
         session.commit()
         delivery = session.scalars(select(Delivery).where(Delivery.event_id == event.id)).one()

@@ -3,6 +3,8 @@
 * ``.. clawhooks-catalog::`` renders the event catalog table from
   :data:`flask_clawhooks.catalog.CATALOG`, so the docs list exactly the types ``emit()``
   accepts.
+* ``.. clawhooks-sample:: TYPE`` renders the sample envelope of ``TYPE`` from
+  :data:`flask_clawhooks.samples.SAMPLES`, the copy the dashboard's *Send test* sends.
 * ``.. clawhooks-openapi::`` renders the HTTP API reference from the OpenAPI document the
   API serves (:func:`flask_clawhooks.api.openapi.document`), so it cannot drift from it.
 * At the end of a build, every key of :data:`flask_clawhooks.config.DEFAULTS` must have a
@@ -12,6 +14,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -54,6 +57,24 @@ class CatalogDirective(SphinxDirective):
         self.state.nested_parse(StringList(lines, source="clawhooks-catalog"),
                                 self.content_offset, container)
         return list(container.children)
+
+
+class SampleDirective(SphinxDirective):
+    """The sample envelope of one event type, indented for reading, as a JSON block."""
+
+    has_content = False
+    required_arguments = 1
+
+    def run(self) -> list[nodes.Node]:
+        from flask_clawhooks.samples import SAMPLES
+
+        name = self.arguments[0]
+        if name not in SAMPLES:
+            raise self.error(f"no sample for event type {name!r} in flask_clawhooks.samples")
+        text = json.dumps(SAMPLES[name], indent=2, ensure_ascii=False)
+        block = nodes.literal_block(text, text)
+        block["language"] = "json"
+        return [block]
 
 
 def _schema_name(schema: dict[str, Any]) -> str:
@@ -132,5 +153,6 @@ def check_config_documented(app: Sphinx, env: BuildEnvironment) -> None:
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("clawhooks-catalog", CatalogDirective)
     app.add_directive("clawhooks-openapi", OpenApiDirective)
+    app.add_directive("clawhooks-sample", SampleDirective)
     app.connect("env-check-consistency", check_config_documented)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -8,10 +8,19 @@ changes nothing.
 
 A secret is shown once: after creating a webhook or rotating its secret it is kept in
 the session just long enough for the redirect to show it, then dropped.
+
+Every answer carries security headers (:data:`SECURITY_HEADERS`): a Content-Security-Policy
+that allows only the dashboard's own script and style files, no framing, ``nosniff`` and
+a Referrer-Policy. They are set only where the host has not set them already.
+
+The delivery log updates itself: ``static/clawhooks/dashboard.js`` polls
+``<webhook>/log`` (:func:`log`), which answers with the log's HTML as the page would
+render it. Without JavaScript the page offers a Reload link instead.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +30,7 @@ from flask import (
     current_app,
     flash,
     g,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -33,10 +43,13 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from ..api import resources
+from ..catalog import TEST_EVENT
+from ..errors import UnknownEventType
 from ..models import Delivery, DeliveryStatus, Webhook
+from ..samples import sample_types
 from ..signing import generate_secret
 from ..timeutil import isoformat, utcnow
-from . import csrf
+from . import csrf, display
 from .forms import (
     PAGE_SIZE,
     STATUSES,
@@ -54,6 +67,21 @@ if TYPE_CHECKING:
 _REVEAL_KEY = "_clawhooks_reveal"
 #: Bytes of an event body shown in the delivery log.
 BODY_SHOWN = 64 * 1024
+
+#: Milliseconds between two polls of the live delivery log.
+POLL_INTERVAL_MS = 3000
+
+#: Headers of every dashboard answer, unless the host set them first. Scripts and styles
+#: come only from the dashboard's own static files: no inline script, no eval.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
 
 ERROR_PAGES = {
     400: ("Bad request", "The form was out of date or not sent from this page. Go back, "
@@ -97,14 +125,27 @@ def _authorize() -> Response | None:
     return None
 
 
+def _security_headers(response: Response) -> Response:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
 def _context() -> dict[str, Any]:
     owner = g.get("clawhooks_owner")
+    now = utcnow()
+    delays = _state().settings.retry_delays
     return {
         "owner": owner,
         "csrf_token": (lambda: csrf.generate_token(owner)) if owner else None,
         "csrf_field": csrf.FIELD,
         "isoformat": isoformat,
         "pretty_body": pretty_body,
+        "now": now,
+        "relative": lambda moment: display.relative(moment, now),
+        "countdown": lambda moment: display.countdown(moment, now),
+        "exact_time": display.exact,
+        "delivery_state": lambda delivery: display.delivery_state(delivery, delays, now),
     }
 
 
@@ -160,13 +201,17 @@ def _describe(delivery: Delivery) -> tuple[str, str]:
     """A flash message and its category for the outcome of a test delivery."""
     timing = f" in {delivery.response_time_ms} ms" if delivery.response_time_ms is not None else ""
     code = f"HTTP {delivery.response_code}" if delivery.response_code else ""
+    what = "Test event" if delivery.event_type == TEST_EVENT else (
+        f"Sample {delivery.event_type} event")
     if delivery.status == DeliveryStatus.SUCCESS:
-        return f"Test event delivered: {code}{timing}.", "success"
+        return f"{what} delivered: {code}{timing}.", "success"
     reason = delivery.last_error or code or "no answer"
     if delivery.status == DeliveryStatus.PENDING and delivery.next_attempt_at is not None:
-        return (f"Test event not delivered ({reason}); it will be retried at "
-                f"{isoformat(delivery.next_attempt_at)}.", "error")
-    return f"Test event failed: {reason}.", "error"
+        now = utcnow()
+        when = display.countdown(delivery.next_attempt_at, now)
+        return (f"{what} not delivered ({reason}); it will be retried {when} "
+                f"({display.exact(delivery.next_attempt_at)}).", "error")
+    return f"{what} failed: {reason}.", "error"
 
 
 # -- pages ----------------------------------------------------------------------------
@@ -187,7 +232,8 @@ def index() -> str:
         select(Webhook, last_id).where(Webhook.owner == g.clawhooks_owner).order_by(Webhook.id)
     ).all()
     ids = [delivery_id for _, delivery_id in rows if delivery_id]
-    last = {d.webhook_id: d for d in db.scalars(select(Delivery).where(Delivery.id.in_(ids)))}
+    last = {d.webhook_id: d for d in db.scalars(
+        select(Delivery).where(Delivery.id.in_(ids)).options(selectinload(Delivery.attempts)))}
     return render_template(
         "clawhooks/webhooks.html", webhooks=[webhook for webhook, _ in rows], last=last
     )
@@ -222,13 +268,53 @@ def webhook(webhook_id: str) -> Response:
     query = LogQuery.from_args(request.args)
     page = _log_page(hook, query)
     secret = _take_revealed(hook.id)
+    event_types = _extension().event_types
+    filters: dict[str, Any] = query.filters()
     response = current_app.make_response(render_template(
         "clawhooks/webhook.html", webhook=hook, secret=secret, query=query,
-        statuses=STATUSES, event_types=filter_event_types(_extension().event_types, hook),
-        open_id=request.args.get("open"), **page,
+        statuses=STATUSES, event_types=filter_event_types(event_types, hook),
+        test_groups=_test_groups(),
+        open_id=request.args.get("open"), poll_interval=POLL_INTERVAL_MS,
+        live_url=(url_for(".log", webhook_id=hook.id, **filters)
+                  if not (query.before or query.after) else None),
+        **page,
     ))
     if secret is not None:
         response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _test_groups() -> list[tuple[str, list[str]]]:
+    """The types *Send test* offers, by group: ``webhook.test``, then every catalog type
+    with a documented sample."""
+    sampled = set(sample_types())
+    groups = [("Test", [TEST_EVENT])]
+    for group, types in event_groups(_extension().event_types):
+        names = [t.name for t in types if t.name in sampled]
+        if names:
+            groups.append((group, names))
+    return groups
+
+
+def log(webhook_id: str) -> Response:
+    """The newest page of the delivery log as JSON, for the page's live updates.
+
+    ``{"html": <the log as the page renders it>, "version": <a hash of the rows' state>,
+    "status": <the webhook's status>, "status_html": <its badge>, "latest": <newest
+    delivery id>}``; the script replaces the log only when ``version`` changed, so an
+    unchanged log does not disturb the reader.
+    """
+    hook = _owned_webhook(webhook_id)
+    query = LogQuery.from_args(request.args)
+    page = _log_page(hook, query)
+    html = render_template("clawhooks/_delivery_log.html", webhook=hook, query=query,
+                           open_id=None, **page)
+    badge = render_template("clawhooks/_status.html", webhook=hook)
+    response = jsonify(
+        html=html, version=page["log_version"], status=hook.public_status,
+        status_html=badge, latest=page["deliveries"][0].id if page["deliveries"] else None,
+    )
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 
@@ -265,13 +351,20 @@ def _log_page(webhook: Webhook, query: LogQuery) -> dict[str, Any]:
     def link(**cursor: Any) -> str:
         return url_for(".webhook", webhook_id=webhook.id, **cursor, **filters)
 
-    return {
+    page = {
         "deliveries": rows,
         "newer_url": link(after=rows[0].id) if has_newer and rows else None,
         "older_url": link(before=rows[-1].id) if has_older and rows else None,
         "newest_url": link() if query.before or query.after else None,
-        "now": utcnow(),
     }
+    # What the live log compares between polls: the rows' state, not their wording, so
+    # "12 s ago" becoming "13 s ago" does not redraw the log (the script updates times).
+    state = [(d.id, d.status, d.attempt_count, isoformat(d.next_attempt_at),
+              isoformat(d.lease_until), d.updated_at.isoformat() if d.updated_at else None)
+             for d in rows]
+    state_text = json.dumps([state, page["newer_url"], page["older_url"]])
+    page["log_version"] = hashlib.sha256(state_text.encode()).hexdigest()[:16]
+    return page
 
 
 def edit(webhook_id: str) -> Response | tuple[str, int]:
@@ -327,11 +420,32 @@ def delete_webhook(webhook_id: str) -> Response | str:
     return redirect(url_for(".index"))
 
 
-def send_test(webhook_id: str) -> Response:
-    """Send a ``webhook.test`` event now and show how it went."""
+def _wants_json() -> bool:
+    """Whether the page's script sent the form (it asks for JSON, a browser for HTML)."""
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
+
+
+def send_test(webhook_id: str) -> Response | tuple[Response, int]:
+    """Send a test event now and show how it went.
+
+    The form names the type: ``webhook.test`` (the default) or a catalog type, whose
+    documented sample (:mod:`flask_clawhooks.samples`) is sent. The page's script sends
+    the form in the background and gets JSON; without it the answer is a redirect to the
+    webhook's page.
+    """
     hook = _owned_webhook(webhook_id)
-    delivery = _extension().send_test(hook, _db())
+    event_type = request.form.get("event_type") or TEST_EVENT
+    if event_type != TEST_EVENT and event_type not in sample_types():
+        abort(400)
+    try:
+        delivery = _extension().send_test(hook, _db(), event_type=event_type)
+    except UnknownEventType:
+        abort(400)
     message, category = _describe(delivery)
+    if _wants_json():
+        return jsonify(message=message, category=category, delivery=delivery.id,
+                       status=delivery.status), 200
     flash(message, category)
     return _back_to(hook, delivery.id)
 
@@ -367,6 +481,7 @@ def retry(webhook_id: str, delivery_id: str) -> Response:
 
 def register(blueprint: Blueprint) -> None:
     blueprint.before_request(_authorize)
+    blueprint.after_request(_security_headers)
     blueprint.context_processor(_context)
     for code in ERROR_PAGES:
         blueprint.register_error_handler(code, _error_page)
@@ -374,6 +489,7 @@ def register(blueprint: Blueprint) -> None:
     add("/", "index", index)
     add("/new", "new", new, methods=["GET", "POST"])
     add("/<webhook_id>", "webhook", webhook)
+    add("/<webhook_id>/log", "log", log)
     add("/<webhook_id>/edit", "edit", edit, methods=["GET", "POST"])
     add("/<webhook_id>/enable", "enable", enable, methods=["POST"])
     add("/<webhook_id>/disable", "disable", disable, methods=["POST"])

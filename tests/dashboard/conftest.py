@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -85,9 +86,13 @@ def live_server(dashboard: Dashboard) -> Iterator[str]:
     thread.join(5)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
-    """Headless Chromium (Debian's package) driven by Playwright; skips without either."""
+    """Headless Chromium (Debian's package) driven by Playwright; skips without either.
+
+    Package scope: Playwright's sync API keeps an event loop running in the main thread
+    while it is open, which breaks ``asyncio.run`` and Django's ``async_to_sync`` in the
+    tests of other packages, so it closes when the dashboard's tests are done."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -122,3 +127,22 @@ def screenshot(page: Any, request: pytest.FixtureRequest) -> Any:
         return path
 
     return take
+
+
+@pytest.fixture(scope="session")
+def axe() -> Path:
+    """axe-core's script from tests/dashboard/node, installed with ``npm ci`` if it is not
+    yet (as .ci/run does); skips where npm is missing or cannot install it."""
+    from .layout import AXE, NODE
+
+    if not AXE.is_file():
+        npm = shutil.which("npm")
+        if npm is None:
+            pytest.skip("axe-core is not installed in tests/dashboard/node and npm is missing "
+                        "(.ci/run installs nodejs and npm, then runs `npm ci` there)")
+        result = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=NODE,
+                                capture_output=True, text=True, timeout=600)
+        if result.returncode != 0 or not AXE.is_file():
+            pytest.skip(f"`npm ci` in tests/dashboard/node failed, so axe-core is missing: "
+                        f"{result.stderr.strip()[-300:]}")
+    return AXE

@@ -173,8 +173,53 @@ def test_pages_work_without_javascript(browser, live_server, dashboard, receiver
         assert page.get_by_role("button", name="Copy").count() == 0  # hidden without JS
         page.get_by_role("button", name="Send test").click()
         expect(page.get_by_text("Test event delivered")).to_be_visible()
+        # the log cannot update itself: a Reload link instead of "Updating live"
+        expect(page.get_by_role("link", name="Reload")).to_be_visible()
+        expect(page.get_by_text("Updating live")).to_be_hidden()
+        page.get_by_role("link", name="Reload").click()
+        expect(page.locator("details.ch-delivery")).to_have_count(1)
         page.get_by_role("link", name="Delete").click()
         page.get_by_role("button", name="Delete webhook").click()
         page.get_by_role("heading", name="No webhooks yet").wait_for()
     finally:
         context.close()
+
+
+@pytest.mark.clawhooks_config(CLAWHOOKS_RETRY_DELAYS=[60])
+def test_the_log_shows_deliveries_and_retries_as_they_happen_without_a_reload(
+        dashboard, page, receiver):
+    host = dashboard.host
+    webhook = host.add_webhook(receiver.url)
+    page.goto(f"/login?as=acme&next={PREFIX}/{webhook.id}")
+    expect(page.get_by_text("No deliveries yet")).to_be_visible()
+    expect(page.get_by_text("Updating live")).to_be_visible()
+    expect(page.get_by_role("link", name="Reload")).to_be_hidden()
+    page.evaluate("window.__sameDocument = true")
+
+    receiver.default = Reply(500, b"upstream exploded")
+    host.emit("message.received", {"message_id": "msg_1"})
+    host.work()
+    summary = delivery_row(page).locator("summary")
+    expect(summary).to_contain_text("failed · retry 1 of 1 in", timeout=10_000)
+    countdown = summary.locator("time[data-relative=countdown]")
+    first = countdown.inner_text()
+    assert first in ("in 59 s", "in 58 s", "in 57 s", "in 1 min"), first
+    expect(countdown).not_to_have_text(first, timeout=5_000)  # it counts down
+    assert countdown.get_attribute("title").endswith(" UTC")
+    expect(page.locator("#webhook-status")).to_have_text("active")
+
+    [delivery] = host.deliveries()
+    with host.app.app_context():
+        host.clawhooks.retry(delivery.id)  # the retry fails too: no retries left
+    host.work()
+    expect(summary).to_contain_text("failed · gave up after 2 attempts", timeout=10_000)
+    expect(page.locator("#webhook-status")).to_have_text("failed", timeout=10_000)
+
+    receiver.default = Reply(200, b"thanks")
+    with host.app.app_context():
+        host.clawhooks.retry(delivery.id)
+    host.work()
+    expect(summary).to_contain_text("success · after 3 attempts", timeout=10_000)
+    expect(page.locator("#webhook-status")).to_have_text("active", timeout=10_000)
+    assert page.evaluate("window.__sameDocument") is True, "the page was reloaded"
+    assert len(receiver.requests) == 3

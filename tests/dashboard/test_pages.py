@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -285,3 +286,173 @@ def test_the_delivery_log_filters_by_status_and_event_type(dashboard, receiver):
     assert shown(event="message.sent", status="success") == sent
     assert len(shown(status="bogus")) == 9  # an unknown status is no filter
     assert shown(event="backup.failed") == []
+
+
+# -- security headers -----------------------------------------------------------------
+
+
+def assert_security_headers(response, what: str) -> None:
+    csp = response.headers.get("Content-Security-Policy", "")
+    directives = {d.split()[0]: d.split()[1:] for d in csp.split(";") if d.strip()}
+    assert directives.get("script-src") == ["'self'"], (what, csp)
+    assert "'unsafe-inline'" not in csp and "'unsafe-eval'" not in csp, (what, csp)
+    assert directives.get("default-src") == ["'none'"], (what, csp)
+    assert directives.get("frame-ancestors") == ["'none'"], (what, csp)
+    assert response.headers.get("X-Content-Type-Options") == "nosniff", what
+    assert response.headers.get("X-Frame-Options") == "DENY", what
+    assert response.headers.get("Referrer-Policy") == "same-origin", what
+
+
+def test_every_dashboard_answer_carries_the_security_headers(dashboard, receiver):
+    webhook = dashboard.host.add_webhook(receiver.url)
+    [delivery] = add_deliveries(dashboard.host, webhook.id, 1)
+    client = dashboard.client("acme")
+    pages = ["/", "/new", f"/{webhook.id}", f"/{webhook.id}?status=failed",
+             f"/{webhook.id}/edit", f"/{webhook.id}/delete", f"/{webhook.id}/log",
+             "/static/dashboard.css", "/static/dashboard.js", "/wh_nosuchwebhook"]
+    seen = set()
+    for path in pages:
+        with client.get(dashboard.url(path)) as response:  # static files are streamed
+            seen.add(response.status_code)
+            assert_security_headers(response, path)
+    assert seen == {200, 404}
+    token = csrf_token_of(client.get(dashboard.url(f"/{webhook.id}")).get_data(as_text=True))
+    for path, data in [(f"/{webhook.id}/disable", {"csrf_token": token}),       # 302
+                       (f"/{webhook.id}/enable", {"csrf_token": "forged"}),     # 400
+                       ("/new", {"csrf_token": token, "url": "nope"}),         # 422
+                       (f"/{webhook.id}/deliveries/{delivery}/retry", {"csrf_token": token})]:
+        response = client.post(dashboard.url(path), data=data)
+        assert response.status_code in (302, 400, 422), path
+        assert_security_headers(response, f"POST {path}")
+    signed_out = dashboard.client(owner=None).get(dashboard.url("/"))
+    assert signed_out.status_code == 401
+    assert_security_headers(signed_out, "401 page")
+
+
+def test_a_hosts_own_security_headers_are_kept(dashboard):
+    app = dashboard.host.app
+
+    @app.after_request
+    def host_policy(response):
+        response.headers["Content-Security-Policy"] = "default-src 'self' cdn.example"
+        return response
+
+    response = dashboard.client("acme").get(dashboard.url("/"))
+    assert response.headers["Content-Security-Policy"] == "default-src 'self' cdn.example"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_the_pages_load_no_inline_script_or_style(dashboard, receiver):
+    webhook = dashboard.host.add_webhook(receiver.url)
+    add_deliveries(dashboard.host, webhook.id, 2)
+    client = dashboard.client("acme")
+    for path in ("/", "/new", f"/{webhook.id}", f"/{webhook.id}/edit", f"/{webhook.id}/delete"):
+        html = client.get(dashboard.url(path)).get_data(as_text=True)
+        scripts = re.findall(r"<script\b([^>]*)>", html)
+        assert scripts and all("src=" in attrs for attrs in scripts), path
+        assert "<style" not in html and " style=" not in html, path
+        assert not re.search(r"\son[a-z]+=", html), f"inline event handler on {path}"
+
+
+# -- Send test with a sample event ------------------------------------------------------
+
+
+def test_send_test_sends_the_documented_sample_of_the_chosen_type(dashboard, receiver):
+    from flask_clawhooks.samples import SAMPLES
+
+    webhook = dashboard.host.add_webhook(receiver.url, ["message.received"])
+    client = dashboard.client("acme")
+    page = client.get(dashboard.url(f"/{webhook.id}")).get_data(as_text=True)
+    offered = re.findall(r'<option value="([a-z_.]+)"', page.split('id="test-event-type"')[1]
+                         .split("</select>")[0])
+    assert offered[0] == "webhook.test" and set(offered) == set(SAMPLES)
+
+    response = client.post(dashboard.url(f"/{webhook.id}/test"), data={
+        "csrf_token": csrf_token_of(page), "event_type": "integration.disconnected"})
+    assert response.status_code == 302
+    [sent] = receiver.requests
+    body = json.loads(sent.body)
+    assert sent.headers["X-ClawBook-Event"] == body["type"] == "integration.disconnected"
+    assert body["data"] == SAMPLES["integration.disconnected"]["data"]
+    assert body["id"] != SAMPLES["integration.disconnected"]["id"]  # a new event
+    after = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Sample integration.disconnected event delivered: HTTP 200" in after
+
+
+def test_send_test_answers_the_pages_script_with_json(dashboard, receiver):
+    webhook = dashboard.host.add_webhook(receiver.url)
+    client = dashboard.client("acme")
+    token = csrf_token_of(client.get(dashboard.url(f"/{webhook.id}")).get_data(as_text=True))
+    response = client.post(dashboard.url(f"/{webhook.id}/test"), data={"csrf_token": token},
+                           headers={"Accept": "application/json"})
+    assert response.status_code == 200
+    answer = response.get_json()
+    assert answer["category"] == "success" and answer["status"] == "success"
+    assert answer["message"].startswith("Test event delivered: HTTP 200")
+    assert json.loads(receiver.requests[0].body)["type"] == "webhook.test"
+    assert answer["delivery"] in delivery_ids(
+        client.get(dashboard.url(f"/{webhook.id}")).get_data(as_text=True))
+
+
+def test_send_test_refuses_a_type_without_a_sample(dashboard, receiver):
+    dashboard.host.clawhooks.register_event_type("invoice.paid", "Invoice paid", "Billing")
+    webhook = dashboard.host.add_webhook(receiver.url)
+    client = dashboard.client("acme")
+    token = csrf_token_of(client.get(dashboard.url(f"/{webhook.id}")).get_data(as_text=True))
+    for event_type in ("invoice.paid", "no.such", "x" * 300):
+        response = client.post(dashboard.url(f"/{webhook.id}/test"),
+                               data={"csrf_token": token, "event_type": event_type})
+        assert response.status_code == 400, event_type
+    assert receiver.requests == []
+
+
+# -- the live log endpoint ----------------------------------------------------------------
+
+
+def test_the_log_endpoint_answers_the_newest_page_and_a_version_that_moves_with_it(
+        dashboard, receiver):
+    webhook = dashboard.host.add_webhook(receiver.url, ["message.received", "ai.error"])
+    client = dashboard.client("acme")
+    first = client.get(dashboard.url(f"/{webhook.id}/log"))
+    assert first.status_code == 200 and first.headers["Cache-Control"] == "no-store"
+    empty = first.get_json()
+    assert empty["latest"] is None and "No deliveries yet" in empty["html"]
+    assert empty["status"] == "active" and ">active<" in empty["status_html"]
+
+    ids = add_deliveries(dashboard.host, webhook.id, 2)
+    add_deliveries(dashboard.host, webhook.id, 1, "ai.error")
+    again = client.get(dashboard.url(f"/{webhook.id}/log")).get_json()
+    assert again["version"] != empty["version"]
+    assert delivery_ids(again["html"])[1:] == ids[::-1]
+    assert client.get(dashboard.url(f"/{webhook.id}/log")).get_json()["version"] == (
+        again["version"])  # nothing changed, so the page leaves the log alone
+    filtered = client.get(dashboard.url(f"/{webhook.id}/log?event=ai.error")).get_json()
+    assert len(delivery_ids(filtered["html"])) == 1
+
+    page = client.get(dashboard.url(f"/{webhook.id}")).get_data(as_text=True)
+    assert f'data-version="{again["version"]}"' in page
+    assert f'data-live-url="{dashboard.url(f"/{webhook.id}/log")}"' in page
+    older = client.get(dashboard.url(f"/{webhook.id}?before={ids[-1]}")).get_data(as_text=True)
+    assert "data-live-url" not in older  # an older page of the log stays as it is
+    other = dashboard.client("globex").get(dashboard.url(f"/{webhook.id}/log"))
+    assert other.status_code == 404
+
+
+def test_every_time_shown_is_relative_with_the_exact_utc_time_on_hover(dashboard, receiver):
+    webhook = dashboard.host.add_webhook(receiver.url)
+    add_deliveries(dashboard.host, webhook.id, 3)
+    dashboard.host.emit("message.received", {"message_id": "msg_1"})
+    dashboard.host.work()
+    client = dashboard.client("acme")
+    for path in ("/", f"/{webhook.id}"):
+        html = client.get(dashboard.url(path)).get_data(as_text=True)
+        times = re.findall(r"<time ([^>]*)>([^<]*)</time>", html)
+        assert times, path
+        for attrs, text in times:
+            assert re.search(r'datetime="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"', attrs), attrs
+            assert re.search(r'title="\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC"', attrs), attrs
+            assert re.fullmatch(r"just now|\d+ (s|min|h|days?) ago|in \d+ (s|min|h|days?)|"
+                                r"due now", text), text
+        visible = re.sub(r"<pre.*?</pre>|<table class=\"ch-headers\">.*?</table>|<[^>]+>", "",
+                         html, flags=re.DOTALL)
+        assert not re.search(r"\d{4}-\d\d-\d\d", visible), "an absolute time outside a title"

@@ -1,4 +1,9 @@
-"""The README's demo command runs the whole stack and the receiver verifies real events."""
+"""The README's demo: ``python -m example_app`` runs the whole stack, the receiver verifies
+real events, a visitor can sign in and get an API key, and it stops cleanly.
+
+The browser side of the demo (sign in, add a webhook, see a test arrive live, Ctrl-C) is
+tests/dashboard/test_demo.py.
+"""
 
 from __future__ import annotations
 
@@ -8,77 +13,156 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
-from pathlib import Path
+from collections.abc import Iterator
+from typing import Any
 
-from flask_clawhooks.embedded_redis import free_port
+import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from ..dashboard.demo import (
+    ROOT,
+    SHUTDOWN_LINES,
+    Demo,
+    alive,
+    descendants,
+    group_alive,
+    port_refuses,
+)
+
+README = ROOT / "README.md"
+QUICKSTART = ROOT / "docs" / "quickstart.rst"
 
 
-def _process_group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-def test_python_m_example_app_delivers_verified_events_of_five_types(tmp_path):
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert "python -m example_app" in readme, "the README's demo command changed"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLASK_")}
-    env["PYTHONUNBUFFERED"] = "1"  # no FLASK_CLAWHOOKS_REDIS_URL: the demo embeds Redis
-    demo = subprocess.Popen(
-        [sys.executable, "-m", "example_app", "--port", str(free_port()),
-         "--receiver-port", str(free_port()), "--interval", "0.3", "--duration", "120",
-         "--instance-path", str(tmp_path / "instance")],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True,  # its own process group, to find every child afterwards
-    )
-    output: list[str] = []
-    reader = threading.Thread(target=lambda: output.extend(demo.stdout or ()), daemon=True)
-    reader.start()
+def test_python_m_example_app_delivers_verified_events_of_five_types_and_stops_on_sigterm(
+        tmp_path):
+    assert "python -m example_app" in README.read_text(encoding="utf-8"), (
+        "the README's demo command changed")
+    demo = Demo.start(tmp_path / "instance", interval=0.3)
     counts: dict[str, int] = {}
     try:
         deadline = time.monotonic() + 60
-        receiver_url = None
-        while time.monotonic() < deadline and demo.poll() is None:
-            if receiver_url is None:
-                found = re.search(r"Demo receiver\s+(http://\S+?)/?\s", "".join(output))
-                receiver_url = found.group(1) if found else None
-            if receiver_url is not None:
-                try:
-                    with urllib.request.urlopen(f"{receiver_url}/events.json", timeout=5) as r:
-                        counts = json.load(r)["counts"]
-                except OSError:
-                    pass
-                if len(counts) >= 5:
-                    break
+        while time.monotonic() < deadline and len(counts) < 5:
+            try:
+                with urllib.request.urlopen(demo.receiver + "events.json", timeout=5) as r:
+                    counts = json.load(r)["counts"]
+            except OSError:
+                pass
             time.sleep(0.5)
+        stopped = demo.stop(signal.SIGTERM)  # as a service manager stops it
     finally:
-        if demo.poll() is None:
-            demo.send_signal(signal.SIGINT)  # Ctrl-C: the demo stops its children
-        try:
-            returncode = demo.wait(40)
-        except subprocess.TimeoutExpired:
-            returncode = None
-        # Give the children the demo signalled a moment, then look for stragglers.
-        deadline = time.monotonic() + 20
-        while _process_group_alive(demo.pid) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        leftover = _process_group_alive(demo.pid)
-        if leftover or returncode is None:
-            os.killpg(demo.pid, signal.SIGKILL)
-            demo.wait(10)
-        reader.join(10)
-        if demo.stdout is not None:
-            demo.stdout.close()
-
-    log = "".join(output)
-    assert len(counts) >= 5, f"verified event types after 60 s: {counts}\n{log[-3000:]}"
-    assert returncode == 0, f"the demo exited with {returncode}\n{log[-3000:]}"
-    assert not leftover, f"demo processes still running after Ctrl-C\n{log[-3000:]}"
+        demo.kill()
+    assert len(counts) >= 5, f"verified event types after 60 s: {counts}"
+    assert stopped.returncode == 0, "".join(demo.stderr)
+    assert not stopped.left and not stopped.groups_left, stopped
+    assert [line.rstrip("\n") for line in demo.stderr] == SHUTDOWN_LINES, "".join(demo.stderr)
+    assert all(port_refuses(url) for url in (demo.home, demo.receiver, demo.redis))
     assert (tmp_path / "instance" / "clawbook.sqlite").exists()
+
+
+def test_a_demo_killed_with_sigkill_leaves_no_process_behind(tmp_path):
+    """The kernel stops the children of a demo that could not stop them itself."""
+    demo = Demo.start(tmp_path / "instance", interval=0.5)
+    try:
+        recorded = descendants(demo.process.pid)
+        assert len(recorded) >= 4, recorded  # redis, worker, app, receiver
+        os.kill(demo.process.pid, signal.SIGKILL)
+        demo.process.wait(10)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and (
+                alive(set(recorded)) or any(group_alive(g) for g in recorded.values())):
+            time.sleep(0.1)
+        left = alive(set(recorded))
+        groups = {g for g in recorded.values() if group_alive(g)}
+        demo.leftover_groups = groups  # killed in teardown if the test fails
+    finally:
+        demo.kill()
+    assert not left and not groups, (left, groups)
+    assert all(port_refuses(url) for url in (demo.home, demo.receiver, demo.redis))
+
+
+def test_every_demo_option_is_documented_in_the_readme_and_the_quickstart():
+    result = subprocess.run([sys.executable, "-m", "example_app", "--help"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    options = set(re.findall(r"(--[a-z][a-z-]+)", result.stdout)) - {"--help"}
+    assert {"--port", "--receiver-port", "--interval", "--duration",
+            "--instance-path"} <= options
+    for page in (README, QUICKSTART):
+        text = page.read_text(encoding="utf-8")
+        missing = sorted(option for option in options if option not in text)
+        assert not missing, f"{page.name} does not mention {missing}"
+
+
+# -- the demo app's own pages, through Flask's test client -----------------------------
+
+
+@pytest.fixture
+def demo_app(database_url: str, redis_url: str, tmp_path) -> Iterator[Any]:
+    from example_app import clawhooks, create_app, db
+    from flask_clawhooks.models import Base
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "CLAWHOOKS_REDIS_URL": redis_url,
+                      "DEMO_RECEIVER_URL": "http://127.0.0.1:5051", "TESTING": True},
+                     instance_path=str(tmp_path / "instance"))
+    with app.app_context():
+        clawhooks.create_all()
+    yield app
+    with app.app_context():
+        Base.metadata.drop_all(db.engine)
+        db.engine.dispose()
+
+
+def test_the_home_page_is_html_that_links_the_dashboard_the_api_and_the_receiver(demo_app):
+    response = demo_app.test_client().get("/")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    assert 'href="/settings/api/webhooks/"' in html
+    assert 'href="http://localhost/api/v1/openapi.json"' in html
+    assert 'href="http://127.0.0.1:5051/"' in html
+    assert "try_" not in html
+    assert "script-src" not in response.headers["Content-Security-Policy"]  # none at all
+    assert response.headers["X-Frame-Options"] == "DENY"
+
+
+def test_a_visitor_signs_in_on_the_demo_page_and_the_api_key_shown_works(demo_app):
+    client = demo_app.test_client()
+    response = client.get("/settings/api/webhooks/new")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/demo/sign-in?next=/settings/api/webhooks/new"
+
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    keys = dict(re.findall(r'<code class="key" id="key-(\w+)">(cbk_[\w-]+)</code>', page))
+    assert set(keys) == {"demo", "acme"}
+    assert f'Authorization: Bearer {keys["acme"]}' in page
+    again = client.get("/demo/sign-in").get_data(as_text=True)
+    assert keys["acme"] in again, "the demo shows the same key again"
+
+    signed_in = client.post("/demo/sign-in", data={
+        "owner": "acme", "next": "/settings/api/webhooks/new"})
+    assert signed_in.status_code == 302
+    assert signed_in.headers["Location"] == "/settings/api/webhooks/new"
+    cookie = signed_in.headers["Set-Cookie"]
+    assert "SameSite=Lax" in cookie and "HttpOnly" in cookie
+    dashboard = client.get("/settings/api/webhooks/new")
+    assert dashboard.status_code == 200
+    assert '<span class="ch-owner">acme</span>' in dashboard.get_data(as_text=True)
+
+    api = client.post("/api/v1/webhooks", headers={"Authorization": f"Bearer {keys['acme']}"},
+                      json={"url": "http://127.0.0.1:5051/webhook", "events": ["ai.error"]})
+    assert api.status_code == 201, api.get_json()
+    mine = client.get("/api/v1/webhooks", headers={"Authorization": f"Bearer {keys['acme']}"})
+    theirs = client.get("/api/v1/webhooks", headers={"Authorization": f"Bearer {keys['demo']}"})
+    assert [w["id"] for w in mine.get_json()["data"]] == [api.get_json()["id"]]
+    assert theirs.get_json()["data"] == []
+
+    client.post("/demo/sign-out")
+    assert client.get("/settings/api/webhooks/").status_code == 302
+
+
+def test_the_demo_sign_in_refuses_unknown_accounts_and_foreign_redirects(demo_app):
+    client = demo_app.test_client()
+    assert client.post("/demo/sign-in", data={"owner": "mallory"}).status_code == 400
+    for target in ("//evil.example/", "https://evil.example/", "/\\evil.example"):
+        response = client.post("/demo/sign-in", data={"owner": "demo", "next": target})
+        assert response.headers["Location"] == "/settings/api/webhooks/", target

@@ -12,6 +12,7 @@ import pytest
 from flask_clawhooks.catalog import CATALOG, TEST_EVENT
 from flask_clawhooks.config import DEFAULTS
 from flask_clawhooks.ledger import request_headers
+from flask_clawhooks.samples import SAMPLES
 from flask_clawhooks.signing import envelope_bytes
 
 from .rst import DOCS, code_blocks
@@ -44,16 +45,22 @@ def test_config_rst_states_the_default_of(key):
 
 
 def event_examples() -> list[dict]:
-    return [json.loads(b.code) for b in code_blocks("events.rst") if b.language == "json"]
+    """The JSON blocks written in events.rst and the samples it renders (``clawhooks-sample``)."""
+    text = (DOCS / "events.rst").read_text(encoding="utf-8")
+    written = [json.loads(b.code) for b in code_blocks("events.rst") if b.language == "json"]
+    rendered = re.findall(r"^\.\. clawhooks-sample:: (\S+)$", text, flags=re.MULTILINE)
+    return written + [SAMPLES[name] for name in rendered]
 
 
 def test_events_rst_shows_an_envelope_for_every_catalog_type_and_the_test_event():
     examples = event_examples()
     shown = {e["type"] for e in examples}
     assert shown == {t.name for t in CATALOG} | {TEST_EVENT}
+    assert set(SAMPLES) == shown, "every sample is shown, and only samples of known types"
     text = (DOCS / "events.rst").read_text(encoding="utf-8")
     for name in shown:
         assert f".. _event-{name}:" in text, f"no section label for {name}"
+        assert f".. clawhooks-sample:: {name}\n" in text, f"the sample of {name} is not shown"
 
 
 def test_every_event_example_is_an_envelope_the_sender_would_write():

@@ -1,0 +1,122 @@
+"""Every dashboard page on a phone (375 px) and a laptop (1280 px), in Chromium: nothing
+clipped, overflowing or overlapping, no serious or critical axe-core violation, no error
+in the console (a script or style refused by the Content-Security-Policy shows up there).
+Screenshots of each page go to test-artifacts/screenshots/."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from flask_clawhooks.samples import SAMPLES
+
+from ..fixtures import Reply
+from .conftest import PREFIX
+from .layout import check_page, watch_console
+
+pytest.importorskip("playwright.sync_api",
+                    reason="Playwright is not installed: pip install playwright")
+
+WIDTHS = (375, 1280)
+LONG_PATH = "/webhook/clawbook/incoming/" + "0123456789abcdefghijklmnopqrstuvwxyz" * 2
+
+
+def make_deliveries(host: Any, receiver: Any, webhook_id: str) -> None:
+    """One delivery in each state the log words differently, with bodies long enough to
+    scroll on a phone."""
+    page = b"<html><body><h1>502 Bad Gateway</h1>" + b"<p>upstream exploded</p>" * 60
+    receiver.default = Reply(500, page, {"Content-Type": "text/html"})
+    host.emit("message.received", {"message_id": "msg_1", "content": "Hello"})
+    host.work()  # failed, a retry in a minute
+    receiver.default = Reply(404, b"no such hook")
+    host.emit("message.sent", SAMPLES["message.sent"]["data"])
+    host.work()  # failed for good
+    receiver.default = Reply(200, b"OK")
+    host.emit("ai.error", {"model": "claude-3-5-sonnet", "error": "upstream 502"})
+    host.work()  # delivered
+    host.emit("backup.failed", {"error": "disk full"})  # not sent yet
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # layout, not storage
+def test_every_page_fits_375_and_1280_px_and_passes_axe(axe, dashboard, browser,
+                                                          live_server, receiver):
+    host = dashboard.host
+    receiver_url = receiver.url.replace("/webhook", LONG_PATH)
+    events = ["message.received", "message.sent", "ai.error", "backup.failed"]
+    busy = host.add_webhook(receiver_url, events, description="CRM sync for the sales team")
+    host.add_webhook("https://hooks.example.com/clawbook", ["system.health"], enabled=False)
+    make_deliveries(host, receiver, busy.id)
+
+    problems: list[str] = []
+    consoles: list[list[str]] = []
+    for width in WIDTHS:
+        context = browser.new_context(base_url=live_server,
+                                      viewport={"width": width, "height": 800})
+        context.set_default_timeout(15_000)
+        page = context.new_page()
+        consoles.append(watch_console(page, f"{width}px: "))
+
+        def check(name: str, page: Any = page, width: int = width) -> None:
+            problems.extend(check_page(page, f"{width}px-{name}"))
+
+        # signed out: the 401 page
+        page.goto(f"{PREFIX}/")
+        check("sign-in-required")
+
+        page.goto(f"/login?as=globex&next={PREFIX}/")  # an owner with no webhooks
+        page.get_by_role("heading", name="No webhooks yet").wait_for()
+        check("webhooks-empty")
+
+        page.goto(f"/login?as=acme&next={PREFIX}/")
+        rows = page.locator("#webhooks tbody tr")
+        assert rows.count() >= 2
+        labels = rows.first.locator(".ch-label")
+        if width == 375:  # stacked rows, each line labelled; no column headers
+            assert labels.all_text_contents() == ["Events", "Status", "Last delivery"]
+            assert all(label.is_visible() for label in labels.all())
+            assert page.locator("#webhooks thead").bounding_box()["height"] <= 1
+        else:
+            assert all(not label.is_visible() for label in labels.all())
+            assert page.locator("#webhooks thead").is_visible()
+        check("webhooks")
+
+        page.get_by_role("link", name="Add Webhook").first.click()
+        page.get_by_role("button", name="Create").click()
+        page.locator("#url-error").wait_for()
+        check("add-webhook-errors")
+
+        page.fill("#url", receiver_url)
+        page.check('input[value="integration.error"]')
+        page.get_by_role("button", name="Create").click()
+        page.locator("#ch-secret").wait_for()
+        check("webhook-created-secret")
+
+        page.goto(f"{PREFIX}/{busy.id}")
+        details = page.locator("details.ch-delivery")
+        assert details.count() == 4
+        for index in range(4):
+            details.nth(index).locator("summary").click()
+        scrolling = page.locator("pre.ch-pre").evaluate_all(
+            "pres => pres.filter(p => p.scrollHeight > p.clientHeight).length")
+        assert scrolling >= 1  # a scrolling body is checked for keyboard access
+        check("webhook-log")
+
+        page.get_by_role("link", name="Edit").click()
+        page.locator("#url").wait_for()
+        check("edit-webhook")
+
+        page.goto(f"{PREFIX}/{busy.id}/delete")
+        check("delete-webhook")
+
+        page.goto(f"{PREFIX}/{busy.id}?status=pending&event=ai.request")
+        page.get_by_text("No deliveries match these filters.").wait_for()
+        check("webhook-log-filtered-empty")
+
+        page.goto(f"{PREFIX}/wh_nosuchwebhook")
+        check("not-found")
+        context.close()
+
+    assert not problems, "\n".join(problems)
+    console = [error for errors in consoles for error in errors]
+    assert not console, "\n".join(console)
