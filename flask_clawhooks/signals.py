@@ -8,7 +8,7 @@ the health check runs (a worker's sweeper thread, or ``flask clawhooks check-hea
 
 from __future__ import annotations
 
-from flask.signals import Namespace
+from blinker import Namespace  # what flask.signals re-exports
 
 _signals = Namespace()
 

@@ -39,7 +39,7 @@ def _owned(query: Select[Any], column: Any, owner: str | None) -> Select[Any]:
 
 def get_webhook(session: AnySession, webhook_id: str, owner: str | None) -> Webhook:
     """:raises NoSuchResource: for a malformed id, an unknown one or another owner's."""
-    hook = None
+    hook: Webhook | None = None
     if validation.is_id(webhook_id, "wh"):
         hook = session.scalars(
             _owned(select(Webhook).where(Webhook.id == webhook_id), Webhook.owner, owner)
@@ -152,7 +152,7 @@ def get_delivery(session: AnySession, delivery_id: str, owner: str | None,
     :raises NoSuchResource: unless it exists, its webhook is ``owner``'s and, when given,
         is ``webhook_id``.
     """
-    found = None
+    found: Delivery | None = None
     if validation.is_id(delivery_id, "del"):
         query = (select(Delivery).join(Webhook, Delivery.webhook_id == Webhook.id)
                  .where(Delivery.id == delivery_id)
