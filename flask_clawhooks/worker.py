@@ -6,11 +6,17 @@ each job runs inside the Flask app's context; jobs hand their deliveries to the 
 flight while the worker takes the next job; and a sweeper thread re-queues deliveries
 that are due but lost to Redis (``CLAWHOOKS_SWEEP_INTERVAL``). On shutdown it waits for
 the POSTs in flight and their records.
+
+Nothing it forks outlives it or keeps its database connections: see
+:mod:`flask_clawhooks.forking`. On PostgreSQL its connections are named
+``clawhooks-worker-<pid>`` (``application_name``) unless the URL names them, so
+``pg_stat_activity`` tells whose they are.
 """
 
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 import time
 from typing import Any
@@ -22,19 +28,39 @@ from rq.job import Job
 from rq.queue import Queue
 from rq.worker import SimpleWorker
 
+from . import forking
 from .extension import EXTENSION_KEY, State
 
 log = logging.getLogger("flask_clawhooks")
+
+#: ``application_name`` of a worker's PostgreSQL connections; ``{pid}`` is its process id.
+APPLICATION_NAME = "clawhooks-worker-{pid}"
+#: A worker that ran this many seconds before losing Redis starts again after 1 s.
+_STABLE_RUN_SECONDS = 60.0
 
 
 class ClawHooksWorker(SimpleWorker):
     """A :class:`~rq.worker.SimpleWorker` that runs jobs in ``flask_app``'s context."""
 
-    def __init__(self, *args: Any, flask_app: Flask, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, flask_app: Flask, supervised: bool = False,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.flask_app = flask_app
         self._sweeper: Sweeper | None = None
         self._sweep_in_background = False
+        self._supervised = supervised
+
+    def _install_signal_handlers(self) -> None:
+        super()._install_signal_handlers()
+        if self._supervised:
+            # Ctrl-C reaches the whole process group; the supervisor alone answers it,
+            # with one SIGTERM to each worker.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def handle_warm_shutdown_request(self) -> None:
+        # Jobs stop claiming and hand their remaining ids back (flask_clawhooks.jobs).
+        self.flask_app.extensions[EXTENSION_KEY].stopping = True
+        super().handle_warm_shutdown_request()
 
     def perform_job(self, job: Job, queue: Queue, *args: Any, **kwargs: Any) -> bool:
         with self.flask_app.app_context():
@@ -79,6 +105,24 @@ class Sweeper(threading.Thread):
         self._stopped.set()
 
 
+def prepare_process(app: Flask) -> None:
+    """Make ``app``'s connections safe to fork from: every database connection opened
+    from now on is recorded (and tagged on PostgreSQL), and children forked from this
+    process close their copies and die with it (:mod:`flask_clawhooks.forking`).
+
+    Connections already open are closed first (except SQLite's), so none is missed.
+    """
+    state: State = app.extensions[EXTENSION_KEY]
+    forking.install()
+    with app.app_context():
+        engines = list(state.db.engines.values())
+    for engine in engines:
+        if forking.protect_engine(engine, APPLICATION_NAME) and engine.dialect.name != "sqlite":
+            engine.dispose()
+    forking.protect_redis(state.redis)
+    forking.protect_redis(state.request_redis)
+
+
 def run_worker(
     app: Flask,
     *,
@@ -86,6 +130,7 @@ def run_worker(
     with_scheduler: bool = True,
     logging_level: str = "INFO",
     name: str | None = None,
+    supervised: bool = False,
 ) -> bool:
     """Sweep once, then work the app's queue (until it is empty, with ``burst``).
 
@@ -93,32 +138,41 @@ def run_worker(
     waiting 1 s, 2 s, … 30 s between tries, until Redis answers or the worker is told
     to stop. Deliveries queued in a Redis that was lost are found again by the sweep.
 
+    :param supervised: run under :class:`~flask_clawhooks.supervisor.Supervisor`, which
+        alone answers Ctrl-C.
     :returns: whether any job was processed.
     """
     state: State = app.extensions[EXTENSION_KEY]
     state.worker_mode = True
+    state.stopping = False
+    prepare_process(app)
     worked = False
     pause = 1.0
     try:
         while True:
             worker: ClawHooksWorker | None = None
+            started = time.monotonic()
             try:
                 with app.app_context():
                     state.extension.sweep()
                 worker = ClawHooksWorker([state.queue], connection=state.redis, flask_app=app,
-                                         name=name)
+                                         name=name, supervised=supervised)
                 worker._sweep_in_background = not burst
                 worked |= bool(worker.work(burst=burst, with_scheduler=with_scheduler,
                                            logging_level=logging_level))
             except (redis.ConnectionError, redis.TimeoutError) as exc:
                 if burst:
                     raise
+                if time.monotonic() - started > _STABLE_RUN_SECONDS:
+                    pause = 1.0
                 log.warning("Redis is unreachable (%s); trying again in %.0f s", exc, pause)
             else:
                 # RQ notes the time of a warm shutdown request (SIGINT/SIGTERM); when
                 # idle it stops the loop without setting _stop_requested.
                 if burst or worker._stop_requested or worker._shutdown_requested_date:
                     return worked
+                if time.monotonic() - started > _STABLE_RUN_SECONDS:
+                    pause = 1.0
                 log.warning("The worker lost Redis; starting again in %.0f s", pause)
             try:
                 time.sleep(pause)
