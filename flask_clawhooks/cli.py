@@ -13,7 +13,7 @@ from flask.cli import AppGroup
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from .errors import UnknownEventType
+from .errors import TooManyTestSends, UnknownEventType
 from .extension import EXTENSION_KEY, State
 from .models import Delivery
 
@@ -35,15 +35,37 @@ def init_db() -> None:
     click.echo(f"Webhook tables ready in {state.db.engine.url.render_as_string()}.")
 
 
+class ProcessCount(click.ParamType):
+    """``--processes``: a number from 1, or ``auto`` for one per core."""
+
+    name = "N|auto"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        from .supervisor import parse_processes
+
+        try:
+            return parse_processes(str(value))
+        except ValueError:
+            self.fail(f"{value!r} is not a number from 1 or 'auto'.", param, ctx)
+
+
 @cli.command("worker")
 @click.option("--burst", is_flag=True, help="Quit once the queue is empty.")
 @click.option("--concurrency", type=click.IntRange(1, 1024), default=None,
               help="Deliveries in flight at once (default: CLAWHOOKS_CONCURRENCY).")
+@click.option("--processes", type=ProcessCount(), default="1", show_default=True,
+              help="Worker processes under one supervising parent; 'auto' is one per "
+                   "core. The parent restarts a worker that dies and stops them all on "
+                   "SIGTERM or Ctrl-C.")
 @click.option("--name", default=None, help="Worker name shown by RQ (default: random).")
 @click.option("--log-level", default="INFO", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
               help="INFO logs every job; WARNING only trouble.")
-def worker(burst: bool, concurrency: int | None, name: str | None, log_level: str) -> None:
+def worker(burst: bool, concurrency: int | None, processes: int, name: str | None,
+           log_level: str) -> None:
     """Deliver webhooks: an RQ worker with its scheduler, sweeping periodically."""
     from .worker import run_worker
 
@@ -51,9 +73,23 @@ def worker(burst: bool, concurrency: int | None, name: str | None, log_level: st
     if concurrency is not None:
         state.settings = dataclasses.replace(state.settings, concurrency=concurrency)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    click.echo(f"Working queue {state.settings.queue!r} on {_redis_label(state)}"
+    how = f" with {processes} processes" if processes > 1 else ""
+    click.echo(f"Working queue {state.settings.queue!r} on {_redis_label(state)}{how}"
                f"{' (burst)' if burst else ''}; Ctrl-C stops after the POSTs in flight.")
-    run_worker(app, burst=burst, name=name, logging_level=log_level.upper())
+    if processes == 1:
+        run_worker(app, burst=burst, name=name, logging_level=log_level.upper())
+        return
+    import logging
+
+    from .supervisor import Supervisor
+
+    logging.getLogger("flask_clawhooks").setLevel(log_level.upper())
+    if not logging.getLogger().handlers:
+        logging.basicConfig(format="%(asctime)s %(message)s")
+    code = Supervisor(app, processes, burst=burst, name=name,
+                      logging_level=log_level.upper()).run()
+    if code:
+        raise click.exceptions.Exit(code)
 
 
 @cli.command("sweep")
@@ -113,8 +149,9 @@ def events() -> None:
 
 
 def _redis_label(state: State) -> str:
-    kwargs = state.redis.connection_pool.connection_kwargs
-    return f"redis://{kwargs.get('host', '?')}:{kwargs.get('port', '?')}/{kwargs.get('db', 0)}"
+    from .redisclient import describe
+
+    return describe(state.settings.redis_url)
 
 
 # -- API keys, webhooks and deliveries -------------------------------------------------
@@ -297,7 +334,10 @@ def test_webhook(webhook_id: str) -> None:
     session = state.db.session
     hook = _found(resources.get_webhook, session, webhook_id, None)
     _found(resources.ensure_enabled, hook, "sending a test")
-    delivery = state.extension.send_test(hook)
+    try:
+        delivery = state.extension.send_test(hook)
+    except TooManyTestSends as exc:
+        raise click.ClickException(str(exc)) from None
     code = delivery.response_code if delivery.response_code is not None else "-"
     summary = (f"{delivery.id} to {hook.url}: {delivery.status}, HTTP {code}, "
                f"{delivery.response_time_ms if delivery.response_time_ms is not None else '-'} ms")
