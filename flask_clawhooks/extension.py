@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import math
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -9,6 +11,7 @@ from typing import Any
 import redis
 from flask import Flask, current_app
 from flask_sqlalchemy import SQLAlchemy
+from redis import Redis
 from rq import Queue
 from sqlalchemy import insert, select
 
@@ -16,7 +19,7 @@ from . import ledger, signals
 from .catalog import CATALOG, TEST_EVENT, EventType
 from .config import DEFAULTS, Settings, load_settings
 from .enqueue import after_commit, push_ready
-from .errors import ConfigurationError, NotInitialized, UnknownEventType
+from .errors import ConfigurationError, NotInitialized, TooManyTestSends, UnknownEventType
 from .ids import new_id
 from .models import (
     AnySession,
@@ -28,10 +31,14 @@ from .models import (
     delivery_table,
     event_table,
 )
+from .ratelimit import InFlightLimiter, LimitReached
+from .redisclient import CircuitBreaker, connect
 from .signing import envelope_bytes
 from .timeutil import isoformat, utcnow
 
 EXTENSION_KEY = "clawhooks"
+
+log = logging.getLogger("flask_clawhooks")
 
 
 class State:
@@ -41,26 +48,71 @@ class State:
         self.extension = extension
         self.db = db
         self.settings = settings
-        self._redis: redis.Redis | None = None
-        self._queue: Queue | None = None
+        self._clients: dict[bool, Redis] = {}
+        self._queues: dict[bool, Queue] = {}
         self._dispatcher: Any = None
         self._lock = threading.Lock()
+        self._redis_lock = threading.Lock()
         #: True inside ``flask clawhooks worker``: jobs hand deliveries over and return.
         self.worker_mode = False
+        #: True once the worker was asked to stop: jobs claim nothing more.
+        self.stopping = False
+        #: Keeps a hung or dead Redis off the request path (see :mod:`.redisclient`).
+        self.breaker = CircuitBreaker(settings.redis_circuit_cooldown)
+        #: Bounds the test sends this process makes (see :meth:`ClawHooks.send_test`).
+        self.test_sends = InFlightLimiter(settings.test_send_limit_per_owner,
+                                          settings.test_send_limit)
 
     @property
-    def redis(self) -> redis.Redis:
-        if self._redis is None:
-            self._redis = redis.Redis.from_url(
-                self.settings.redis_url, socket_connect_timeout=2, health_check_interval=30
-            )
-        return self._redis
+    def redis(self) -> Redis:
+        """The worker client inside ``flask clawhooks worker``, else the request client.
+
+        The worker's (RQ's) has ordinary timeouts and retries; everywhere else, a web
+        request or a command, each Redis call is bounded by
+        ``CLAWHOOKS_REDIS_REQUEST_TIMEOUT`` and not retried.
+        """
+        return self._client(self.worker_mode)
+
+    @property
+    def request_redis(self) -> Redis:
+        """The client with short timeouts, whatever the mode."""
+        return self._client(False)
+
+    def _client(self, worker: bool) -> Redis:
+        client = self._clients.get(worker)
+        if client is None:
+            with self._redis_lock:
+                client = self._clients.get(worker)
+                if client is None:
+                    if worker:
+                        client = connect(self.settings.redis_url, timeout=None,
+                                         connect_timeout=2.0, retries=True)
+                    else:
+                        bound = self.settings.redis_request_timeout
+                        client = connect(self.settings.redis_url, timeout=bound,
+                                         connect_timeout=bound, retries=False)
+                    self._clients[worker] = client
+        return client
 
     @property
     def queue(self) -> Queue:
-        if self._queue is None:
-            self._queue = Queue(self.settings.queue, connection=self.redis)
-        return self._queue
+        """The RQ queue on :attr:`redis`."""
+        return self._queue(self.worker_mode)
+
+    def _queue(self, worker: bool) -> Queue:
+        queue = self._queues.get(worker)
+        if queue is None:
+            queue = self._queues[worker] = Queue(self.settings.queue,
+                                                 connection=self._client(worker))
+        return queue
+
+    def reset_redis(self) -> None:
+        """Forget the Redis clients (closing their connections); the next use makes new
+        ones from the current settings."""
+        with self._redis_lock:
+            clients, self._clients, self._queues = list(self._clients.values()), {}, {}
+        for client in clients:
+            client.connection_pool.disconnect()
 
     def dispatcher(self, app: Flask) -> Any:
         """This process's :class:`~flask_clawhooks.dispatch.Dispatcher`, made on first use."""
@@ -82,7 +134,21 @@ class State:
         return loader(owner) if loader is not None else None
 
     def enqueue(self, delivery_ids: list[str]) -> None:
-        push_ready(self.queue, delivery_ids)
+        """Queue deliveries after the commit that made them, from inside a request.
+
+        Uses the request client through the circuit breaker: while Redis is failing the
+        ids are left to the sweeper, which finds them in the database.
+        """
+        if not self.breaker.allow():
+            log.debug("Redis is skipped for now; the sweeper will send %d deliveries.",
+                      len(delivery_ids))
+            return
+        try:
+            push_ready(self._queue(False), delivery_ids)
+        except (redis.RedisError, OSError) as exc:
+            self.breaker.failed(exc)
+            raise
+        self.breaker.succeeded()
 
 
 class ClawHooks:
@@ -253,10 +319,27 @@ class ClawHooks:
     def send_test(self, webhook: Webhook, session: AnySession | None = None) -> Delivery:
         """Send a ``webhook.test`` event to ``webhook`` now and return its delivery.
 
-        Commits ``session``; the attempt is recorded like any other delivery.
+        Commits ``session``; the attempt is recorded like any other delivery. The caller
+        waits for the receiver (up to ``CLAWHOOKS_TIMEOUT``), so this process makes at
+        most ``CLAWHOOKS_TEST_SEND_LIMIT_PER_OWNER`` test sends of one owner at once and
+        ``CLAWHOOKS_TEST_SEND_LIMIT`` in all; beyond, it refuses at once, recording
+        nothing, and no owner waits for another's.
+
+        :raises TooManyTestSends: when the owner's limit or the process's is reached.
         """
         state = self.state()
         session = session if session is not None else state.db.session
+        try:
+            with state.test_sends.slot(webhook.owner):
+                return self._send_test(state, session, webhook)
+        except LimitReached as exc:
+            wait = max(1, math.ceil(state.settings.timeout))
+            raise TooManyTestSends(
+                f"Not sent: {exc}. Try again in {wait} s, when they have been answered or "
+                "have timed out.", retry_after=wait, per_owner=exc.per_owner,
+            ) from None
+
+    def _send_test(self, state: State, session: AnySession, webhook: Webhook) -> Delivery:
         data = {"webhook_id": webhook.id, "message": "This is a test event from ClawBook."}
         event = self._record_event(state, session, TEST_EVENT, data, webhook.owner,
                                    [webhook.id], enqueue=False)
@@ -267,7 +350,11 @@ class ClawHooks:
         return delivery
 
     def redeliver_now(self, delivery_ids: list[str]) -> int:
-        """Send these deliveries from this process now, waiting for their outcomes."""
+        """Send these deliveries from this process now, waiting for their outcomes.
+
+        Unbounded: callers in a web request go through :meth:`send_test`, which bounds
+        how many wait at once.
+        """
         app = current_app._get_current_object()  # type: ignore[attr-defined]
         return int(self.state().dispatcher(app).dispatch(delivery_ids, wait=True))
 

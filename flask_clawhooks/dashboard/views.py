@@ -33,6 +33,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from ..api import resources
+from ..errors import TooManyTestSends
 from ..models import Delivery, DeliveryStatus, Webhook
 from ..signing import generate_secret
 from ..timeutil import isoformat, utcnow
@@ -330,7 +331,11 @@ def delete_webhook(webhook_id: str) -> Response | str:
 def send_test(webhook_id: str) -> Response:
     """Send a ``webhook.test`` event now and show how it went."""
     hook = _owned_webhook(webhook_id)
-    delivery = _extension().send_test(hook, _db())
+    try:
+        delivery = _extension().send_test(hook, _db())
+    except TooManyTestSends as exc:
+        flash(str(exc), "error")
+        return _back_to(hook)
     message, category = _describe(delivery)
     flash(message, category)
     return _back_to(hook, delivery.id)

@@ -83,11 +83,12 @@ def test_emit_still_commits_when_redis_is_down_and_the_sweeper_sends_later(
 ):
     host.add_webhook(receiver.url)
     state = host.app.extensions["clawhooks"]
-    good_redis = state.redis
-    state._redis, state._queue = None, None
+    good_url = state.settings.redis_url
     host.configure(redis_url="redis://127.0.0.1:1/0")  # nothing listens there
+    state.reset_redis()
     event_id = host.emit("message.received", {"n": 1})  # must not raise
-    state._redis, state._queue = good_redis, None
+    host.configure(redis_url=good_url)
+    state.reset_redis()
     with host.app.app_context():
         assert host.db.session.get(Event, event_id) is not None
 
