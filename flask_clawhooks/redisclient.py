@@ -35,7 +35,8 @@ from urllib.parse import parse_qs, unquote
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from redis.sentinel import Sentinel
+from redis.sentinel import Sentinel, SentinelManagedConnection
+from redis.utils import SENTINEL
 
 log = logging.getLogger("flask_clawhooks")
 
@@ -174,8 +175,28 @@ def connect(url: str, *, timeout: float | None, connect_timeout: float,
     manager = Sentinel(  # type: ignore[no-untyped-call]
         list(spec.sentinels), sentinel_kwargs=sentinel_options, **options)
     client: redis.Redis = manager.master_for(  # type: ignore[no-untyped-call]
-        spec.service, db=spec.db, username=spec.username, password=spec.password)
+        spec.service, db=spec.db, username=spec.username, password=spec.password,
+        connection_class=_SentinelManagedConnection)
     return client
+
+
+class _SentinelManagedConnection(SentinelManagedConnection):
+    """redis-py's connection to a Sentinel-managed master, except that a read cut short
+    by an exception disconnects, as plain connections do.
+
+    redis-py's leaves such a connection open (``disconnect_on_error=False``), so when a
+    signal handler raises in the middle of a read (RQ's warm shutdown while the worker
+    waits in ``BLPOP``), the answer stays in the socket and the next command on that
+    pooled connection reads it as its own: "Wrong number of response items from
+    pipeline execution", or a wait for an answer that never comes.
+    """
+
+    def read_response(self, disable_decoding: bool = False, *, timeout: Any = SENTINEL,
+                      disconnect_on_error: bool | None = True,
+                      push_request: bool | None = False) -> Any:
+        return super().read_response(disable_decoding=disable_decoding, timeout=timeout,
+                                     disconnect_on_error=disconnect_on_error,
+                                     push_request=push_request)
 
 
 class CircuitBreaker:

@@ -98,8 +98,11 @@ class Sweeper(threading.Thread):
                     count = state.extension.sweep()
                 if count:
                     log.info("Sweeper re-queued %d deliveries", count)
+            except (redis.RedisError, OSError) as exc:
+                log.warning("Sweep failed: %s; trying again in %g s", exc,
+                            state.settings.sweep_interval)
             except Exception:
-                log.exception("Sweep failed; trying again in %.0f s", state.settings.sweep_interval)
+                log.exception("Sweep failed; trying again in %g s", state.settings.sweep_interval)
 
     def stop(self) -> None:
         self._stopped.set()
@@ -163,6 +166,9 @@ def run_worker(
             except (redis.ConnectionError, redis.TimeoutError) as exc:
                 if burst:
                     raise
+                if worker is not None and (worker._stop_requested
+                                           or worker._shutdown_requested_date):
+                    return worked  # told to stop; Redis failed on the way out
                 if time.monotonic() - started > _STABLE_RUN_SECONDS:
                     pause = 1.0
                 log.warning("Redis is unreachable (%s); trying again in %.0f s", exc, pause)

@@ -159,7 +159,7 @@ def test_nothing_is_lost_through_kills_a_redis_restart_and_dropped_connections(
                     host.db.session.commit()
             if kills < 4 and before > (kills + 1) * TOTAL // 6:
                 # Mid-batch: once the batch just emitted is being posted.
-                wait_for(lambda: receiver.total() >= min(before + 10, TOTAL), 30,
+                wait_for(lambda before=before: receiver.total() >= min(before + 10, TOTAL), 30,
                          "the batch being posted")
                 kill_one()
                 kills += 1
