@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -13,7 +14,8 @@ from flask import Flask, current_app
 from flask_sqlalchemy import SQLAlchemy
 from redis import Redis
 from rq import Queue
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
+from sqlalchemy import inspect as sa_inspect
 
 from . import ledger, signals
 from .catalog import CATALOG, TEST_EVENT, EventType
@@ -352,11 +354,38 @@ class ClawHooks:
     def redeliver_now(self, delivery_ids: list[str]) -> int:
         """Send these deliveries from this process now, waiting for their outcomes.
 
-        Unbounded: callers in a web request go through :meth:`send_test`, which bounds
-        how many wait at once.
+        It waits for these deliveries only: their leases are released when their
+        outcomes are recorded (the dispatcher's own wait is for everything this process
+        has in flight, so one owner's test sends to a slow receiver would hold up every
+        other's). Unbounded: callers in a web request go through :meth:`send_test`,
+        which bounds how many wait at once.
+
+        :returns: how many were claimed (the others were not due, or are being sent).
         """
+        state = self.state()
         app = current_app._get_current_object()  # type: ignore[attr-defined]
-        return int(self.state().dispatcher(app).dispatch(delivery_ids, wait=True))
+        claimed = int(state.dispatcher(app).dispatch(delivery_ids, wait=False))
+        if claimed:
+            self._wait_for_outcomes(state, delivery_ids)
+        return claimed
+
+    @staticmethod
+    def _wait_for_outcomes(state: State, delivery_ids: list[str]) -> None:
+        """Poll until none of ``delivery_ids`` is leased, for at most a lease's length.
+
+        On a connection of its own, so that the caller's transaction is left alone.
+        """
+        engine = state.db.session.get_bind(mapper=sa_inspect(Delivery)).engine
+        leased = (select(func.count()).select_from(Delivery)
+                  .where(Delivery.id.in_(delivery_ids), Delivery.lease_token.is_not(None)))
+        deadline = time.monotonic() + state.settings.lease_seconds
+        pause = 0.005
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                if not conn.scalar(leased):
+                    return
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)
 
     def retry(self, delivery_id: str, session: AnySession | None = None) -> Delivery | None:
         """Make a finished or waiting delivery pending and due now, and queue it; commits.
