@@ -15,28 +15,25 @@ from pathlib import Path
 
 from flask_clawhooks.embedded_redis import free_port
 
+from ..processes import group_members
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _process_group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+    return bool(group_members(pgid))
 
 
-def test_python_m_example_app_delivers_verified_events_of_five_types(tmp_path):
+def test_python_m_example_app_delivers_verified_events_of_five_types(tmp_path, spawn):
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "python -m example_app" in readme, "the README's demo command changed"
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLASK_")}
     env["PYTHONUNBUFFERED"] = "1"  # no FLASK_CLAWHOOKS_REDIS_URL: the demo embeds Redis
-    demo = subprocess.Popen(
+    demo = spawn(  # its own process group, to find every child afterwards
         [sys.executable, "-m", "example_app", "--port", str(free_port()),
          "--receiver-port", str(free_port()), "--interval", "0.3", "--duration", "120",
          "--instance-path", str(tmp_path / "instance")],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True,  # its own process group, to find every child afterwards
     )
     output: list[str] = []
     reader = threading.Thread(target=lambda: output.extend(demo.stdout or ()), daemon=True)
