@@ -56,6 +56,10 @@ class ClawHooksWorker(SimpleWorker):
             # Ctrl-C reaches the whole process group; the supervisor alone answers it,
             # with one SIGTERM to each worker.
             signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if self.flask_app.extensions[EXTENSION_KEY].stopping:
+            # Asked to stop while this worker was starting: the signal went to the
+            # handler of the one before it (run_worker starts another after losing Redis).
+            self._stop_requested = True
 
     def handle_warm_shutdown_request(self) -> None:
         # Jobs stop claiming and hand their remaining ids back (flask_clawhooks.jobs).
@@ -152,38 +156,45 @@ def run_worker(
     worked = False
     pause = 1.0
     try:
-        while True:
+        # state.stopping is set by whichever worker's signal handler got SIGTERM/SIGINT,
+        # including that of a worker which already lost Redis, between two runs.
+        while not state.stopping:
             worker: ClawHooksWorker | None = None
             started = time.monotonic()
             try:
                 with app.app_context():
                     state.extension.sweep()
+                if state.stopping:
+                    break
                 worker = ClawHooksWorker([state.queue], connection=state.redis, flask_app=app,
                                          name=name, supervised=supervised)
                 worker._sweep_in_background = not burst
                 worked |= bool(worker.work(burst=burst, with_scheduler=with_scheduler,
                                            logging_level=logging_level))
+            except StopRequested:  # RQ's signal handler, between two runs
+                break
             except (redis.ConnectionError, redis.TimeoutError) as exc:
                 if burst:
                     raise
-                if worker is not None and (worker._stop_requested
-                                           or worker._shutdown_requested_date):
-                    return worked  # told to stop; Redis failed on the way out
+                if state.stopping:
+                    break  # told to stop; Redis failed on the way out
                 if time.monotonic() - started > _STABLE_RUN_SECONDS:
                     pause = 1.0
                 log.warning("Redis is unreachable (%s); trying again in %.0f s", exc, pause)
             else:
                 # RQ notes the time of a warm shutdown request (SIGINT/SIGTERM); when
                 # idle it stops the loop without setting _stop_requested.
-                if burst or worker._stop_requested or worker._shutdown_requested_date:
-                    return worked
+                if (burst or state.stopping or worker._stop_requested
+                        or worker._shutdown_requested_date):
+                    break
                 if time.monotonic() - started > _STABLE_RUN_SECONDS:
                     pause = 1.0
                 log.warning("The worker lost Redis; starting again in %.0f s", pause)
             try:
                 time.sleep(pause)
-            except StopRequested:  # RQ's signal handler, between two runs
-                return worked
+            except StopRequested:
+                break
             pause = min(pause * 2, 30.0)
+        return worked
     finally:
         state.worker_mode = False
