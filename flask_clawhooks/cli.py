@@ -14,7 +14,7 @@ from flask.cli import AppGroup
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from .errors import UnknownEventType
+from .errors import TooManyTestSends, UnknownEventType
 from .extension import EXTENSION_KEY, State
 from .models import Delivery
 
@@ -36,10 +36,31 @@ def init_db() -> None:
     click.echo(f"Webhook tables ready in {state.db.engine.url.render_as_string()}.")
 
 
+class ProcessCount(click.ParamType):
+    """``--processes``: a number from 1, or ``auto`` for one per core."""
+
+    name = "N|auto"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        from .supervisor import parse_processes
+
+        try:
+            return parse_processes(str(value))
+        except ValueError:
+            self.fail(f"{value!r} is not a number from 1 or 'auto'.", param, ctx)
+
+
 @cli.command("worker")
 @click.option("--burst", is_flag=True, help="Quit once the queue is empty.")
 @click.option("--concurrency", type=click.IntRange(1, 1024), default=None,
               help="Deliveries in flight at once (default: CLAWHOOKS_CONCURRENCY).")
+@click.option("--processes", type=ProcessCount(), default="1", show_default=True,
+              help="Worker processes under one supervising parent; 'auto' is one per "
+                   "core. The parent restarts a worker that dies and stops them all on "
+                   "SIGTERM or Ctrl-C.")
 @click.option("--name", default=None, help="Worker name shown by RQ (default: random).")
 @click.option("--log-level", default="INFO", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
@@ -48,8 +69,8 @@ def init_db() -> None:
               help="Serve Prometheus metrics over HTTP on this port (every path answers).")
 @click.option("--metrics-host", default="127.0.0.1", show_default=True,
               help="Address the metrics port listens on; 0.0.0.0 for every interface.")
-def worker(burst: bool, concurrency: int | None, name: str | None, log_level: str,
-           metrics_port: int | None, metrics_host: str) -> None:
+def worker(burst: bool, concurrency: int | None, processes: int, name: str | None,
+           log_level: str, metrics_port: int | None, metrics_host: str) -> None:
     """Deliver webhooks: an RQ worker with its scheduler, sweeping periodically."""
     from .worker import run_worker
 
@@ -57,23 +78,45 @@ def worker(burst: bool, concurrency: int | None, name: str | None, log_level: st
     if concurrency is not None:
         state.settings = dataclasses.replace(state.settings, concurrency=concurrency)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    from .metrics import process_exited
+
+    # Started before any worker process, so that they all write to the directory it reads.
     server = _metrics_server(app, metrics_host, metrics_port)
-    click.echo(f"Working queue {state.settings.queue!r} on {_redis_label(state)}"
+    how = f" with {processes} processes" if processes > 1 else ""
+    click.echo(f"Working queue {state.settings.queue!r} on {_redis_label(state)}{how}"
                f"{' (burst)' if burst else ''}; Ctrl-C stops after the POSTs in flight.")
+    code = 0
     try:
-        run_worker(app, burst=burst, name=name, logging_level=log_level.upper())
+        if processes == 1:
+            run_worker(app, burst=burst, name=name, logging_level=log_level.upper())
+        else:
+            code = _supervise(app, processes, burst, name, log_level.upper(),
+                              process_exited if server is not None else None)
     finally:
         if server is not None:
             server.close()
         else:
-            from .metrics import process_exited
-
             process_exited(os.getpid())  # when writing to another worker's directory
+    if code:
+        raise click.exceptions.Exit(code)
+
+
+def _supervise(app: Any, processes: int, burst: bool, name: str | None, log_level: str,
+               on_exit: Callable[[int], None] | None) -> int:
+    """Run ``processes`` workers under a :class:`~flask_clawhooks.supervisor.Supervisor`."""
+    import logging
+
+    from .supervisor import Supervisor
+
+    logging.getLogger("flask_clawhooks").setLevel(log_level)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(format="%(asctime)s %(message)s")
+    return Supervisor(app, processes, burst=burst, name=name, logging_level=log_level,
+                      on_exit=on_exit).run()
 
 
 def _metrics_server(app: Any, host: str, port: int | None) -> Any:
-    """Start the worker's metrics server, before any worker process starts, so that
-    they all write to the directory it reads (:mod:`flask_clawhooks.metrics`)."""
+    """Start the worker's metrics server (:mod:`flask_clawhooks.metrics`), or None."""
     if port is None:
         return None
     from .metrics import WorkerMetricsServer
@@ -164,8 +207,9 @@ def events() -> None:
 
 
 def _redis_label(state: State) -> str:
-    kwargs = state.redis.connection_pool.connection_kwargs
-    return f"redis://{kwargs.get('host', '?')}:{kwargs.get('port', '?')}/{kwargs.get('db', 0)}"
+    from .redisclient import describe
+
+    return describe(state.settings.redis_url)
 
 
 # -- API keys, webhooks and deliveries -------------------------------------------------
@@ -348,7 +392,10 @@ def test_webhook(webhook_id: str) -> None:
     session = state.db.session
     hook = _found(resources.get_webhook, session, webhook_id, None)
     _found(resources.ensure_enabled, hook, "sending a test")
-    delivery = state.extension.send_test(hook)
+    try:
+        delivery = state.extension.send_test(hook)
+    except TooManyTestSends as exc:
+        raise click.ClickException(str(exc)) from None
     code = delivery.response_code if delivery.response_code is not None else "-"
     summary = (f"{delivery.id} to {hook.url}: {delivery.status}, HTTP {code}, "
                f"{delivery.response_time_ms if delivery.response_time_ms is not None else '-'} ms")

@@ -11,11 +11,16 @@ from typing import Any
 
 from .destinations import DestinationPolicy
 from .errors import ConfigurationError
+from .redisclient import RedisUrlError, check_url
 
 DEFAULTS: dict[str, Any] = {
     # Where work is queued. The database stays the source of truth.
     "CLAWHOOKS_REDIS_URL": "redis://127.0.0.1:6379/0",
     "CLAWHOOKS_QUEUE": "clawhooks",
+    # Seconds any one Redis call made inside a request (or a command) may take; after a
+    # failure, requests do without Redis for the cool-down (the sweeper makes up for it).
+    "CLAWHOOKS_REDIS_REQUEST_TIMEOUT": 0.5,
+    "CLAWHOOKS_REDIS_CIRCUIT_COOLDOWN": 5.0,
     # The seed's retry policy: 1st retry after 1 min, then 5 min, 30 min, 2 h, 12 h.
     "CLAWHOOKS_RETRY_DELAYS": (60, 300, 1800, 7200, 43200),
     # Seconds one attempt may take in all (connect, send, wait, read).
@@ -34,6 +39,10 @@ DEFAULTS: dict[str, Any] = {
     "CLAWHOOKS_DESTINATION_ALLOWLIST": (),
     # Deliveries one worker process has in flight at once.
     "CLAWHOOKS_CONCURRENCY": 32,
+    # Test sends one web process makes at once for one owner, and in all (never more than
+    # CLAWHOOKS_CONCURRENCY); beyond, "Send test" answers 429 at once.
+    "CLAWHOOKS_TEST_SEND_LIMIT_PER_OWNER": 2,
+    "CLAWHOOKS_TEST_SEND_LIMIT": 16,
     # Bytes of a receiver's answer kept in the attempt log.
     "CLAWHOOKS_RESPONSE_EXCERPT_BYTES": 4096,
     # Where the JSON API is mounted (flask_clawhooks.api).
@@ -83,6 +92,8 @@ class Settings:
 
     redis_url: str
     queue: str
+    redis_request_timeout: float
+    redis_circuit_cooldown: float
     retry_delays: tuple[float, ...]
     timeout: float
     lease_seconds: float
@@ -91,6 +102,8 @@ class Settings:
     secret_rotation_grace: float
     destinations: DestinationPolicy
     concurrency: int
+    test_send_limit_per_owner: int
+    test_send_limit: int
     response_excerpt_bytes: int
     api_prefix: str
     api_rate_limit: int | None
@@ -201,9 +214,13 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
     redis_url = config["CLAWHOOKS_REDIS_URL"]
     if not isinstance(redis_url, str) or "://" not in redis_url:
         raise ConfigurationError(
-            "CLAWHOOKS_REDIS_URL must be a URL such as redis://127.0.0.1:6379/0, "
-            f"got {redis_url!r}."
+            "CLAWHOOKS_REDIS_URL must be a URL such as redis://127.0.0.1:6379/0 or "
+            f"redis+sentinel://127.0.0.1:26379/mymaster/0, got {redis_url!r}."
         )
+    try:
+        check_url(redis_url)
+    except RedisUrlError as exc:
+        raise ConfigurationError(f"CLAWHOOKS_REDIS_URL is not usable: {exc}.") from None
     queue = config["CLAWHOOKS_QUEUE"]
     if not isinstance(queue, str) or not queue:
         raise ConfigurationError(f"CLAWHOOKS_QUEUE must be a non-empty string, got {queue!r}.")
@@ -213,9 +230,16 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
     lease_seconds = 2 * timeout + 30 if lease is None else float(
         _number(config, "CLAWHOOKS_LEASE_SECONDS", minimum=timeout)
     )
+    concurrency = _number(config, "CLAWHOOKS_CONCURRENCY", minimum=1, integer=True)
     return Settings(
         redis_url=redis_url,
         queue=queue,
+        redis_request_timeout=float(
+            _number(config, "CLAWHOOKS_REDIS_REQUEST_TIMEOUT", minimum=0.01)
+        ),
+        redis_circuit_cooldown=float(
+            _number(config, "CLAWHOOKS_REDIS_CIRCUIT_COOLDOWN", minimum=0)
+        ),
         retry_delays=retry_delays,
         timeout=timeout,
         lease_seconds=lease_seconds,
@@ -225,7 +249,12 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
         secret_rotation_grace=float(
             _number(config, "CLAWHOOKS_SECRET_ROTATION_GRACE", minimum=0)
         ),
-        concurrency=_number(config, "CLAWHOOKS_CONCURRENCY", minimum=1, integer=True),
+        concurrency=concurrency,
+        test_send_limit_per_owner=_number(
+            config, "CLAWHOOKS_TEST_SEND_LIMIT_PER_OWNER", minimum=1, integer=True
+        ),
+        test_send_limit=min(concurrency, _number(config, "CLAWHOOKS_TEST_SEND_LIMIT",
+                                                 minimum=1, integer=True)),
         response_excerpt_bytes=_number(
             config, "CLAWHOOKS_RESPONSE_EXCERPT_BYTES", minimum=0, integer=True
         ),

@@ -17,3 +17,19 @@ class UnknownEventType(ClawHooksError, ValueError):
 
 class NotInitialized(ClawHooksError, RuntimeError):
     """The extension was used with an app that it was never registered on."""
+
+
+class TooManyTestSends(ClawHooksError):
+    """:meth:`ClawHooks.send_test` refused: the owner (or the whole process) already has
+    the most test sends in flight that ``CLAWHOOKS_TEST_SEND_LIMIT_PER_OWNER`` (or
+    ``CLAWHOOKS_TEST_SEND_LIMIT``) allows.
+
+    .. versionadded:: 0.2.0
+    """
+
+    def __init__(self, message: str, *, retry_after: int, per_owner: bool) -> None:
+        super().__init__(message)
+        #: Seconds after which a slot is free at the latest (one attempt's timeout).
+        self.retry_after = retry_after
+        #: True when it is this owner's limit, False when it is the process's.
+        self.per_owner = per_owner

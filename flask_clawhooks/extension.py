@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import logging
+import math
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 import redis
 from flask import Flask, current_app
 from flask_sqlalchemy import SQLAlchemy
+from redis import Redis
 from rq import Queue
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
+from sqlalchemy import inspect as sa_inspect
 
 from . import ledger, metrics, signals
 from .catalog import CATALOG, TEST_EVENT, EventType
 from .config import DEFAULTS, Settings, load_settings
 from .enqueue import after_commit, push_ready
-from .errors import ConfigurationError, NotInitialized, UnknownEventType
+from .errors import ConfigurationError, NotInitialized, TooManyTestSends, UnknownEventType
 from .ids import new_id
 from .models import (
     AnySession,
@@ -28,11 +33,15 @@ from .models import (
     delivery_table,
     event_table,
 )
+from .ratelimit import InFlightLimiter, LimitReached
+from .redisclient import CircuitBreaker, connect
 from .samples import SAMPLES, sample_data
 from .signing import envelope_bytes
 from .timeutil import isoformat, utcnow
 
 EXTENSION_KEY = "clawhooks"
+
+log = logging.getLogger("flask_clawhooks")
 
 
 class State:
@@ -42,26 +51,71 @@ class State:
         self.extension = extension
         self.db = db
         self.settings = settings
-        self._redis: redis.Redis | None = None
-        self._queue: Queue | None = None
+        self._clients: dict[bool, Redis] = {}
+        self._queues: dict[bool, Queue] = {}
         self._dispatcher: Any = None
         self._lock = threading.Lock()
+        self._redis_lock = threading.Lock()
         #: True inside ``flask clawhooks worker``: jobs hand deliveries over and return.
         self.worker_mode = False
+        #: True once the worker was asked to stop: jobs claim nothing more.
+        self.stopping = False
+        #: Keeps a hung or dead Redis off the request path (see :mod:`.redisclient`).
+        self.breaker = CircuitBreaker(settings.redis_circuit_cooldown)
+        #: Bounds the test sends this process makes (see :meth:`ClawHooks.send_test`).
+        self.test_sends = InFlightLimiter(settings.test_send_limit_per_owner,
+                                          settings.test_send_limit)
 
     @property
-    def redis(self) -> redis.Redis:
-        if self._redis is None:
-            self._redis = redis.Redis.from_url(
-                self.settings.redis_url, socket_connect_timeout=2, health_check_interval=30
-            )
-        return self._redis
+    def redis(self) -> Redis:
+        """The worker client inside ``flask clawhooks worker``, else the request client.
+
+        The worker's (RQ's) has ordinary timeouts and retries; everywhere else, a web
+        request or a command, each Redis call is bounded by
+        ``CLAWHOOKS_REDIS_REQUEST_TIMEOUT`` and not retried.
+        """
+        return self._client(self.worker_mode)
+
+    @property
+    def request_redis(self) -> Redis:
+        """The client with short timeouts, whatever the mode."""
+        return self._client(False)
+
+    def _client(self, worker: bool) -> Redis:
+        client = self._clients.get(worker)
+        if client is None:
+            with self._redis_lock:
+                client = self._clients.get(worker)
+                if client is None:
+                    if worker:
+                        client = connect(self.settings.redis_url, timeout=None,
+                                         connect_timeout=2.0, retries=True)
+                    else:
+                        bound = self.settings.redis_request_timeout
+                        client = connect(self.settings.redis_url, timeout=bound,
+                                         connect_timeout=bound, retries=False)
+                    self._clients[worker] = client
+        return client
 
     @property
     def queue(self) -> Queue:
-        if self._queue is None:
-            self._queue = Queue(self.settings.queue, connection=self.redis)
-        return self._queue
+        """The RQ queue on :attr:`redis`."""
+        return self._queue(self.worker_mode)
+
+    def _queue(self, worker: bool) -> Queue:
+        queue = self._queues.get(worker)
+        if queue is None:
+            queue = self._queues[worker] = Queue(self.settings.queue,
+                                                 connection=self._client(worker))
+        return queue
+
+    def reset_redis(self) -> None:
+        """Forget the Redis clients (closing their connections); the next use makes new
+        ones from the current settings."""
+        with self._redis_lock:
+            clients, self._clients, self._queues = list(self._clients.values()), {}, {}
+        for client in clients:
+            client.connection_pool.disconnect()
 
     def dispatcher(self, app: Flask) -> Any:
         """This process's :class:`~flask_clawhooks.dispatch.Dispatcher`, made on first use."""
@@ -83,7 +137,21 @@ class State:
         return loader(owner) if loader is not None else None
 
     def enqueue(self, delivery_ids: list[str]) -> None:
-        push_ready(self.queue, delivery_ids)
+        """Queue deliveries after the commit that made them, from inside a request.
+
+        Uses the request client through the circuit breaker: while Redis is failing the
+        ids are left to the sweeper, which finds them in the database.
+        """
+        if not self.breaker.allow():
+            log.debug("Redis is skipped for now; the sweeper will send %d deliveries.",
+                      len(delivery_ids))
+            return
+        try:
+            push_ready(self._queue(False), delivery_ids)
+        except (redis.RedisError, OSError) as exc:
+            self.breaker.failed(exc)
+            raise
+        self.breaker.succeeded()
 
 
 class ClawHooks:
@@ -281,7 +349,11 @@ class ClawHooks:
                   event_type: str = TEST_EVENT, data: Any = None) -> Delivery:
         """Send a test event to ``webhook`` now and return its delivery.
 
-        Commits ``session``; the attempt is recorded like any other delivery.
+        Commits ``session``; the attempt is recorded like any other delivery. The caller
+        waits for the receiver (up to ``CLAWHOOKS_TIMEOUT``), so this process makes at
+        most ``CLAWHOOKS_TEST_SEND_LIMIT_PER_OWNER`` test sends of one owner at once and
+        ``CLAWHOOKS_TEST_SEND_LIMIT`` in all; beyond, it refuses at once, recording
+        nothing, and no owner waits for another's.
 
         :param event_type: ``webhook.test`` (the default), or a catalog type to show the
             receiver what such an event looks like; it goes to this webhook only, whatever
@@ -289,9 +361,11 @@ class ClawHooks:
         :param data: the event's ``data``; by default that of ``webhook.test``, which names
             the webhook, or the documented sample of ``event_type``
             (:mod:`flask_clawhooks.samples`; ``{}`` for a type without one).
+        :raises UnknownEventType: for a type not in the catalog.
+        :raises TooManyTestSends: when the owner's limit or the process's is reached.
 
         .. versionchanged:: 0.2.0 ``event_type`` and ``data``, for the dashboard's choice
-           of sample events.
+           of sample events; the limits on test sends in flight.
         """
         state = self.state()
         session = session if session is not None else state.db.session
@@ -301,6 +375,18 @@ class ClawHooks:
             data = {"webhook_id": webhook.id, "message": "This is a test event from ClawBook."}
         elif data is None:
             data = sample_data(event_type) if event_type in SAMPLES else {}
+        try:
+            with state.test_sends.slot(webhook.owner):
+                return self._send_test(state, session, webhook, event_type, data)
+        except LimitReached as exc:
+            wait = max(1, math.ceil(state.settings.timeout))
+            raise TooManyTestSends(
+                f"Not sent: {exc}. Try again in {wait} s, when they have been answered or "
+                "have timed out.", retry_after=wait, per_owner=exc.per_owner,
+            ) from None
+
+    def _send_test(self, state: State, session: AnySession, webhook: Webhook,
+                   event_type: str, data: Any) -> Delivery:
         event = self._record_event(state, session, event_type, data, webhook.owner,
                                    [webhook.id], enqueue=False)
         session.commit()
@@ -310,9 +396,40 @@ class ClawHooks:
         return delivery
 
     def redeliver_now(self, delivery_ids: list[str]) -> int:
-        """Send these deliveries from this process now, waiting for their outcomes."""
+        """Send these deliveries from this process now, waiting for their outcomes.
+
+        It waits for these deliveries only: their leases are released when their
+        outcomes are recorded (the dispatcher's own wait is for everything this process
+        has in flight, so one owner's test sends to a slow receiver would hold up every
+        other's). Unbounded: callers in a web request go through :meth:`send_test`,
+        which bounds how many wait at once.
+
+        :returns: how many were claimed (the others were not due, or are being sent).
+        """
+        state = self.state()
         app = current_app._get_current_object()  # type: ignore[attr-defined]
-        return int(self.state().dispatcher(app).dispatch(delivery_ids, wait=True))
+        claimed = int(state.dispatcher(app).dispatch(delivery_ids, wait=False))
+        if claimed:
+            self._wait_for_outcomes(state, delivery_ids)
+        return claimed
+
+    @staticmethod
+    def _wait_for_outcomes(state: State, delivery_ids: list[str]) -> None:
+        """Poll until none of ``delivery_ids`` is leased, for at most a lease's length.
+
+        On a connection of its own, so that the caller's transaction is left alone.
+        """
+        engine = state.db.session.get_bind(mapper=sa_inspect(Delivery)).engine
+        leased = (select(func.count()).select_from(Delivery)
+                  .where(Delivery.id.in_(delivery_ids), Delivery.lease_token.is_not(None)))
+        deadline = time.monotonic() + state.settings.lease_seconds
+        pause = 0.005
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                if not conn.scalar(leased):
+                    return
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)
 
     def retry(self, delivery_id: str, session: AnySession | None = None) -> Delivery | None:
         """Make a finished or waiting delivery pending and due now, and queue it; commits.

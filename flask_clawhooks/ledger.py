@@ -139,7 +139,10 @@ def claim(
     claimable = (
         _deliveries.c.status == DeliveryStatus.PENDING,
         or_(_deliveries.c.next_attempt_at.is_(None), _deliveries.c.next_attempt_at <= now),
-        or_(_deliveries.c.lease_until.is_(None), _deliveries.c.lease_until < now),
+        # Not leased. An expired lease is released only by interrupt_expired (the
+        # sweeper), which closes its "sending" attempt first; taking it over here would
+        # leave that attempt "sending" for ever.
+        _deliveries.c.lease_until.is_(None),
     )
     deferred: list[str] = []
     if admit is not None:

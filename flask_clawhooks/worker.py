@@ -6,11 +6,17 @@ each job runs inside the Flask app's context; jobs hand their deliveries to the 
 flight while the worker takes the next job; and a sweeper thread re-queues deliveries
 that are due but lost to Redis (``CLAWHOOKS_SWEEP_INTERVAL``). On shutdown it waits for
 the POSTs in flight and their records.
+
+Nothing it forks outlives it or keeps its database connections: see
+:mod:`flask_clawhooks.forking`. On PostgreSQL its connections are named
+``clawhooks-worker-<pid>`` (``application_name``) unless the URL names them, so
+``pg_stat_activity`` tells whose they are.
 """
 
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 import time
 from typing import Any
@@ -22,20 +28,43 @@ from rq.job import Job
 from rq.queue import Queue
 from rq.worker import SimpleWorker
 
-from . import health
+from . import forking, health
 from .extension import EXTENSION_KEY, State
 
 log = logging.getLogger("flask_clawhooks")
+
+#: ``application_name`` of a worker's PostgreSQL connections; ``{pid}`` is its process id.
+APPLICATION_NAME = "clawhooks-worker-{pid}"
+#: A worker that ran this many seconds before losing Redis starts again after 1 s.
+_STABLE_RUN_SECONDS = 60.0
 
 
 class ClawHooksWorker(SimpleWorker):
     """A :class:`~rq.worker.SimpleWorker` that runs jobs in ``flask_app``'s context."""
 
-    def __init__(self, *args: Any, flask_app: Flask, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, flask_app: Flask, supervised: bool = False,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.flask_app = flask_app
         self._sweeper: Sweeper | None = None
         self._sweep_in_background = False
+        self._supervised = supervised
+
+    def _install_signal_handlers(self) -> None:
+        super()._install_signal_handlers()
+        if self._supervised:
+            # Ctrl-C reaches the whole process group; the supervisor alone answers it,
+            # with one SIGTERM to each worker.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if self.flask_app.extensions[EXTENSION_KEY].stopping:
+            # Asked to stop while this worker was starting: the signal went to the
+            # handler of the one before it (run_worker starts another after losing Redis).
+            self._stop_requested = True
+
+    def handle_warm_shutdown_request(self) -> None:
+        # Jobs stop claiming and hand their remaining ids back (flask_clawhooks.jobs).
+        self.flask_app.extensions[EXTENSION_KEY].stopping = True
+        super().handle_warm_shutdown_request()
 
     def perform_job(self, job: Job, queue: Queue, *args: Any, **kwargs: Any) -> bool:
         with self.flask_app.app_context():
@@ -73,12 +102,33 @@ class Sweeper(threading.Thread):
                     count = state.extension.sweep()
                 if count:
                     log.info("Sweeper re-queued %d deliveries", count)
+            except (redis.RedisError, OSError) as exc:
+                log.warning("Sweep failed: %s; trying again in %g s", exc,
+                            state.settings.sweep_interval)
             except Exception:
-                log.exception("Sweep failed; trying again in %.0f s", state.settings.sweep_interval)
+                log.exception("Sweep failed; trying again in %g s", state.settings.sweep_interval)
             health.run_due_check(self._app)
 
     def stop(self) -> None:
         self._stopped.set()
+
+
+def prepare_process(app: Flask) -> None:
+    """Make ``app``'s connections safe to fork from: every database connection opened
+    from now on is recorded (and tagged on PostgreSQL), and children forked from this
+    process close their copies and die with it (:mod:`flask_clawhooks.forking`).
+
+    Connections already open are closed first (except SQLite's), so none is missed.
+    """
+    state: State = app.extensions[EXTENSION_KEY]
+    forking.install()
+    with app.app_context():
+        engines = list(state.db.engines.values())
+    for engine in engines:
+        if forking.protect_engine(engine, APPLICATION_NAME) and engine.dialect.name != "sqlite":
+            engine.dispose()
+    forking.protect_redis(state.redis)
+    forking.protect_redis(state.request_redis)
 
 
 def run_worker(
@@ -88,6 +138,7 @@ def run_worker(
     with_scheduler: bool = True,
     logging_level: str = "INFO",
     name: str | None = None,
+    supervised: bool = False,
 ) -> bool:
     """Sweep once, then work the app's queue (until it is empty, with ``burst``).
 
@@ -95,37 +146,56 @@ def run_worker(
     waiting 1 s, 2 s, … 30 s between tries, until Redis answers or the worker is told
     to stop. Deliveries queued in a Redis that was lost are found again by the sweep.
 
+    :param supervised: run under :class:`~flask_clawhooks.supervisor.Supervisor`, which
+        alone answers Ctrl-C.
     :returns: whether any job was processed.
     """
     state: State = app.extensions[EXTENSION_KEY]
     state.worker_mode = True
+    state.stopping = False
+    prepare_process(app)
     worked = False
     pause = 1.0
     try:
-        while True:
+        # state.stopping is set by whichever worker's signal handler got SIGTERM/SIGINT,
+        # including that of a worker which already lost Redis, between two runs.
+        while not state.stopping:
             worker: ClawHooksWorker | None = None
+            started = time.monotonic()
             try:
                 with app.app_context():
                     state.extension.sweep()
+                if state.stopping:
+                    break
                 worker = ClawHooksWorker([state.queue], connection=state.redis, flask_app=app,
-                                         name=name)
+                                         name=name, supervised=supervised)
                 worker._sweep_in_background = not burst
                 worked |= bool(worker.work(burst=burst, with_scheduler=with_scheduler,
                                            logging_level=logging_level))
+            except StopRequested:  # RQ's signal handler, between two runs
+                break
             except (redis.ConnectionError, redis.TimeoutError) as exc:
                 if burst:
                     raise
+                if state.stopping:
+                    break  # told to stop; Redis failed on the way out
+                if time.monotonic() - started > _STABLE_RUN_SECONDS:
+                    pause = 1.0
                 log.warning("Redis is unreachable (%s); trying again in %.0f s", exc, pause)
             else:
                 # RQ notes the time of a warm shutdown request (SIGINT/SIGTERM); when
                 # idle it stops the loop without setting _stop_requested.
-                if burst or worker._stop_requested or worker._shutdown_requested_date:
-                    return worked
+                if (burst or state.stopping or worker._stop_requested
+                        or worker._shutdown_requested_date):
+                    break
+                if time.monotonic() - started > _STABLE_RUN_SECONDS:
+                    pause = 1.0
                 log.warning("The worker lost Redis; starting again in %.0f s", pause)
             try:
                 time.sleep(pause)
-            except StopRequested:  # RQ's signal handler, between two runs
-                return worked
+            except StopRequested:
+                break
             pause = min(pause * 2, 30.0)
+        return worked
     finally:
         state.worker_mode = False

@@ -135,8 +135,8 @@ def verify_webhook(
     The parameters are those of :func:`receiver_kit.flask.verify_webhook`; each one left
     out is read from ``settings``.
 
-    :raises ~receiver_kit.ConfigurationError: at decoration for a bad argument; at request time for a
-        bad or missing setting.
+    :raises ~receiver_kit.ConfigurationError: at decoration for a bad argument; at request time
+        for a bad or missing setting.
     """
     config = ReceiverConfig(
         secret=secret,

@@ -165,8 +165,8 @@ def verify_webhook(
     :param require_standard: ``True`` refuses requests without the Standard Webhooks
         headers (``X-ClawBook-Signature`` alone then is not enough), so that every request
         the view sees was checked for replay.
-    :raises ~receiver_kit.ConfigurationError: at decoration for a bad argument; at request time for a
-        bad or missing config value.
+    :raises ~receiver_kit.ConfigurationError: at decoration for a bad argument; at request time
+        for a bad or missing config value.
     """
     config = ReceiverConfig(
         secret=secret,

@@ -68,8 +68,8 @@ def receive(
 ) -> Reception:
     """Verify one request and claim its event; see the module docs for what comes next.
 
-    :raises ~receiver_kit.ConfigurationError: for unusable options. Rejections are not raised: they are
-        the returned :attr:`Reception.answer`.
+    :raises ~receiver_kit.ConfigurationError: for unusable options. Rejections are not raised:
+        they are the returned :attr:`Reception.answer`.
     """
     try:
         event = options.check(body, headers, remote_addr)

@@ -33,8 +33,8 @@ def normalize_secrets(secrets: Secrets) -> tuple[bytes, ...]:
     A single ``str`` or ``bytes`` is one secret; any other iterable holds several, for
     rotation (old and new secret both accepted while the sender switches over).
 
-    :raises ~receiver_kit.ConfigurationError: when there is no secret or one of them is empty; an empty
-        key would make every signature trivially forgeable.
+    :raises ~receiver_kit.ConfigurationError: when there is no secret or one of them is empty;
+        an empty key would make every signature trivially forgeable.
     """
     items: list[Secret] = [secrets] if isinstance(secrets, str | bytes) else list(secrets)
     keys: list[bytes] = []

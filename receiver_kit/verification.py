@@ -80,7 +80,8 @@ def check_request(
     :param require_standard: refuse (401) requests without the Standard Webhooks headers,
         so that every accepted request was checked for replay.
     :raises WebhookRejected: a 403, 401 or 400 error as listed in the module docs.
-    :raises ~receiver_kit.ConfigurationError: when ``secrets``, ``allowlist`` or ``tolerance`` is unusable.
+    :raises ~receiver_kit.ConfigurationError: when ``secrets``, ``allowlist`` or ``tolerance`` is
+        unusable.
     """
     check_tolerance(tolerance)  # a bad setting fails every request, not only standard ones
     if not isinstance(allowlist, IPAllowlist):

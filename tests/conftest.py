@@ -20,7 +20,7 @@ import redis
 
 from flask_clawhooks.embedded_redis import EmbeddedRedis
 
-pytest_plugins = ["tests.fixtures"]
+pytest_plugins = ["tests.fixtures", "tests.processes"]
 
 
 @pytest.fixture(scope="session")

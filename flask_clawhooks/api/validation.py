@@ -15,9 +15,11 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+import idna
+
 from .. import custom_headers
 from ..config import Settings
-from ..destinations import url_refusal
+from ..destinations import literal_address, url_refusal
 from .errors import InvalidField, InvalidJson
 
 URL_MAX = 2048
@@ -30,6 +32,8 @@ PAGE_DEFAULT, PAGE_MAX = 20, 100
 
 CREATE_FIELDS = ("url", "events", "secret", "description", "headers")
 UPDATE_FIELDS = ("url", "events", "enabled", "secret", "description", "headers")
+
+_ASCII_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?", re.IGNORECASE)
 
 #: Id prefixes of the API's resources; an id is the prefix, ``_`` and 26 base32 characters.
 ID_PATTERN = "^{prefix}_[0-9a-z]{{26}}$"
@@ -81,14 +85,59 @@ def url(value: Any, settings: Settings, field: str = "url") -> str:
     if parts.username is not None or parts.password is not None:
         raise InvalidField(field, "must not carry a user name or password; the webhook "
                                   "secret authenticates deliveries.")
-    try:
-        host.encode("idna")
-    except UnicodeError:
-        raise InvalidField(field, f"has a host name that is not valid: {host!r}.") from None
+    problem = host_problem(host)
+    if problem:
+        raise InvalidField(field, f"has a host name that is not valid: {host!r} ({problem}).")
     refusal = url_refusal(value, settings.destinations)
     if refusal:
         raise InvalidField(field, f"deliveries may not go to {refusal}.")
     return value
+
+
+def host_problem(host: str) -> str | None:
+    """What makes ``host`` (as :func:`urllib.parse.urlsplit` gives it: lower case, no
+    brackets) no valid host name or address, or None.
+
+    Addresses are left to the SSRF guard. A name is split in labels at dots (one
+    trailing dot allowed): each 1 to 63 characters; an ASCII label of letters, digits,
+    hyphens (not first or last) and underscores (DNS has them, browsers accept them); a
+    label starting ``xn--`` must be valid Punycode of a valid IDNA label (``xn--`` alone
+    is not); a label in another script must be valid IDNA 2008 (UTS 46 mapping), which
+    the :mod:`idna` package checks. The whole name is at most 253 characters once
+    encoded. A last label of digits only makes the host an IPv4 address, so it must be
+    a valid one.
+    """
+    if ":" in host or literal_address(host) is not None:
+        return None  # an address
+    name = host[:-1] if host.endswith(".") else host
+    labels = name.split(".")
+    if labels[-1].isdigit():
+        return "it looks like an IPv4 address but is not a valid one"
+    encoded: list[str] = []
+    for label in labels:
+        if not label:
+            return "a label is empty (two dots in a row, or a leading dot)"
+        if label.isascii() and label.startswith("xn--"):
+            try:
+                idna.encode(idna.decode(label))
+            except (idna.IDNAError, UnicodeError) as exc:
+                return f"the label {label!r} is not valid Punycode (IDNA): {exc}"
+            encoded.append(label)
+        elif label.isascii():
+            if not _ASCII_LABEL.fullmatch(label):
+                return (f"the label {label!r} may hold only letters, digits, '-' and '_', "
+                        "and not start or end with '-'")
+            encoded.append(label)
+        else:
+            try:
+                encoded.append(idna.encode(label, uts46=True).decode("ascii"))
+            except (idna.IDNAError, UnicodeError) as exc:
+                return f"the label {label!r} is not a valid internationalized name ({exc})"
+        if len(encoded[-1]) > 63:
+            return f"the label {label!r} is longer than 63 characters once encoded"
+    if len(".".join(encoded)) > 253:
+        return "it is longer than 253 characters once encoded"
+    return None
 
 
 def events(value: Any, known: Collection[str], field: str = "events") -> list[str]:

@@ -9,6 +9,7 @@ from werkzeug.exceptions import HTTPException
 
 from .. import apikeys, recovery, search
 from ..catalog import TEST_EVENT
+from ..errors import TooManyTestSends
 from ..extension import EXTENSION_KEY, State
 from ..models import DeliveryStatus
 from ..ratelimit import over_limit
@@ -72,7 +73,8 @@ def authenticate() -> None:
         raise InvalidApiKey("This API key is unknown or has been revoked.")
     limit = state.settings.api_rate_limit
     if limit is not None:
-        wait = over_limit(state.redis, apikeys.hash_key(token)[:32], limit)
+        wait = over_limit(state.request_redis, apikeys.hash_key(token)[:32], limit,
+                          breaker=state.breaker)
         if wait is not None:
             raise RateLimited(f"More than {limit} requests a minute with this API key; "
                               f"try again in {wait} s.", wait)
@@ -160,7 +162,10 @@ def test_webhook(webhook_id: str) -> Response:
     session = state.db.session
     hook = resources.get_webhook(session, webhook_id, _owner())
     resources.ensure_enabled(hook, "sending a test")
-    sent = state.extension.send_test(hook)
+    try:
+        sent = state.extension.send_test(hook)
+    except TooManyTestSends as exc:
+        raise RateLimited(str(exc), exc.retry_after) from None
     delivery = resources.get_delivery(session, sent.id, _owner())
     last = delivery.attempts[-1] if delivery.attempts else None
     return json_response({"delivery": serialize.delivery_details(delivery),

@@ -44,7 +44,7 @@ from werkzeug.wrappers import Response
 
 from ..api import resources
 from ..catalog import TEST_EVENT
-from ..errors import UnknownEventType
+from ..errors import TooManyTestSends, UnknownEventType
 from ..models import Delivery, DeliveryStatus, Webhook
 from ..samples import sample_types
 from ..signing import generate_secret
@@ -442,6 +442,11 @@ def send_test(webhook_id: str) -> Response | tuple[Response, int]:
         delivery = _extension().send_test(hook, _db(), event_type=event_type)
     except UnknownEventType:
         abort(400)
+    except TooManyTestSends as exc:
+        if _wants_json():
+            return jsonify(message=str(exc), category="error"), 429
+        flash(str(exc), "error")
+        return _back_to(hook)
     message, category = _describe(delivery)
     if _wants_json():
         return jsonify(message=message, category=category, delivery=delivery.id,

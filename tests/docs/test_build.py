@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 
+from ..processes import run
 from .rst import DOCS
 
 
 def test_the_docs_build_with_warnings_as_errors(tmp_path):
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    result = subprocess.run(
+    result = run(
         [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html",
          "-d", str(tmp_path / "doctrees"), str(DOCS), str(tmp_path / "html")],
         capture_output=True, text=True, timeout=120, env=env,

@@ -43,6 +43,7 @@ from receiver_kit.flask import verify_webhook
 from receiver_kit.wsgi import WebhookMiddleware
 
 from ..fixtures import run_async
+from ..processes import run as run_process
 from .rst import Block, code_blocks
 
 SEED_MESSAGE = {
@@ -76,7 +77,8 @@ def _wait_for_port(port: int, process: subprocess.Popen[str], timeout: float = 2
     raise AssertionError(f"the receiver did not listen on {port} within {timeout} s")
 
 
-def test_the_quickstart_sends_a_signed_event_to_its_receiver(tmp_path, redis_url, redis_conn):
+def test_the_quickstart_sends_a_signed_event_to_its_receiver(tmp_path, redis_url, redis_conn,
+                                                             spawn):
     files: dict[str, list[str]] = {}
     for block in python_blocks("quickstart.rst"):
         assert block.caption and block.caption.endswith(".py"), (
@@ -106,12 +108,12 @@ def test_the_quickstart_sends_a_signed_event_to_its_receiver(tmp_path, redis_url
                FLASK_RECEIVER_KIT_ALLOWLIST="127.0.0.1")
 
     def run(*args: str) -> str:
-        result = subprocess.run([sys.executable, *args], cwd=tmp_path, env=env,
-                                capture_output=True, text=True, timeout=60)
+        result = run_process([sys.executable, *args], cwd=tmp_path, env=env,
+                             capture_output=True, text=True, timeout=60)
         assert result.returncode == 0, f"{args}: {result.stderr}"
         return result.stdout
 
-    receiver = subprocess.Popen(
+    receiver = spawn(
         [sys.executable, "-m", "flask", "--app", "receiver", "run", "--port", str(port)],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

@@ -19,7 +19,6 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,6 +27,7 @@ from flask_clawhooks.embedded_redis import free_port
 from flask_clawhooks.models import Delivery
 
 from ..fixtures import Host
+from ..processes import Spawner, run
 from .conftest import (
     SECRET,
     SEED_MESSAGE,
@@ -139,35 +139,20 @@ PYTHON_RUN = (
 
 
 class Process:
-    """A receiver process whose output goes to a file, stopped at the end of the test."""
+    """A receiver process whose output goes to a file, in a process group of its own that
+    is killed at the end of the test."""
 
-    def __init__(self, args: list[str], cwd: Path, port: int, env: dict[str, str]) -> None:
+    def __init__(self, spawn: Spawner, args: list[str], cwd: Path, port: int,
+                 env: dict[str, str]) -> None:
         self.log = cwd / "output.log"
         self.port = port
         with self.log.open("wb") as log:
-            self.process = subprocess.Popen(args, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
-                                            env={**os.environ, **env})
+            self.process = spawn(args, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
+                                 env={**os.environ, **env})
         wait_for_port(port, self.process)
 
     def output(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
-@pytest.fixture
-def processes() -> Iterator[list[Process]]:
-    started: list[Process] = []
-    yield started
-    for process in started:
-        process.stop()
 
 
 def deliver_and_tamper(host: Host, url: str) -> Delivery:
@@ -188,16 +173,16 @@ def deliver_and_tamper(host: Host, url: str) -> Delivery:
 # -- the tests --------------------------------------------------------------------------
 
 
-def test_the_seed_python_flask_handler_accepts_our_deliveries(host, tmp_path, processes):
+def test_the_seed_python_flask_handler_accepts_our_deliveries(host, tmp_path, spawn):
     port = free_port()
     handler = tmp_path / "seed_handler.py"
     handler.write_text(PYTHON_PRELUDE + SEED_PYTHON + PYTHON_RUN.format(port=port),
                        encoding="utf-8")
-    processes.append(Process([sys.executable, handler.name], tmp_path, port,
-                             {"PYTHONUNBUFFERED": "1"}))
+    receiver = Process(spawn, [sys.executable, handler.name], tmp_path, port,
+                       {"PYTHONUNBUFFERED": "1"})
 
     deliver_and_tamper(host, f"http://127.0.0.1:{port}/webhook")
-    assert processes[0].output().count("Event: message.received") == 1
+    assert receiver.output().count("Event: message.received") == 1
 
 
 @pytest.fixture(scope="session")
@@ -212,23 +197,23 @@ def express_modules() -> Path:
         if npm is None:
             pytest.skip("Express is not installed in tests/interop/node and npm is missing "
                         "(run `npm ci` there)")
-        result = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR,
-                                capture_output=True, text=True, timeout=600)
+        result = run([npm, "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR,
+                     capture_output=True, text=True, timeout=600)
         if result.returncode != 0:
             pytest.skip(f"`npm ci` in tests/interop/node failed, so Express is missing: "
                         f"{result.stderr.strip()[-300:]}")
     return modules
 
 
-def test_the_seed_node_express_full_handler_accepts_our_deliveries(host, tmp_path, processes,
+def test_the_seed_node_express_full_handler_accepts_our_deliveries(host, tmp_path, spawn,
                                                                   express_modules):
     port = free_port()
     script = tmp_path / "seed_handler.js"
     code = SEED_NODE_FULL_HANDLER.replace("app.listen(3000);", f"app.listen({port});")
     assert code != SEED_NODE_FULL_HANDLER
     script.write_text(code, encoding="utf-8")
-    processes.append(Process(["node", script.name], tmp_path, port, {
-        "NODE_PATH": str(express_modules), "CLAWBOOK_WEBHOOK_SECRET": SECRET}))
+    receiver = Process(spawn, ["node", script.name], tmp_path, port, {
+        "NODE_PATH": str(express_modules), "CLAWBOOK_WEBHOOK_SECRET": SECRET})
     url = f"http://127.0.0.1:{port}/webhook/clawbook"
 
     first = deliver_and_tamper(host, url)
@@ -238,10 +223,10 @@ def test_the_seed_node_express_full_handler_accepts_our_deliveries(host, tmp_pat
     again = assert_delivered(host, first.event_id, first.webhook_id)
     last = max(again.attempts, key=lambda a: a.number)
     assert last.number == 2 and last.response_excerpt == "Already processed"
-    assert processes[0].output().count("New message from: John Doe") == 1
+    assert receiver.output().count("New message from: John Doe") == 1
 
 
-def test_the_seed_php_handler_accepts_our_deliveries(host, tmp_path, processes):
+def test_the_seed_php_handler_accepts_our_deliveries(host, tmp_path, spawn):
     php = shutil.which("php")
     if php is None:
         pytest.skip("php is not installed, so the seed's PHP handler cannot run "
@@ -249,8 +234,8 @@ def test_the_seed_php_handler_accepts_our_deliveries(host, tmp_path, processes):
     port = free_port()
     handler = tmp_path / "seed_handler.php"
     handler.write_text("<?php\n" + SEED_PHP, encoding="utf-8")
-    processes.append(Process([php, "-S", f"127.0.0.1:{port}", handler.name], tmp_path, port,
-                             {}))
+    receiver = Process(spawn, [php, "-S", f"127.0.0.1:{port}", handler.name], tmp_path, port,
+                       {})
 
     deliver_and_tamper(host, f"http://127.0.0.1:{port}/webhook")
-    assert processes[0].output().count("Event: message.received") == 1
+    assert receiver.output().count("Event: message.received") == 1

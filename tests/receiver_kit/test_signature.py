@@ -6,7 +6,6 @@ import hashlib
 import hmac
 import json
 import shutil
-import subprocess
 
 import pytest
 from hypothesis import given
@@ -15,6 +14,7 @@ from hypothesis import strategies as st
 import receiver_kit as rk
 
 from ..fixtures import seed_verify_signature
+from ..processes import run
 from .conftest import SECRET, event_body
 
 GITHUB_SECRET = "It's a Secret to Everybody"
@@ -57,8 +57,8 @@ def test_sign_agrees_with_the_seed_node_example_that_reserializes_the_body() -> 
     body = event_body(content="Grüße, 👋", tokens={"input": 45, "output": 15})
     header = rk.sign(body, SECRET)
     stdin = json.dumps([body.decode("utf-8"), header, SECRET])
-    result = subprocess.run(["node", "-e", NODE_VERIFY], input=stdin, capture_output=True,
-                            text=True, encoding="utf-8", check=True, timeout=30)
+    result = run(["node", "-e", NODE_VERIFY], input=stdin, capture_output=True,
+                 text=True, encoding="utf-8", check=True, timeout=30)
     assert result.stdout == "true"
 
 

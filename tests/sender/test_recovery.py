@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
@@ -16,6 +15,7 @@ from flask_clawhooks.enqueue import ready_key
 from flask_clawhooks.models import Delivery, DeliveryStatus, Event
 
 from ..fixtures import Reply
+from ..processes import worker_args, worker_env
 
 
 def queued_jobs(host) -> int:
@@ -83,11 +83,12 @@ def test_emit_still_commits_when_redis_is_down_and_the_sweeper_sends_later(
 ):
     host.add_webhook(receiver.url)
     state = host.app.extensions["clawhooks"]
-    good_redis = state.redis
-    state._redis, state._queue = None, None
+    good_url = state.settings.redis_url
     host.configure(redis_url="redis://127.0.0.1:1/0")  # nothing listens there
+    state.reset_redis()
     event_id = host.emit("message.received", {"n": 1})  # must not raise
-    state._redis, state._queue = good_redis, None
+    host.configure(redis_url=good_url)
+    state.reset_redis()
     with host.app.app_context():
         assert host.db.session.get(Event, event_id) is not None
 
@@ -97,30 +98,22 @@ def test_emit_still_commits_when_redis_is_down_and_the_sweeper_sends_later(
 
 @pytest.mark.clawhooks_config(CLAWHOOKS_LEASE_SECONDS=3.0, CLAWHOOKS_TIMEOUT=2.0)
 def test_a_worker_killed_mid_post_is_recovered_by_the_sweeper(
-    host, receiver, database_url, redis_url, tmp_path
+    host, receiver, database_url, redis_url, tmp_path, spawn
 ):
     receiver.replies = [Reply(200, delay=1.5)]
     host.add_webhook(receiver.url)
     host.emit("message.received", {"n": 1})
 
-    env = {**os.environ, "TEST_DATABASE_URL": database_url, "TEST_REDIS_URL": redis_url,
-           "FLASK_CLAWHOOKS_LEASE_SECONDS": "3.0", "FLASK_CLAWHOOKS_TIMEOUT": "2.0"}
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "tests.worker_app:create_app()",
-         "clawhooks", "worker"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while not receiver.requests:
-            assert worker.poll() is None, worker.stderr.read().decode()
-            assert time.monotonic() < deadline, "the worker never posted"
-            time.sleep(0.02)
-        os.kill(worker.pid, signal.SIGKILL)  # in the middle of the 1.5 s POST
-    finally:
-        worker.kill()
-        worker.wait()
-        worker.stderr.close()
+    env = worker_env(database_url, redis_url, CLAWHOOKS_LEASE_SECONDS=3.0,
+                     CLAWHOOKS_TIMEOUT=2.0)
+    worker = spawn(worker_args(), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while not receiver.requests:
+        assert worker.poll() is None, worker.stderr.read().decode()
+        assert time.monotonic() < deadline, "the worker never posted"
+        time.sleep(0.02)
+    os.kill(worker.pid, signal.SIGKILL)  # in the middle of the 1.5 s POST
+    worker.wait()
 
     [delivery] = host.deliveries()
     assert delivery.status == DeliveryStatus.PENDING

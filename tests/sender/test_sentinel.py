@@ -1,0 +1,184 @@
+"""Redis Sentinel: ``CLAWHOOKS_REDIS_URL = redis+sentinel://…`` follows a failover of the
+master while deliveries flow, and nothing is lost.
+
+Real ``redis-server`` processes on loopback, the binary the suite already uses: a master,
+a replica, and three sentinels (``redis-server <conf> --sentinel``) agreeing by a quorum
+of two.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+import sqlalchemy as sa
+
+from flask_clawhooks.embedded_redis import find_redis_server, free_port
+from flask_clawhooks.models import Attempt, Base, Delivery, DeliveryStatus
+from flask_clawhooks.redisclient import parse_sentinel_url
+
+from ..fixtures import make_host
+from ..processes import Spawner, wait_for, worker_args, worker_env
+
+SERVICE = "clawbook"
+SETTINGS = {"CLAWHOOKS_TIMEOUT": 2.0, "CLAWHOOKS_LEASE_SECONDS": 6.0,
+            "CLAWHOOKS_SWEEP_INTERVAL": 0.5, "CLAWHOOKS_SWEEP_GRACE": 0.5,
+            "CLAWHOOKS_CONCURRENCY": 8, "CLAWHOOKS_REDIS_CIRCUIT_COOLDOWN": 1.0}
+
+
+@dataclass
+class SentinelSetup:
+    master_port: int
+    replica_port: int
+    sentinel_ports: list[int]
+    processes: dict[int, Any]
+
+    @property
+    def url(self) -> str:
+        # The first sentinel listed is down for good: clients must try the next ones.
+        hosts = ",".join(f"127.0.0.1:{p}" for p in [free_port(), *self.sentinel_ports])
+        return f"redis+sentinel://{hosts}/{SERVICE}/0"
+
+    def master_ports_now(self) -> set[int]:
+        """The master's port as each sentinel sees it."""
+        ports = set()
+        for port in self.sentinel_ports:
+            with redis.Redis(port=port, socket_timeout=2, decode_responses=True) as client:
+                _, master = client.execute_command("SENTINEL", "get-master-addr-by-name",
+                                                   SERVICE)
+            ports.add(int(master))
+        return ports
+
+
+def redis_server(spawn: Spawner, *args: str) -> Any:
+    return spawn([find_redis_server(), *args])
+
+
+def wait_for_ping(port: int) -> None:
+    def answers() -> bool:
+        try:
+            with redis.Redis(port=port, socket_timeout=0.5) as client:
+                return bool(client.ping())
+        except redis.RedisError:
+            return False
+
+    wait_for(answers, 10, f"redis on port {port} answering")
+
+
+@pytest.fixture
+def sentinels(spawn: Spawner, tmp_path: Path) -> Iterator[SentinelSetup]:
+    master, replica = free_port(), free_port()
+    common = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    processes = {
+        master: redis_server(spawn, "--port", str(master), "--dir", str(tmp_path), *common,
+                             "--logfile", str(tmp_path / "master.log")),
+        replica: redis_server(spawn, "--port", str(replica), "--dir", str(tmp_path), *common,
+                              "--logfile", str(tmp_path / "replica.log"),
+                              "--replicaof", "127.0.0.1", str(master)),
+    }
+    ports = [free_port() for _ in range(3)]
+    for port in ports:
+        conf = tmp_path / f"sentinel-{port}.conf"  # a sentinel rewrites its own config
+        conf.write_text(
+            f"port {port}\nbind 127.0.0.1\ndir {tmp_path}\n"
+            f"logfile {tmp_path / f'sentinel-{port}.log'}\n"
+            f"sentinel monitor {SERVICE} 127.0.0.1 {master} 2\n"
+            f"sentinel down-after-milliseconds {SERVICE} 1000\n"
+            f"sentinel failover-timeout {SERVICE} 4000\n", encoding="utf-8")
+        processes[port] = redis_server(spawn, str(conf), "--sentinel")
+    for port in [master, replica, *ports]:
+        wait_for_ping(port)
+    setup = SentinelSetup(master, replica, ports, processes)
+
+    def ready() -> bool:
+        # Every sentinel sees the replica in sync and the two other sentinels, so a
+        # failover can be agreed on.
+        for port in ports:
+            with redis.Redis(port=port, socket_timeout=1, decode_responses=True) as client:
+                replicas = client.sentinel_slaves(SERVICE)
+                others = client.sentinel_sentinels(SERVICE)
+            if len(others) < 2 or not any(r.get("is_slave") and not r.get("is_sdown") and
+                                          r.get("master-link-status") == "ok"
+                                          for r in replicas):
+                return False
+        return True
+
+    wait_for(ready, 30, "the sentinels know the replica and each other", interval=0.2)
+    yield setup
+
+
+def count_success(host: Any) -> int:
+    with host.app.app_context():
+        return int(host.db.session.scalar(sa.select(sa.func.count()).select_from(Delivery)
+                                          .where(Delivery.status == DeliveryStatus.SUCCESS)))
+
+
+def test_the_sentinel_url_form_is_parsed_into_sentinels_service_and_db():
+    spec = parse_sentinel_url("redis+sentinel://:s3cret@10.0.0.1,[::1]:26380/clawbook/2")
+    assert spec is not None
+    assert spec.sentinels == (("10.0.0.1", 26379), ("::1", 26380))
+    assert (spec.service, spec.db, spec.password) == ("clawbook", 2, "s3cret")
+
+
+@pytest.mark.timeout(180)
+def test_a_sentinel_failover_of_the_master_during_deliveries_loses_nothing(
+    sentinels, database_url, receiver, spawn, tmp_path
+):
+    host = make_host(database_url, sentinels.url, str(tmp_path / "instance"), **SETTINGS)
+    state = host.app.extensions["clawhooks"]
+    try:
+        host.add_webhook(receiver.url)
+        env = worker_env(database_url, sentinels.url, **SETTINGS)
+        workers = [spawn(worker_args("--log-level", "WARNING"), env=env) for _ in range(2)]
+        total = 0
+
+        def emit_batch(size: int = 50) -> None:
+            nonlocal total
+            with host.app.app_context():
+                for _ in range(size):
+                    host.clawhooks.emit("message.received", {"n": total}, owner="acme")
+                    total += 1
+                host.db.session.commit()
+
+        for _ in range(4):
+            emit_batch()
+        wait_for(lambda: len(receiver.requests) >= 50, 30, "deliveries flowing")
+
+        sentinels.processes[sentinels.master_port].kill()  # the master dies (SIGKILL)
+        failed_at = time.monotonic()
+        for _ in range(4):  # the app goes on emitting through the failover
+            emit_batch()
+            time.sleep(0.25)
+        wait_for(lambda: sentinels.master_ports_now() == {sentinels.replica_port}, 30,
+                 "the sentinels promoted the replica")
+        failover = time.monotonic() - failed_at
+        for _ in range(2):
+            emit_batch()
+        # The request client follows the sentinels to the new master too.
+        assert state.request_redis.connection_pool.get_master_address() == (
+            "127.0.0.1", sentinels.replica_port)
+        assert state.request_redis.ping()
+
+        wait_for(lambda: count_success(host) == total, 90, f"all {total} deliveries made")
+        for worker in workers:
+            assert spawn.stop(worker, timeout=30) == 0
+        with host.app.app_context():
+            sending = host.db.session.scalar(sa.select(sa.func.count()).select_from(Attempt)
+                                             .where(Attempt.outcome == "sending"))
+        seen = {r.body for r in receiver.requests}
+        lost = total - len(seen)
+        print(f"\nsentinel failover: {total} deliveries, lost {lost}, duplicates "
+              f"{len(receiver.requests) - len(seen)}, failover took {failover:.1f} s")
+        assert lost == 0
+        assert sending == 0
+    finally:
+        state.reset_redis()
+        with host.app.app_context():
+            state.close_dispatcher()
+            Base.metadata.drop_all(host.db.engine)
+            host.db.engine.dispose()
