@@ -36,6 +36,7 @@ from werkzeug.wrappers import Response
 
 from flask_clawhooks import ClawHooks
 from flask_clawhooks.apikeys import ApiKey, create_key, hash_key
+from flask_clawhooks.state import get_state
 
 from . import payloads
 
@@ -187,7 +188,7 @@ def _page_context() -> dict[str, Any]:
         "owners": OWNERS,
         "signed_in": session.get(_SESSION_KEY),
         "api_keys": demo_api_keys(),
-        "api_url": base + current_app.extensions["clawhooks"].settings.api_prefix,
+        "api_url": base + get_state().settings.api_prefix,
         "receiver_url": receiver.rstrip("/") if receiver else None,
         "demo_secret": DEMO_SECRET,
         "base_url": base,

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
-from .catalog import CATALOG, TEST_EVENT, EventType  # noqa: E402
-from .errors import (  # noqa: E402
+from .catalog import CATALOG, TEST_EVENT, EventType
+from .errors import (
     ClawHooksError,
     ConfigurationError,
     NotInitialized,
     UnknownEventType,
 )
-from .extension import ClawHooks  # noqa: E402
+from .extension import ClawHooks
+from .version import __version__
 
 __all__ = [
     "CATALOG",

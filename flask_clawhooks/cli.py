@@ -15,20 +15,17 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from .errors import TooManyTestSends, UnknownEventType
-from .extension import EXTENSION_KEY, State
 from .models import Delivery
+from .state import State, get_state
 
 cli = AppGroup("clawhooks", help="Manage ClawBook webhooks: workers, events, deliveries.")
 
-
-def _state() -> State:
-    return current_app.extensions[EXTENSION_KEY]  # type: ignore[no-any-return]
 
 
 @cli.command("init-db")
 def init_db() -> None:
     """Create the webhook tables in the app's database (existing tables are kept)."""
-    state = _state()
+    state = get_state()
     try:
         state.extension.create_all()
     except SQLAlchemyError as exc:
@@ -74,7 +71,7 @@ def worker(burst: bool, concurrency: int | None, processes: int, name: str | Non
     """Deliver webhooks: an RQ worker with its scheduler, sweeping periodically."""
     from .worker import run_worker
 
-    state = _state()
+    state = get_state()
     if concurrency is not None:
         state.settings = dataclasses.replace(state.settings, concurrency=concurrency)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
@@ -138,7 +135,7 @@ def _metrics_server(app: Any, host: str, port: int | None) -> Any:
                    "(default: CLAWHOOKS_SWEEP_GRACE).")
 def sweep(grace: float | None) -> None:
     """Queue again every delivery that is due but not in flight (after losing Redis)."""
-    count = _state().extension.sweep(grace=grace)
+    count = get_state().extension.sweep(grace=grace)
     click.echo(f"Queued {count} due deliveries.")
 
 
@@ -166,12 +163,12 @@ def prune_command(older_than: str) -> None:
         age = parse_age(older_than)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--older-than") from exc
-    deleted = prune(_state().db.session,  # type: ignore[arg-type]
+    deleted = prune(get_state().db.session,  # type: ignore[arg-type]
                     age, progress=lambda n: click.echo(f"  {n} events deleted…", err=True))
     click.echo(f"Deleted {deleted} events older than {older_than}.")
     from .idempotency import prune_expired
 
-    keys = prune_expired(_state().db.session)
+    keys = prune_expired(get_state().db.session)
     if keys:
         click.echo(f"Deleted {keys} expired idempotency keys.")
 
@@ -187,7 +184,7 @@ def emit(event_type: str, data_json: str, owner: str) -> None:
         data = json.loads(data_json)
     except json.JSONDecodeError as exc:
         raise click.BadParameter(f"not valid JSON: {exc}", param_hint="DATA_JSON") from exc
-    state = _state()
+    state = get_state()
     try:
         event = state.extension.emit(event_type, data, owner=owner)
     except UnknownEventType as exc:
@@ -202,7 +199,7 @@ def emit(event_type: str, data_json: str, owner: str) -> None:
 @cli.command("events")
 def events() -> None:
     """List the event types webhooks can subscribe to."""
-    for event_type in _state().extension.event_types.values():
+    for event_type in get_state().extension.event_types.values():
         click.echo(f"{event_type.name:28} {event_type.group:12} {event_type.description}")
 
 
@@ -262,7 +259,7 @@ def api_key_create(owner: str, name: str | None, quiet: bool) -> None:
     if name is not None:
         name = _checked(lambda v: validation.text("name", v, max_length=validation.NAME_MAX),
                         name, hint="--name")
-    session = _state().db.session
+    session = get_state().db.session
     key, token = apikeys.create_key(session, owner, name)
     session.commit()
     if quiet:
@@ -282,7 +279,7 @@ def api_key_list(owner: str | None) -> None:
     query = select(ApiKey).order_by(ApiKey.id.desc())
     if owner is not None:
         query = query.where(ApiKey.owner == owner)
-    keys = _state().db.session.scalars(query).all()
+    keys = get_state().db.session.scalars(query).all()
     if not keys:
         click.echo("No API keys.")
     for key in keys:
@@ -302,7 +299,7 @@ def api_key_revoke(key_id: str) -> None:
     if not validation.is_id(key_id, "key"):
         raise click.BadParameter("an API key id looks like key_…; see `api-key list`.",
                                  param_hint="KEY_ID")
-    session = _state().db.session
+    session = get_state().db.session
     key = apikeys.revoke(session, key_id)
     if key is None:
         raise click.ClickException(f"No API key {key_id}; see `flask clawhooks api-key list`.")
@@ -321,7 +318,7 @@ def webhooks_list(owner: str | None) -> None:
     """List webhooks, newest first: id, owner, status, events and URL."""
     from .api import resources
 
-    session = _state().db.session
+    session = get_state().db.session
     after, more, shown = None, True, 0
     while more:
         rows, more = resources.list_webhooks(session, owner, 100, after)
@@ -350,7 +347,7 @@ def webhooks_create(owner: str, url: str, events: tuple[str, ...], secret: str |
     from .api.errors import InvalidField
     from .catalog import TEST_EVENT
 
-    state = _state()
+    state = get_state()
     owner = _checked(validation.owner, owner, hint="--owner")
     body: dict[str, Any] = {"url": url, "events": list(events)}
     if secret is not None:
@@ -374,7 +371,7 @@ def webhooks_delete(webhook_id: str) -> None:
     """Delete WEBHOOK_ID with its delivery log."""
     from .api import resources
 
-    session = _state().db.session
+    session = get_state().db.session
     hook = _found(resources.get_webhook, session, webhook_id, None)
     resources.delete_webhook(session, hook)
     click.echo(f"Deleted {webhook_id}.")
@@ -388,7 +385,7 @@ def test_webhook(webhook_id: str) -> None:
     from .api import resources
     from .models import DeliveryStatus
 
-    state = _state()
+    state = get_state()
     session = state.db.session
     hook = _found(resources.get_webhook, session, webhook_id, None)
     _found(resources.ensure_enabled, hook, "sending a test")
@@ -414,7 +411,7 @@ def deliveries(webhook_id: str, status: str | None, limit: int) -> None:
     """Show the delivery log of WEBHOOK_ID, newest first."""
     from .api import resources
 
-    session = _state().db.session
+    session = get_state().db.session
     hook = _found(resources.get_webhook, session, webhook_id, None)
     rows, more = resources.list_deliveries(session, hook, limit, status=status)
     if not rows:
@@ -436,7 +433,7 @@ def retry(delivery_id: str) -> None:
     """Make DELIVERY_ID pending and due now; a worker sends it."""
     from .api import resources
 
-    state = _state()
+    state = get_state()
     session = state.db.session
     delivery = _found(resources.get_delivery, session, delivery_id, None)
     _found(resources.ensure_enabled, delivery.webhook, "retrying its deliveries")
@@ -465,7 +462,7 @@ def recover(webhook_id: str, since: str, until: str | None, include_all: bool) -
     from . import recovery
     from .api import resources
 
-    state = _state()
+    state = get_state()
     session = state.db.session
     hook = _found(resources.get_webhook, session, webhook_id, None)
     _found(resources.ensure_enabled, hook, "recovering its deliveries")

@@ -19,7 +19,6 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import redis
@@ -28,10 +27,8 @@ from flask import Flask
 from . import ledger, metrics, notify, signals, transport
 from .enqueue import enqueue_at, whole_second_after
 from .ledger import Outcome, Work
+from .state import State, get_state
 from .timeutil import utcnow
-
-if TYPE_CHECKING:
-    from .extension import State
 
 log = logging.getLogger("flask_clawhooks")
 
@@ -273,3 +270,15 @@ class Dispatcher:
         self._senders.shutdown(wait=True)
         self._mailer.shutdown(wait=True)
         self._http.clear()
+
+
+def process_dispatcher(app: Flask) -> Dispatcher:
+    """This process's :class:`Dispatcher` for ``app``, made on first use.
+
+    :meth:`State.close_dispatcher <flask_clawhooks.state.State.close_dispatcher>` stops it.
+    """
+    state = get_state(app)
+    with state.lock:
+        if state.dispatcher is None:
+            state.dispatcher = Dispatcher(app, state)
+        return state.dispatcher

@@ -4,22 +4,19 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-import redis
 from flask import Flask, current_app
 from flask_sqlalchemy import SQLAlchemy
-from redis import Redis
-from rq import Queue
 from sqlalchemy import func, insert, select
 from sqlalchemy import inspect as sa_inspect
 
 from . import ledger, metrics, signals
 from .catalog import CATALOG, TEST_EVENT, EventType
-from .config import DEFAULTS, Settings, load_settings
+from .config import DEFAULTS, load_settings
+from .dispatch import process_dispatcher
 from .enqueue import after_commit, push_ready
 from .errors import ConfigurationError, NotInitialized, TooManyTestSends, UnknownEventType
 from .ids import new_id
@@ -33,125 +30,13 @@ from .models import (
     delivery_table,
     event_table,
 )
-from .ratelimit import InFlightLimiter, LimitReached
-from .redisclient import CircuitBreaker, connect
+from .ratelimit import LimitReached
 from .samples import SAMPLES, sample_data
 from .signing import envelope_bytes
+from .state import EXTENSION_KEY, Loaders, State, get_state
 from .timeutil import isoformat, utcnow
 
-EXTENSION_KEY = "clawhooks"
-
 log = logging.getLogger("flask_clawhooks")
-
-
-class State:
-    """What :class:`ClawHooks` keeps for one app, in ``app.extensions["clawhooks"]``."""
-
-    def __init__(self, extension: ClawHooks, app: Flask, db: SQLAlchemy, settings: Settings):
-        self.extension = extension
-        self.db = db
-        self.settings = settings
-        self._clients: dict[bool, Redis] = {}
-        self._queues: dict[bool, Queue] = {}
-        self._dispatcher: Any = None
-        self._lock = threading.Lock()
-        self._redis_lock = threading.Lock()
-        #: True inside ``flask clawhooks worker``: jobs hand deliveries over and return.
-        self.worker_mode = False
-        #: True once the worker was asked to stop: jobs claim nothing more.
-        self.stopping = False
-        #: Keeps a hung or dead Redis off the request path (see :mod:`.redisclient`).
-        self.breaker = CircuitBreaker(settings.redis_circuit_cooldown)
-        #: Bounds the test sends this process makes (see :meth:`ClawHooks.send_test`).
-        self.test_sends = InFlightLimiter(settings.test_send_limit_per_owner,
-                                          settings.test_send_limit)
-
-    @property
-    def redis(self) -> Redis:
-        """The worker client inside ``flask clawhooks worker``, else the request client.
-
-        The worker's (RQ's) has ordinary timeouts and retries; everywhere else, a web
-        request or a command, each Redis call is bounded by
-        ``CLAWHOOKS_REDIS_REQUEST_TIMEOUT`` and not retried.
-        """
-        return self._client(self.worker_mode)
-
-    @property
-    def request_redis(self) -> Redis:
-        """The client with short timeouts, whatever the mode."""
-        return self._client(False)
-
-    def _client(self, worker: bool) -> Redis:
-        client = self._clients.get(worker)
-        if client is None:
-            with self._redis_lock:
-                client = self._clients.get(worker)
-                if client is None:
-                    if worker:
-                        client = connect(self.settings.redis_url, timeout=None,
-                                         connect_timeout=2.0, retries=True)
-                    else:
-                        bound = self.settings.redis_request_timeout
-                        client = connect(self.settings.redis_url, timeout=bound,
-                                         connect_timeout=bound, retries=False)
-                    self._clients[worker] = client
-        return client
-
-    @property
-    def queue(self) -> Queue:
-        """The RQ queue on :attr:`redis`."""
-        return self._queue(self.worker_mode)
-
-    def _queue(self, worker: bool) -> Queue:
-        queue = self._queues.get(worker)
-        if queue is None:
-            queue = self._queues[worker] = Queue(self.settings.queue,
-                                                 connection=self._client(worker))
-        return queue
-
-    def reset_redis(self) -> None:
-        """Forget the Redis clients (closing their connections); the next use makes new
-        ones from the current settings."""
-        with self._redis_lock:
-            clients, self._clients, self._queues = list(self._clients.values()), {}, {}
-        for client in clients:
-            client.connection_pool.disconnect()
-
-    def dispatcher(self, app: Flask) -> Any:
-        """This process's :class:`~flask_clawhooks.dispatch.Dispatcher`, made on first use."""
-        from .dispatch import Dispatcher
-
-        with self._lock:
-            if self._dispatcher is None:
-                self._dispatcher = Dispatcher(app, self)
-            return self._dispatcher
-
-    def close_dispatcher(self) -> None:
-        with self._lock:
-            dispatcher, self._dispatcher = self._dispatcher, None
-        if dispatcher is not None:
-            dispatcher.close()
-
-    def owner_email(self, owner: str) -> str | None:
-        loader = self.extension._owner_email_loader
-        return loader(owner) if loader is not None else None
-
-    def enqueue(self, delivery_ids: list[str]) -> None:
-        """Queue deliveries after the commit that made them, from inside a request.
-
-        Uses the request client through the circuit breaker: while Redis is failing the
-        ids are left to the sweeper, which finds them in the database.
-        """
-        if not self.breaker.allow():
-            log.debug("Redis is skipped for now; the sweeper will send %d deliveries.",
-                      len(delivery_ids))
-            return
-        try:
-            push_ready(self._queue(False), delivery_ids)
-        except (redis.RedisError, OSError) as exc:
-            self.breaker.failed(exc)
-            raise
-        self.breaker.succeeded()
 
 
 class ClawHooks:
@@ -174,9 +59,8 @@ class ClawHooks:
 
     def __init__(self, app: Flask | None = None, *, db: SQLAlchemy | None = None) -> None:
         self._db = db
-        self._owner_email_loader: Callable[[str], str | None] | None = None
-        self._api_key_loader: Callable[[str], str | None] | None = None
-        self._dashboard_owner_loader: Callable[[], str | None] | None = None
+        #: The callbacks the decorators below register; every app of this object uses them.
+        self.loaders = Loaders()
         self.event_types: dict[str, EventType] = {t.name: t for t in CATALOG}
         if app is not None:
             self.init_app(app)
@@ -201,7 +85,7 @@ class ClawHooks:
                 "ClawHooks(app, db=db)."
             )
         settings = load_settings(app.config)
-        app.extensions[EXTENSION_KEY] = State(self, app, db, settings)
+        app.extensions[EXTENSION_KEY] = State(self, db, settings)
 
         from . import api
         from .cli import cli
@@ -221,7 +105,7 @@ class ClawHooks:
         self, loader: Callable[[str], str | None]
     ) -> Callable[[str], str | None]:
         """Decorator: ``loader(owner)`` returns the address failure e-mails go to, or None."""
-        self._owner_email_loader = loader
+        self.loaders.owner_email = loader
         return loader
 
     def dashboard_owner_loader(
@@ -238,7 +122,7 @@ class ClawHooks:
         None gets a 401 page, or a redirect to ``CLAWHOOKS_DASHBOARD_LOGIN_ENDPOINT``.
         Without a loader nobody may see the dashboard.
         """
-        self._dashboard_owner_loader = loader
+        self.loaders.dashboard_owner = loader
         return loader
 
     def api_key_loader(
@@ -250,7 +134,7 @@ class ClawHooks:
         (:mod:`flask_clawhooks.apikeys`) for the JSON API. ``token`` is what followed
         ``Authorization: Bearer``.
         """
-        self._api_key_loader = loader
+        self.loaders.api_key = loader
         return loader
 
     def register_event_type(self, name: str, description: str, group: str = "Custom") -> None:
@@ -264,15 +148,18 @@ class ClawHooks:
     def state(self, app: Flask | None = None) -> State:
         """The state of ``app`` (default: the current app).
 
+        :func:`~flask_clawhooks.state.get_state` with a check that the app's extension
+        is this object.
+
         :raises NotInitialized: if this extension was not registered on that app.
         """
-        app = app or current_app._get_current_object()  # type: ignore[attr-defined]
-        state = app.extensions.get(EXTENSION_KEY)
-        if state is None or state.extension is not self:
+        state = get_state(app)
+        if state.extension is not self:
             raise NotInitialized(
-                "ClawHooks is not registered on this app: call clawhooks.init_app(app) first."
+                "This ClawHooks object is not the one registered on this app: call "
+                "clawhooks.init_app(app) first."
             )
-        return state  # type: ignore[no-any-return]
+        return state
 
     def create_all(self) -> None:
         """Create the webhook tables with the host's engine (``flask clawhooks init-db``)."""
@@ -408,7 +295,7 @@ class ClawHooks:
         """
         state = self.state()
         app = current_app._get_current_object()  # type: ignore[attr-defined]
-        claimed = int(state.dispatcher(app).dispatch(delivery_ids, wait=False))
+        claimed = int(process_dispatcher(app).dispatch(delivery_ids, wait=False))
         if claimed:
             self._wait_for_outcomes(state, delivery_ids)
         return claimed

@@ -26,7 +26,7 @@ import datetime as dt
 import logging
 import weakref
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import redis
 from flask import Flask
@@ -34,10 +34,8 @@ from sqlalchemy import DateTime, case, func, literal, or_, select, update
 
 from . import metrics, notify, signals
 from .models import AnySession, attempt_table, webhook_table
+from .state import State, get_state
 from .timeutil import isoformat, utcnow
-
-if TYPE_CHECKING:
-    from .extension import State
 
 log = logging.getLogger("flask_clawhooks")
 
@@ -150,9 +148,7 @@ def check(app: Flask, now: dt.datetime | None = None) -> HealthReport:
 
     Must run inside an app context; commits.
     """
-    from .extension import EXTENSION_KEY
-
-    state: State = app.extensions[EXTENSION_KEY]
+    state = get_state(app)
     settings = state.settings
     report = HealthReport()
     warn_after = settings.warn_after_failing_for
@@ -255,9 +251,7 @@ def run_due_check(app: Flask) -> HealthReport | None:
     lifetime lets one of them through per interval. If Redis cannot be reached, each
     worker goes by its own clock (the check is safe to run twice). Never raises.
     """
-    from .extension import EXTENSION_KEY
-
-    state: State = app.extensions[EXTENSION_KEY]
+    state = get_state(app)
     interval = state.settings.health_check_interval
     now = utcnow()
     try:

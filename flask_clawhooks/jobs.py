@@ -12,7 +12,9 @@ import logging
 import redis
 from flask import current_app
 
+from .dispatch import process_dispatcher
 from .enqueue import push_ready, take_ready
+from .state import get_state
 
 log = logging.getLogger("flask_clawhooks")
 
@@ -24,9 +26,9 @@ def deliver(delivery_ids: list[str]) -> int:
     go back to the ready list for another worker (or, if Redis fails, to the sweeper),
     so that a warm shutdown waits for the POSTs in flight, not for a whole batch.
     """
-    state = current_app.extensions["clawhooks"]
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    dispatcher = state.dispatcher(app)
+    state = get_state(app)
+    dispatcher = process_dispatcher(app)
     step = 2 * state.settings.concurrency
     claimed = 0
     for start in range(0, len(delivery_ids), step):
@@ -44,5 +46,4 @@ def deliver(delivery_ids: list[str]) -> int:
 
 def drain() -> int:
     """Take a batch of ids off the ready list and deliver them."""
-    state = current_app.extensions["clawhooks"]
-    return deliver(take_ready(state.queue))
+    return deliver(take_ready(get_state().queue))

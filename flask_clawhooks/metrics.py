@@ -66,6 +66,7 @@ from sqlalchemy import func, or_, select
 from .ids import id_seconds
 from .models import DeliveryStatus, delivery_table
 from .outcome import Verdict, classify, retry_delay
+from .state import get_state
 from .timeutil import utcnow
 
 if TYPE_CHECKING:
@@ -283,8 +284,6 @@ def queue_lag(app: Flask, now: dt.datetime | None = None) -> tuple[int, float]:
     the lease test filters what that range holds. Every pending delivery has a
     ``next_attempt_at`` (emit, retries and the sweeper all set it).
     """
-    from .extension import EXTENSION_KEY
-
     now = now or utcnow()
     table = delivery_table
     due = (
@@ -293,7 +292,7 @@ def queue_lag(app: Flask, now: dt.datetime | None = None) -> tuple[int, float]:
         or_(table.c.lease_until.is_(None), table.c.lease_until < now),
     )
     with app.app_context():
-        engine = app.extensions[EXTENSION_KEY].db.engine
+        engine = get_state(app).db.engine
         with engine.connect() as conn:
             count = conn.scalar(select(func.count()).select_from(table).where(*due)) or 0
             oldest = conn.scalar(select(table.c.next_attempt_at).where(*due)

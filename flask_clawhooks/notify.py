@@ -26,9 +26,9 @@ from .models import webhook_table
 from .timeutil import isoformat, utcnow
 
 if TYPE_CHECKING:
-    from .extension import State
     from .health import HealthNotice
     from .ledger import Failure
+    from .state import State
 
 log = logging.getLogger("flask_clawhooks")
 

@@ -31,7 +31,7 @@ from types import FrameType
 from flask import Flask
 
 from . import forking
-from .extension import EXTENSION_KEY, State
+from .state import State, get_state
 
 log = logging.getLogger("flask_clawhooks")
 
@@ -81,7 +81,7 @@ class Supervisor:
                  on_exit: Callable[[int], None] | None = None) -> None:
         self.app = app
         self.on_exit = on_exit
-        self.state: State = app.extensions[EXTENSION_KEY]
+        self.state: State = get_state(app)
         self.processes = processes
         self.burst = burst
         self.name = name

@@ -32,8 +32,8 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import HTTPError
 from urllib3.util.timeout import _DEFAULT_TIMEOUT
 
-from . import __version__
 from .destinations import DestinationPolicy, DestinationRefused
+from .version import __version__
 
 USER_AGENT = f"ClawBook-Webhooks/{__version__}"
 

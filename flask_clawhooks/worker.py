@@ -29,7 +29,7 @@ from rq.queue import Queue
 from rq.worker import SimpleWorker
 
 from . import forking, health
-from .extension import EXTENSION_KEY, State
+from .state import get_state
 
 log = logging.getLogger("flask_clawhooks")
 
@@ -56,14 +56,14 @@ class ClawHooksWorker(SimpleWorker):
             # Ctrl-C reaches the whole process group; the supervisor alone answers it,
             # with one SIGTERM to each worker.
             signal.signal(signal.SIGINT, signal.SIG_IGN)
-        if self.flask_app.extensions[EXTENSION_KEY].stopping:
+        if get_state(self.flask_app).stopping:
             # Asked to stop while this worker was starting: the signal went to the
             # handler of the one before it (run_worker starts another after losing Redis).
             self._stop_requested = True
 
     def handle_warm_shutdown_request(self) -> None:
         # Jobs stop claiming and hand their remaining ids back (flask_clawhooks.jobs).
-        self.flask_app.extensions[EXTENSION_KEY].stopping = True
+        get_state(self.flask_app).stopping = True
         super().handle_warm_shutdown_request()
 
     def perform_job(self, job: Job, queue: Queue, *args: Any, **kwargs: Any) -> bool:
@@ -81,7 +81,7 @@ class ClawHooksWorker(SimpleWorker):
     def teardown(self) -> None:
         if self._sweeper is not None:
             self._sweeper.stop()
-        state: State = self.flask_app.extensions[EXTENSION_KEY]
+        state = get_state(self.flask_app)
         state.close_dispatcher()
         super().teardown()
 
@@ -95,7 +95,7 @@ class Sweeper(threading.Thread):
         self._stopped = threading.Event()
 
     def run(self) -> None:
-        state: State = self._app.extensions[EXTENSION_KEY]
+        state = get_state(self._app)
         while not self._stopped.wait(state.settings.sweep_interval):
             try:
                 with self._app.app_context():
@@ -120,7 +120,7 @@ def prepare_process(app: Flask) -> None:
 
     Connections already open are closed first (except SQLite's), so none is missed.
     """
-    state: State = app.extensions[EXTENSION_KEY]
+    state = get_state(app)
     forking.install()
     with app.app_context():
         engines = list(state.db.engines.values())
@@ -150,7 +150,7 @@ def run_worker(
         alone answers Ctrl-C.
     :returns: whether any job was processed.
     """
-    state: State = app.extensions[EXTENSION_KEY]
+    state = get_state(app)
     state.worker_mode = True
     state.stopping = False
     prepare_process(app)

@@ -26,6 +26,7 @@ from flask_sqlalchemy import SQLAlchemy
 
 from flask_clawhooks import ClawHooks
 from flask_clawhooks.models import Delivery, DeliveryStatus, Webhook
+from flask_clawhooks.state import get_state
 from flask_clawhooks.timeutil import utcnow
 from flask_clawhooks.worker import run_worker
 
@@ -133,7 +134,7 @@ class Host:
 
     def configure(self, **changes: Any) -> None:
         """Change settings after start-up, e.g. ``configure(mail_port=2525)``."""
-        state = self.app.extensions["clawhooks"]
+        state = get_state(self.app)
         state.settings = dataclasses.replace(state.settings, **changes)
 
     def work(self) -> None:
@@ -186,7 +187,7 @@ def host(request: pytest.FixtureRequest, database_url: str, redis_url: str, redi
     host = make_host(database_url, redis_url, str(tmp_path / "instance"), **config)
     yield host
     with host.app.app_context():
-        host.app.extensions["clawhooks"].close_dispatcher()
+        get_state(host.app).close_dispatcher()
         from flask_clawhooks.models import Base
 
         Base.metadata.drop_all(host.db.engine)

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .. import __version__, custom_headers
+from .. import custom_headers
+from ..version import __version__
 from . import validation
 from .resources import RECENT_DELIVERIES
 

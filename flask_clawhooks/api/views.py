@@ -10,9 +10,9 @@ from werkzeug.exceptions import HTTPException
 from .. import apikeys, recovery, search
 from ..catalog import TEST_EVENT
 from ..errors import TooManyTestSends
-from ..extension import EXTENSION_KEY, State
 from ..models import DeliveryStatus
 from ..ratelimit import over_limit
+from ..state import get_state
 from . import resources, serialize, validation
 from .errors import (
     InvalidApiKey,
@@ -38,9 +38,6 @@ QUERY_PARAMETERS = {
 }
 
 
-def _state() -> State:
-    return current_app.extensions[EXTENSION_KEY]  # type: ignore[no-any-return]
-
 
 def _owner() -> str:
     return g.clawhooks_owner  # type: ignore[no-any-return]
@@ -58,8 +55,8 @@ def authenticate() -> None:
     if scheme.lower() != "bearer" or not token:
         raise InvalidApiKey("Send your API key as 'Authorization: Bearer <api key>'; "
                             "`flask clawhooks api-key create --owner …` makes one.")
-    state = _state()
-    loader = state.extension._api_key_loader
+    state = get_state()
+    loader = state.loaders.api_key
     owner: str | None
     if loader is not None:
         owner = loader(token)
@@ -89,20 +86,20 @@ def _json_body() -> dict[str, Any]:
 
 
 def _known_events() -> set[str]:
-    return set(_state().extension.event_types) - {TEST_EVENT}
+    return set(get_state().extension.event_types) - {TEST_EVENT}
 
 
 @views.get("/openapi.json")
 def openapi() -> Response:
     """This API's OpenAPI 3.1 document; needs no API key."""
-    prefix = _state().settings.api_prefix
+    prefix = get_state().settings.api_prefix
     return json_response(document(prefix, sorted(_known_events()),
-                                  max_custom_headers=_state().settings.max_custom_headers))
+                                  max_custom_headers=get_state().settings.max_custom_headers))
 
 
 @views.post("/webhooks")
 def create_webhook() -> Response:
-    state = _state()
+    state = get_state()
     fields = validation.webhook_fields(_json_body(), state.settings, _known_events(),
                                        creating=True)
     hook = resources.create_webhook(state.db.session, _owner(), fields)
@@ -115,13 +112,13 @@ def create_webhook() -> Response:
 def list_webhooks() -> Response:
     limit = validation.page_limit(request.args.get("limit"))
     after = validation.cursor(request.args.get("after"), "wh")
-    rows, more = resources.list_webhooks(_state().db.session, _owner(), limit, after)
+    rows, more = resources.list_webhooks(get_state().db.session, _owner(), limit, after)
     return json_response(serialize.page([serialize.webhook(r) for r in rows], more))
 
 
 @views.get("/webhooks/<webhook_id>")
 def get_webhook(webhook_id: str) -> Response:
-    session = _state().db.session
+    session = get_state().db.session
     hook = resources.get_webhook(session, webhook_id, _owner())
     recent = resources.recent_deliveries(session, hook)
     return json_response(serialize.webhook_details(hook, recent))
@@ -132,14 +129,14 @@ def webhook_stats(webhook_id: str) -> Response:
     """Success rate, response times and failures over the last 24 hours and 7 days."""
     from ..stats import webhook_stats as compute
 
-    session = _state().db.session
+    session = get_state().db.session
     hook = resources.get_webhook(session, webhook_id, _owner())
     return json_response(serialize.webhook_stats(hook, compute(session, hook.id)))
 
 
 @views.patch("/webhooks/<webhook_id>")
 def update_webhook(webhook_id: str) -> Response:
-    state = _state()
+    state = get_state()
     hook = resources.get_webhook(state.db.session, webhook_id, _owner())
     fields = validation.webhook_fields(_json_body(), state.settings, _known_events(),
                                        creating=False, current_headers=hook.custom_headers)
@@ -150,7 +147,7 @@ def update_webhook(webhook_id: str) -> Response:
 
 @views.delete("/webhooks/<webhook_id>")
 def delete_webhook(webhook_id: str) -> tuple[str, int]:
-    session = _state().db.session
+    session = get_state().db.session
     resources.delete_webhook(session, resources.get_webhook(session, webhook_id, _owner()))
     return "", 204
 
@@ -158,7 +155,7 @@ def delete_webhook(webhook_id: str) -> tuple[str, int]:
 @views.post("/webhooks/<webhook_id>/test")
 def test_webhook(webhook_id: str) -> Response:
     """Send a ``webhook.test`` event now and answer with the attempt's outcome."""
-    state = _state()
+    state = get_state()
     session = state.db.session
     hook = resources.get_webhook(session, webhook_id, _owner())
     resources.ensure_enabled(hook, "sending a test")
@@ -174,7 +171,7 @@ def test_webhook(webhook_id: str) -> Response:
 
 @views.get("/webhooks/<webhook_id>/deliveries")
 def list_deliveries(webhook_id: str) -> Response:
-    session = _state().db.session
+    session = get_state().db.session
     hook = resources.get_webhook(session, webhook_id, _owner())
     args = request.args
     limit = validation.page_limit(args.get("limit"))
@@ -189,7 +186,7 @@ def list_deliveries(webhook_id: str) -> Response:
 
 @views.get("/webhooks/<webhook_id>/deliveries/<delivery_id>")
 def get_delivery(webhook_id: str, delivery_id: str) -> Response:
-    session = _state().db.session
+    session = get_state().db.session
     hook = resources.get_webhook(session, webhook_id, _owner())
     delivery = resources.get_delivery(session, delivery_id, _owner(), hook.id)
     return json_response(serialize.delivery_details(delivery))
@@ -198,7 +195,7 @@ def get_delivery(webhook_id: str, delivery_id: str) -> Response:
 @views.post("/webhooks/<webhook_id>/deliveries/<delivery_id>/retry")
 def retry_delivery(webhook_id: str, delivery_id: str) -> Response:
     """Make the delivery pending and due now; a worker sends it (``202``)."""
-    state = _state()
+    state = get_state()
     session = state.db.session
     hook = resources.get_webhook(session, webhook_id, _owner())
     delivery = resources.get_delivery(session, delivery_id, _owner(), hook.id)
@@ -215,7 +212,7 @@ def recover_webhook(webhook_id: str) -> Response:
     A range over ``CLAWHOOKS_RECOVER_LIMIT`` deliveries is refused (``422``
     ``range_too_large``) before anything changes; see :mod:`flask_clawhooks.recovery`.
     """
-    state = _state()
+    state = get_state()
     session = state.db.session
     hook = resources.get_webhook(session, webhook_id, _owner())
     fields = validation.recovery_fields(_json_body())
@@ -242,7 +239,7 @@ def search_deliveries() -> Response:
     after = validation.cursor(args.get("after"), "del")
     query = validation.delivery_query(args, (DeliveryStatus.PENDING, DeliveryStatus.SUCCESS,
                                              DeliveryStatus.FAILED))
-    rows, more = search.search(_state().db.session, _owner(), query, limit, after)
+    rows, more = search.search(get_state().db.session, _owner(), query, limit, after)
     return json_response(serialize.page([serialize.delivery(r) for r in rows], more))
 
 
@@ -252,7 +249,7 @@ def list_events() -> Response:
     limit = validation.page_limit(args.get("limit"))
     after = validation.cursor(args.get("after"), "evt")
     event_type = _event_type_filter(args.get("type"), "type")
-    rows, more = resources.list_events(_state().db.session, _owner(), limit, after,
+    rows, more = resources.list_events(get_state().db.session, _owner(), limit, after,
                                        event_type)
     return json_response(serialize.page([serialize.event(r) for r in rows], more))
 
@@ -260,7 +257,7 @@ def list_events() -> Response:
 @views.get("/events/<event_id>")
 def get_event(event_id: str) -> Response:
     """The event's frozen bytes, exactly as its deliveries sent them."""
-    row = resources.get_event(_state().db.session, event_id, _owner())
+    row = resources.get_event(get_state().db.session, event_id, _owner())
     return current_app.response_class(row.body, mimetype="application/json")
 
 

@@ -20,8 +20,9 @@ from werkzeug.wrappers import Response
 from .. import custom_headers
 from ..api.errors import InvalidField
 from ..models import Webhook
+from ..state import get_state
 from ..timeutil import utcnow
-from .views import _back_to, _db, _owned_webhook, _state
+from .views import back_to, db_session, owned_webhook
 
 #: Empty rows offered below the saved headers.
 EMPTY_ROWS = 2
@@ -68,8 +69,8 @@ def _message(error: InvalidField) -> str:
 
 def edit(webhook_id: str) -> Response | tuple[str, int]:
     """Show (GET) or save (POST) the webhook's custom headers."""
-    hook = _owned_webhook(webhook_id)
-    limit = _state().settings.max_custom_headers
+    hook = owned_webhook(webhook_id)
+    limit = get_state().settings.max_custom_headers
     if request.method == "GET":
         return render_template("clawhooks/webhook_headers.html", webhook=hook,
                                rows=_padded(_rows_of(hook), limit), limit=limit,
@@ -100,9 +101,9 @@ def edit(webhook_id: str) -> Response | tuple[str, int]:
         else:
             hook.custom_headers = clean or None
             hook.updated_at = utcnow()
-            _db().commit()
+            db_session().commit()
             flash(f"Custom headers saved ({len(clean)}).", "success")
-            return _back_to(hook)
+            return back_to(hook)
     for row in rows:
         row.value = "" if row.secret else row.value  # a secret typed in is not echoed
     return render_template("clawhooks/webhook_headers.html", webhook=hook,

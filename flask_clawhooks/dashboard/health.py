@@ -11,9 +11,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app
-
 from ..models import Webhook
+from ..state import get_state
 from ..stats import CHART_HOURS, WebhookStats, webhook_stats
 
 #: The chart's drawing area, in SVG units: it is stretched to the card's width and
@@ -54,7 +53,7 @@ def bars(stats: WebhookStats) -> list[Bar]:
 
 def webhook_health(webhook: Webhook) -> dict[str, Any]:
     """What ``_health.html`` shows for ``webhook``."""
-    stats = webhook_stats(current_app.extensions["clawhooks"].db.session, webhook.id)
+    stats = webhook_stats(get_state().db.session, webhook.id)
     return {"stats": stats, "bars": bars(stats), "width": WIDTH, "height": HEIGHT}
 
 

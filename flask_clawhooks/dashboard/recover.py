@@ -17,8 +17,9 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from .. import recovery
+from ..state import get_state
 from ..timeutil import utcnow
-from .views import _back_to, _db, _owned_webhook, _state
+from .views import back_to, db_session, owned_webhook
 
 #: How far back the form's "since" starts.
 DEFAULT_SINCE = dt.timedelta(hours=24)
@@ -44,17 +45,17 @@ def _job(webhook_id: str, args: Any) -> recovery.Recovery:
 
 def confirm(webhook_id: str) -> Response | str:
     """Count what the range holds and ask before re-queuing it."""
-    hook = _owned_webhook(webhook_id)
+    hook = owned_webhook(webhook_id)
     try:
         job = _job(hook.id, request.args)
     except ValueError as exc:
         flash(f"Cannot recover: {exc}", "error")
-        return _back_to(hook)
-    found = recovery.count(_db(), job)
-    _db().rollback()
+        return back_to(hook)
+    found = recovery.count(db_session(), job)
+    db_session().rollback()
     return render_template(
         "clawhooks/recover_confirm.html", webhook=hook, job=job, found=found,
-        limit=_state().settings.recover_limit, description=recovery.describe(job),
+        limit=get_state().settings.recover_limit, description=recovery.describe(job),
         noun=recovery.noun(job, found), since=job.since.isoformat(),
         until=job.until.isoformat() if job.until is not None else "",
     )
@@ -62,22 +63,23 @@ def confirm(webhook_id: str) -> Response | str:
 
 def run(webhook_id: str) -> Response:
     """Re-queue the range (the confirmation page's button)."""
-    hook = _owned_webhook(webhook_id)
+    hook = owned_webhook(webhook_id)
     if not hook.enabled:
         flash("Enable the webhook before recovering its deliveries.", "error")
-        return _back_to(hook)
+        return back_to(hook)
     try:
         job = _job(hook.id, request.form)
     except ValueError as exc:
         flash(f"Cannot recover: {exc}", "error")
-        return _back_to(hook)
-    state = _state()
+        return back_to(hook)
+    state = get_state()
     try:
-        done = recovery.recover(_db(), job, state.enqueue, limit=state.settings.recover_limit)
+        done = recovery.recover(db_session(), job, state.enqueue,
+                                limit=state.settings.recover_limit)
     except recovery.RangeTooLarge as exc:
         flash(f"This range holds {exc.found} {recovery.noun(job, exc.found)}, more than "
               f"the {exc.limit} one recovery may re-queue. Choose a shorter range.", "error")
-        return _back_to(hook)
+        return back_to(hook)
     if done:
         flash(f"Re-queued {recovery.describe(job, done)}: a worker sends them again, "
               "oldest first.", "success")

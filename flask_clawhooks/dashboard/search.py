@@ -16,8 +16,9 @@ from flask import Blueprint, g, render_template, request, url_for
 from .. import recovery, search
 from ..api import validation
 from ..models import Webhook
+from ..state import get_state
 from .forms import PAGE_SIZE, STATUSES
-from .views import _db, _extension
+from .views import db_session
 
 
 def _query(args: Any) -> tuple[search.DeliveryQuery, dict[str, str], list[str]]:
@@ -62,16 +63,17 @@ def page() -> str:
     more = False
     searched = not query.is_empty() and not errors
     if searched:
-        rows, more = search.search(_db(), g.clawhooks_owner, query, PAGE_SIZE, after)
+        rows, more = search.search(db_session(), g.clawhooks_owner, query, PAGE_SIZE, after)
     webhooks = {}
     if rows:
         ids = {row.webhook_id for row in rows}
-        webhooks = {hook.id: hook for hook in _db().query(Webhook).filter(Webhook.id.in_(ids))}
+        found = db_session().query(Webhook).filter(Webhook.id.in_(ids))
+        webhooks = {hook.id: hook for hook in found}
     filters: dict[str, Any] = {k: v for k, v in typed.items() if v}
     return render_template(
         "clawhooks/search.html", rows=rows, webhooks=webhooks, typed=typed, errors=errors,
         searched=searched, statuses=STATUSES,
-        event_types=list(_extension().event_types),
+        event_types=list(get_state().extension.event_types),
         older_url=url_for(".search", after=rows[-1].id, **filters) if more and rows else None,
         newest_url=url_for(".search", **filters) if after else None,
     )

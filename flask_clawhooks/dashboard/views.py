@@ -48,6 +48,7 @@ from ..errors import TooManyTestSends, UnknownEventType
 from ..models import Delivery, DeliveryStatus, Webhook
 from ..samples import sample_types
 from ..signing import generate_secret
+from ..state import get_state
 from ..timeutil import isoformat, utcnow
 from . import csrf, display
 from .forms import (
@@ -62,7 +63,7 @@ from .forms import (
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from ..extension import ClawHooks, State
+    from ..extension import ClawHooks
 
 _REVEAL_KEY = "_clawhooks_reveal"
 #: Bytes of an event body shown in the delivery log.
@@ -92,16 +93,12 @@ ERROR_PAGES = {
 }
 
 
-def _state() -> State:
-    return current_app.extensions["clawhooks"]  # type: ignore[no-any-return]
-
-
 def _extension() -> ClawHooks:
-    return _state().extension
+    return get_state().extension
 
 
-def _db() -> Session:
-    return _state().db.session  # type: ignore[return-value]
+def db_session() -> Session:
+    return get_state().db.session  # type: ignore[return-value]
 
 
 # -- who is looking, and CSRF --------------------------------------------------------
@@ -110,10 +107,10 @@ def _db() -> Session:
 def _authorize() -> Response | None:
     if request.endpoint and request.endpoint.endswith(".static"):
         return None
-    loader = _extension()._dashboard_owner_loader
+    loader = get_state().loaders.dashboard_owner
     owner = loader() if loader is not None else None
     if not owner:
-        endpoint = _state().settings.dashboard_login_endpoint
+        endpoint = get_state().settings.dashboard_login_endpoint
         if endpoint:
             return redirect(url_for(endpoint, next=request.full_path.rstrip("?")))
         abort(401)
@@ -134,7 +131,7 @@ def _security_headers(response: Response) -> Response:
 def _context() -> dict[str, Any]:
     owner = g.get("clawhooks_owner")
     now = utcnow()
-    delays = _state().settings.retry_delays
+    delays = get_state().settings.retry_delays
     return {
         "owner": owner,
         "csrf_token": (lambda: csrf.generate_token(owner)) if owner else None,
@@ -159,8 +156,8 @@ def _error_page(error: HTTPException) -> tuple[str, int]:
 # -- helpers --------------------------------------------------------------------------
 
 
-def _owned_webhook(webhook_id: str) -> Webhook:
-    webhook = _db().get(Webhook, webhook_id)
+def owned_webhook(webhook_id: str) -> Webhook:
+    webhook = db_session().get(Webhook, webhook_id)
     if webhook is None or webhook.owner != g.clawhooks_owner:
         abort(404)
     return webhook
@@ -190,7 +187,7 @@ def pretty_body(body: bytes | None) -> str:
         return body.decode("utf-8", "replace")
 
 
-def _back_to(webhook: Webhook, delivery_id: str | None = None) -> Response:
+def back_to(webhook: Webhook, delivery_id: str | None = None) -> Response:
     if delivery_id is None:
         return redirect(url_for(".webhook", webhook_id=webhook.id))
     url = url_for(".webhook", webhook_id=webhook.id, open=delivery_id)
@@ -219,7 +216,7 @@ def _describe(delivery: Delivery) -> tuple[str, str]:
 
 def index() -> str:
     """Webhooks list: URL, events, status and the last delivery of each."""
-    db = _db()
+    db = db_session()
     last_id = (
         select(Delivery.id)
         .where(Delivery.webhook_id == Webhook.id)
@@ -247,24 +244,24 @@ def new() -> Response | tuple[str, int]:
         return render_template("clawhooks/webhook_form.html", form=WebhookForm(),
                                groups=groups, webhook=None), 200
     form = WebhookForm.from_request(request.form)
-    clean = form.clean(_state().settings, extension.event_types, creating=True)
+    clean = form.clean(get_state().settings, extension.event_types, creating=True)
     if clean is None:
         return render_template("clawhooks/webhook_form.html", form=form, groups=groups,
                                webhook=None), 422
     secret = clean["secret"] or generate_secret()
     webhook = Webhook(owner=g.clawhooks_owner, url=clean["url"], events=clean["events"],
                       secret=secret, description=clean["description"])
-    db = _db()
+    db = db_session()
     db.add(webhook)
     db.commit()
     _reveal_once(webhook.id, secret)
     flash("Webhook created.", "success")
-    return _back_to(webhook)
+    return back_to(webhook)
 
 
 def webhook(webhook_id: str) -> Response:
     """A webhook's settings, actions and delivery log."""
-    hook = _owned_webhook(webhook_id)
+    hook = owned_webhook(webhook_id)
     query = LogQuery.from_args(request.args)
     page = _log_page(hook, query)
     secret = _take_revealed(hook.id)
@@ -304,7 +301,7 @@ def log(webhook_id: str) -> Response:
     delivery id>}``; the script replaces the log only when ``version`` changed, so an
     unchanged log does not disturb the reader.
     """
-    hook = _owned_webhook(webhook_id)
+    hook = owned_webhook(webhook_id)
     query = LogQuery.from_args(request.args)
     page = _log_page(hook, query)
     html = render_template("clawhooks/_delivery_log.html", webhook=hook, query=query,
@@ -338,7 +335,7 @@ def _log_page(webhook: Webhook, query: LogQuery) -> dict[str, Any]:
     stmt = stmt.limit(PAGE_SIZE + 1).options(
         joinedload(Delivery.event), selectinload(Delivery.attempts)
     )
-    rows = list(_db().scalars(stmt))
+    rows = list(db_session().scalars(stmt))
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     if query.after:
@@ -369,41 +366,41 @@ def _log_page(webhook: Webhook, query: LogQuery) -> dict[str, Any]:
 
 def edit(webhook_id: str) -> Response | tuple[str, int]:
     """Change a webhook's URL, events and description."""
-    hook = _owned_webhook(webhook_id)
+    hook = owned_webhook(webhook_id)
     extension = _extension()
     groups = event_groups(extension.event_types)
     if request.method == "GET":
         return render_template("clawhooks/webhook_form.html", webhook=hook, groups=groups,
                                form=WebhookForm.from_webhook(hook)), 200
     form = WebhookForm.from_request(request.form)
-    clean = form.clean(_state().settings, extension.event_types, creating=False)
+    clean = form.clean(get_state().settings, extension.event_types, creating=False)
     if clean is None:
         return render_template("clawhooks/webhook_form.html", webhook=hook, groups=groups,
                                form=form), 422
     hook.url, hook.events, hook.description = clean["url"], clean["events"], clean["description"]
-    _db().commit()
+    db_session().commit()
     flash("Webhook saved.", "success")
-    return _back_to(hook)
+    return back_to(hook)
 
 
 def enable(webhook_id: str) -> Response:
     """Switch a webhook on; its run of failed deliveries starts again from zero, so a
     webhook switched off after failures is not switched off again at the next one."""
-    hook = _owned_webhook(webhook_id)
+    hook = owned_webhook(webhook_id)
     hook.enabled = True
     hook.consecutive_failures = 0
-    _db().commit()
+    db_session().commit()
     flash("Webhook enabled: new events are delivered to it again.", "success")
-    return _back_to(hook)
+    return back_to(hook)
 
 
 def disable(webhook_id: str) -> Response:
     """Switch a webhook off. Deliveries still waiting for a retry end as failed."""
-    hook = _owned_webhook(webhook_id)
+    hook = owned_webhook(webhook_id)
     hook.enabled = False
-    _db().commit()
+    db_session().commit()
     flash("Webhook disabled: no events are delivered to it until you enable it.", "success")
-    return _back_to(hook)
+    return back_to(hook)
 
 
 def delete_webhook(webhook_id: str) -> Response | str:
@@ -411,11 +408,11 @@ def delete_webhook(webhook_id: str) -> Response | str:
 
     The same deletion as ``DELETE /webhooks/{id}`` (:func:`..api.resources.delete_webhook`).
     """
-    hook = _owned_webhook(webhook_id)
+    hook = owned_webhook(webhook_id)
     if request.method == "GET":
         return render_template("clawhooks/webhook_delete.html", webhook=hook)
     url = hook.url
-    resources.delete_webhook(_db(), hook)
+    resources.delete_webhook(db_session(), hook)
     flash(f"Webhook {url} deleted.", "success")
     return redirect(url_for(".index"))
 
@@ -434,45 +431,45 @@ def send_test(webhook_id: str) -> Response | tuple[Response, int]:
     the form in the background and gets JSON; without it the answer is a redirect to the
     webhook's page.
     """
-    hook = _owned_webhook(webhook_id)
+    hook = owned_webhook(webhook_id)
     event_type = request.form.get("event_type") or TEST_EVENT
     if event_type != TEST_EVENT and event_type not in sample_types():
         abort(400)
     try:
-        delivery = _extension().send_test(hook, _db(), event_type=event_type)
+        delivery = _extension().send_test(hook, db_session(), event_type=event_type)
     except UnknownEventType:
         abort(400)
     except TooManyTestSends as exc:
         if _wants_json():
             return jsonify(message=str(exc), category="error"), 429
         flash(str(exc), "error")
-        return _back_to(hook)
+        return back_to(hook)
     message, category = _describe(delivery)
     if _wants_json():
         return jsonify(message=message, category=category, delivery=delivery.id,
                        status=delivery.status), 200
     flash(message, category)
-    return _back_to(hook, delivery.id)
+    return back_to(hook, delivery.id)
 
 
 def rotate_secret(webhook_id: str) -> Response:
     """Make a new secret and show it once."""
-    hook = _owned_webhook(webhook_id)
-    grace = _state().settings.secret_rotation_grace
+    hook = owned_webhook(webhook_id)
+    grace = get_state().settings.secret_rotation_grace
     secret = generate_secret()
     hook.rotate_secret(secret, grace)
-    _db().commit()
+    db_session().commit()
     _reveal_once(hook.id, secret)
     note = (f" For {grace / 3600:g} h the old secret still signs the webhook-signature header "
             "as well; X-ClawBook-Signature uses the new one from now on." if grace else "")
     flash("New secret made." + note, "success")
-    return _back_to(hook)
+    return back_to(hook)
 
 
 def retry(webhook_id: str, delivery_id: str) -> Response:
     """Queue a delivery for another attempt now."""
-    hook = _owned_webhook(webhook_id)
-    db = _db()
+    hook = owned_webhook(webhook_id)
+    db = db_session()
     delivery = db.get(Delivery, delivery_id)
     if delivery is None or delivery.webhook_id != hook.id:
         abort(404)
@@ -481,7 +478,7 @@ def retry(webhook_id: str, delivery_id: str) -> Response:
     else:
         _extension().retry(delivery.id, db)
         flash("Retry queued: a worker sends it in a moment.", "success")
-    return _back_to(hook, delivery.id)
+    return back_to(hook, delivery.id)
 
 
 def register(blueprint: Blueprint) -> None:

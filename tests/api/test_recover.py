@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from flask_clawhooks import recovery
 from flask_clawhooks.enqueue import ready_key
 from flask_clawhooks.models import Delivery
+from flask_clawhooks.state import get_state
 from flask_clawhooks.timeutil import isoformat, utcnow
 
 from ..fixtures import Reply
@@ -75,7 +76,7 @@ def test_recover_resends_exactly_the_failed_deliveries_in_the_range_oldest_first
         recovery.parse_moment(since)), "until": isoformat(recovery.parse_moment(until)),
         "deliveries": "failed", "requeued": 2}
     # queued oldest first, nothing else
-    state = host.app.extensions["clawhooks"]
+    state = get_state(host.app)
     queued = [i.decode() for i in redis_conn.lrange(ready_key(state.queue), 0, -1)]
     assert queued == [before[events["e1"]].id, before[events["e2"]].id]
 
@@ -198,7 +199,7 @@ def test_a_concurrent_second_recover_sends_nothing_twice(host, acme, receiver, o
         "webhook_id": hook, "since": isoformat(job.since), "until": isoformat(job.until),
         "deliveries": "failed", "requeued": 0}}
 
-    state = host.app.extensions["clawhooks"]
+    state = get_state(host.app)
     with host.app.app_context():
         state.enqueue(taken)
         state.enqueue(taken)  # a duplicate job: the lease lets one worker claim each once

@@ -15,6 +15,7 @@ import pytest
 from flask_clawhooks.embedded_redis import EmbeddedRedis
 from flask_clawhooks.enqueue import ready_key
 from flask_clawhooks.models import Base, DeliveryStatus
+from flask_clawhooks.state import get_state
 
 from ..fixtures import Host, make_host
 from .conftest import make_api_client
@@ -49,7 +50,7 @@ def outage_host(database_url: str, own_redis: EmbeddedRedis, tmp_path: Any) -> I
         return "ok"
 
     yield host
-    state = host.app.extensions["clawhooks"]
+    state = get_state(host.app)
     state.reset_redis()
     with host.app.app_context():
         state.close_dispatcher()
@@ -67,7 +68,7 @@ def test_api_calls_and_emitting_requests_answer_within_1_s_while_redis_hangs(
     outage_host, own_redis, receiver
 ):
     host = outage_host
-    state = host.app.extensions["clawhooks"]
+    state = get_state(host.app)
     api = make_api_client(host, "acme")
     web = host.app.test_client()
     api.create_webhook(receiver.url)
@@ -115,6 +116,6 @@ def test_a_redis_that_refuses_connections_costs_requests_nothing(outage_host, ow
     assert max(times) < 1.0, times
 
     own_redis.start()  # same port, empty: everything queued before is gone
-    host.app.extensions["clawhooks"].reset_redis()
+    get_state(host.app).reset_redis()
     deliveries = host.work_until_settled()
     assert [d.status for d in deliveries] == [DeliveryStatus.SUCCESS] * 5

@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from flask_clawhooks.state import get_state
+
 from ..processes import wait_for
 from .conftest import make_api_client
 
@@ -85,7 +87,7 @@ def post_test(base: str, webhook_id: str, key: str) -> tuple[int, dict[str, str]
 def test_an_owner_flooding_test_sends_at_a_hung_receiver_makes_no_other_owner_wait(
     host, live_server, hung_receiver, receiver
 ):
-    state = host.app.extensions["clawhooks"]
+    state = get_state(host.app)
     acme, globex = make_api_client(host, "acme"), make_api_client(host, "globex")
     flooded = acme.create_webhook(hung_receiver.url)["id"]
     healthy = globex.create_webhook(receiver.url)["id"]
@@ -116,7 +118,7 @@ def test_an_owner_flooding_test_sends_at_a_hung_receiver_makes_no_other_owner_wa
 
 @pytest.mark.clawhooks_config(CLAWHOOKS_TEST_SEND_LIMIT=3, CLAWHOOKS_TEST_SEND_LIMIT_PER_OWNER=3)
 def test_the_process_wide_limit_refuses_any_owner_once_reached(host, receiver):
-    state = host.app.extensions["clawhooks"]
+    state = get_state(host.app)
     globex = make_api_client(host, "globex")
     webhook = globex.create_webhook(receiver.url)["id"]
     with state.test_sends.slot("acme"), state.test_sends.slot("acme"), \

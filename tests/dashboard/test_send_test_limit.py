@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import html
 
+from flask_clawhooks.state import get_state
+
 from .conftest import csrf_token_of
 
 
@@ -11,7 +13,7 @@ def test_send_test_over_the_owners_limit_shows_a_message_and_sends_nothing(dashb
                                                                             receiver):
     host = dashboard.host
     webhook = host.add_webhook(receiver.url)
-    state = host.app.extensions["clawhooks"]
+    state = get_state(host.app)
     client = dashboard.client("acme")
     page = dashboard.url(f"/{webhook.id}")
     token = csrf_token_of(client.get(page).get_data(as_text=True))

@@ -26,6 +26,7 @@ import sqlalchemy as sa
 
 from flask_clawhooks.embedded_redis import EmbeddedRedis
 from flask_clawhooks.models import Attempt, Delivery, DeliveryStatus, Event
+from flask_clawhooks.state import get_state
 
 from ..fixtures import make_host
 from ..processes import group_members, parent_of, wait_for, worker_args, worker_env
@@ -116,7 +117,7 @@ def test_nothing_is_lost_through_kills_a_redis_restart_and_dropped_connections(
     redis_server = EmbeddedRedis().start()
     receiver = DroppingReceiver(seed=7)
     host = make_host(database_url, redis_server.url, str(tmp_path / "instance"), **SETTINGS)
-    state = host.app.extensions["clawhooks"]
+    state = get_state(host.app)
     env = worker_env(database_url, redis_server.url, **SETTINGS)
 
     def start_worker(*extra: str) -> subprocess.Popen:
@@ -233,7 +234,7 @@ def drop_tables(host) -> None:
     from flask_clawhooks.models import Base
 
     with host.app.app_context():
-        host.app.extensions["clawhooks"].close_dispatcher()
+        get_state(host.app).close_dispatcher()
         Base.metadata.drop_all(host.db.engine)  # the PostgreSQL schema is shared
         host.db.engine.dispose()
 

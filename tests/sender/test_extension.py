@@ -13,6 +13,7 @@ from flask_clawhooks.errors import NotInitialized
 from flask_clawhooks.ids import new_id
 from flask_clawhooks.models import Delivery, Event
 from flask_clawhooks.signing import envelope_bytes
+from flask_clawhooks.state import get_state
 
 SEED_TYPES = {
     "message.received", "message.sent", "message.delivered", "message.failed",
@@ -38,7 +39,7 @@ def test_init_app_twice_is_an_error_and_state_lives_in_app_extensions(tmp_path):
     db = SQLAlchemy(app)
     clawhooks = ClawHooks(db=db)
     clawhooks.init_app(app)
-    assert app.extensions["clawhooks"].extension is clawhooks
+    assert get_state(app).extension is clawhooks
     assert not hasattr(clawhooks, "app")
     with pytest.raises(RuntimeError, match="already registered"):
         clawhooks.init_app(app)

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from flask_clawhooks import ledger
 from flask_clawhooks.models import Delivery, DeliveryStatus
+from flask_clawhooks.state import get_state
 from flask_clawhooks.timeutil import utcnow
 
 
@@ -17,7 +18,7 @@ def test_an_expired_lease_is_taken_over_only_after_the_sweeper_closed_its_attemp
 ):
     host.add_webhook(receiver.url)
     host.emit("message.received", {"n": 1})
-    state = host.app.extensions["clawhooks"]
+    state = get_state(host.app)
     with host.app.app_context():
         session = host.db.session
         [delivery_id] = session.scalars(sa.select(Delivery.id)).all()

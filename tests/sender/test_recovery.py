@@ -13,17 +13,18 @@ from flask import abort
 
 from flask_clawhooks.enqueue import ready_key
 from flask_clawhooks.models import Delivery, DeliveryStatus, Event
+from flask_clawhooks.state import get_state
 
 from ..fixtures import Reply
 from ..processes import worker_args, worker_env
 
 
 def queued_jobs(host) -> int:
-    return host.app.extensions["clawhooks"].queue.count
+    return get_state(host.app).queue.count
 
 
 def ready_ids(host) -> int:
-    state = host.app.extensions["clawhooks"]
+    state = get_state(host.app)
     return state.redis.llen(ready_key(state.queue))
 
 
@@ -82,7 +83,7 @@ def test_emit_still_commits_when_redis_is_down_and_the_sweeper_sends_later(
     host, receiver, redis_conn
 ):
     host.add_webhook(receiver.url)
-    state = host.app.extensions["clawhooks"]
+    state = get_state(host.app)
     good_url = state.settings.redis_url
     host.configure(redis_url="redis://127.0.0.1:1/0")  # nothing listens there
     state.reset_redis()

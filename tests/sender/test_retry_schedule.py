@@ -11,6 +11,7 @@ from flask_clawhooks import signals
 from flask_clawhooks.config import DEFAULTS
 from flask_clawhooks.models import DeliveryStatus, WebhookStatus
 from flask_clawhooks.outcome import retry_delay
+from flask_clawhooks.state import get_state
 
 from ..fixtures import Reply
 
@@ -18,7 +19,7 @@ SEED_SCHEDULE = (60, 300, 1800, 7200, 43200)
 
 
 def scheduled_times(host):
-    state = host.app.extensions["clawhooks"]
+    state = get_state(host.app)
     registry = ScheduledJobRegistry(queue=state.queue)
     return [registry.get_scheduled_time(job_id).replace(tzinfo=None)
             for job_id in registry.get_job_ids()]

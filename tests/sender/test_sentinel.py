@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from flask_clawhooks.embedded_redis import find_redis_server, free_port
 from flask_clawhooks.models import Attempt, Base, Delivery, DeliveryStatus
 from flask_clawhooks.redisclient import parse_sentinel_url
+from flask_clawhooks.state import get_state
 
 from ..fixtures import make_host
 from ..processes import Spawner, wait_for, worker_args, worker_env
@@ -130,7 +131,7 @@ def test_a_sentinel_failover_of_the_master_during_deliveries_loses_nothing(
     sentinels, database_url, receiver, spawn, tmp_path
 ):
     host = make_host(database_url, sentinels.url, str(tmp_path / "instance"), **SETTINGS)
-    state = host.app.extensions["clawhooks"]
+    state = get_state(host.app)
     try:
         host.add_webhook(receiver.url)
         env = worker_env(database_url, sentinels.url, **SETTINGS)
