@@ -22,12 +22,12 @@ WIDTHS = (375, 1280)
 LONG_PATH = "/webhook/clawbook/incoming/" + "0123456789abcdefghijklmnopqrstuvwxyz" * 2
 
 
-def make_deliveries(host: Any, receiver: Any, webhook_id: str) -> None:
+def make_deliveries(host: Any, receiver: Any, webhook_id: str) -> str:
     """One delivery in each state the log words differently, with bodies long enough to
-    scroll on a phone."""
+    scroll on a phone. Returns the id of the first event (failed, to be retried)."""
     page = b"<html><body><h1>502 Bad Gateway</h1>" + b"<p>upstream exploded</p>" * 60
     receiver.default = Reply(500, page, {"Content-Type": "text/html"})
-    host.emit("message.received", {"message_id": "msg_1", "content": "Hello"})
+    first = host.emit("message.received", {"message_id": "msg_1", "content": "Hello"})
     host.work()  # failed, a retry in a minute
     receiver.default = Reply(404, b"no such hook")
     host.emit("message.sent", SAMPLES["message.sent"]["data"])
@@ -36,6 +36,7 @@ def make_deliveries(host: Any, receiver: Any, webhook_id: str) -> None:
     host.emit("ai.error", {"model": "claude-3-5-sonnet", "error": "upstream 502"})
     host.work()  # delivered
     host.emit("backup.failed", {"error": "disk full"})  # not sent yet
+    return first
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # layout, not storage
@@ -45,8 +46,9 @@ def test_every_page_fits_375_and_1280_px_and_passes_axe(axe, dashboard, browser,
     receiver_url = receiver.url.replace("/webhook", LONG_PATH)
     events = ["message.received", "message.sent", "ai.error", "backup.failed"]
     busy = host.add_webhook(receiver_url, events, description="CRM sync for the sales team")
-    host.add_webhook("https://hooks.example.com/clawbook", ["system.health"], enabled=False)
-    make_deliveries(host, receiver, busy.id)
+    stopped = host.add_webhook("https://hooks.example.com/clawbook", ["system.health"],
+                               enabled=False, disabled_reason="5 days of failed deliveries")
+    event_id = make_deliveries(host, receiver, busy.id)
 
     problems: list[str] = []
     consoles: list[list[str]] = []
@@ -102,7 +104,31 @@ def test_every_page_fits_375_and_1280_px_and_passes_axe(axe, dashboard, browser,
         assert scrolling >= 1  # a scrolling body is checked for keyboard access
         check("webhook-log")
 
-        page.get_by_role("link", name="Edit").click()
+        # custom headers: the form, its errors, then the saved list (a secret masked)
+        page.get_by_role("link", name="Edit headers").click()
+        page.get_by_label("Header 1 name").wait_for()
+        check("webhook-headers")
+        page.get_by_label("Header 1 name").fill("Bad Header")
+        page.get_by_label("Header 1 value").fill("x")
+        page.get_by_role("button", name="Save headers").click()
+        page.locator("#header-0-error").wait_for()
+        check("webhook-headers-errors")
+        page.get_by_label("Header 1 name").fill("Authorization")
+        page.get_by_label("Header 1 value").fill("Bearer " + "0123456789abcdef" * 4)
+        page.get_by_label("Header 1 is secret").check()
+        page.get_by_label("Header 2 name").fill("X-Route-For-The-Sales-Team")
+        page.get_by_label("Header 2 value").fill("eu-west-1." + "very-long-routing-key" * 3)
+        page.get_by_role("button", name="Save headers").click()
+        page.locator("#custom-headers-list").wait_for()
+        check("webhook-with-headers")
+
+        # recover: the confirmation page counts what the range holds
+        page.locator("#recover").get_by_role("button", name="Recover…").click()
+        page.locator(".ch-recover-count").wait_for()
+        check("recover-confirm")
+        page.get_by_role("link", name="Cancel").click()
+
+        page.get_by_role("link", name="Edit", exact=True).click()
         page.locator("#url").wait_for()
         check("edit-webhook")
 
@@ -113,8 +139,25 @@ def test_every_page_fits_375_and_1280_px_and_passes_axe(axe, dashboard, browser,
         page.get_by_text("No deliveries match these filters.").wait_for()
         check("webhook-log-filtered-empty")
 
+        page.goto(f"{PREFIX}/{stopped.id}")  # health says why; recover asks to enable first
+        page.locator("#health-disabled").wait_for()
+        check("webhook-disabled")
+
         page.goto(f"{PREFIX}/wh_nosuchwebhook")
         check("not-found")
+
+        # search: the box on the list, the results, the full form and its errors
+        page.goto(f"{PREFIX}/")
+        page.get_by_role("searchbox").fill(event_id)
+        page.get_by_role("button", name="Search").click()
+        page.locator("#search-results tbody tr").first.wait_for()
+        check("search-results")
+        page.goto(f"{PREFIX}/search?since=2000-01-01T00:00:00")
+        assert page.locator("#search-results tbody tr").count() >= 4
+        check("search-results-all")
+        page.goto(f"{PREFIX}/search?event_id=nope&response_code=6xx")
+        page.locator(".ch-flash-error").first.wait_for()
+        check("search-errors")
         context.close()
 
     assert not problems, "\n".join(problems)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 
+import flask_clawhooks as clawhooks_package
 from flask_clawhooks import ClawHooks, ConfigurationError
 from flask_clawhooks.dashboard.forms import PAGE_SIZE
 from flask_clawhooks.ids import new_id
@@ -346,12 +348,31 @@ def test_the_pages_load_no_inline_script_or_style(dashboard, receiver):
     webhook = dashboard.host.add_webhook(receiver.url)
     add_deliveries(dashboard.host, webhook.id, 2)
     client = dashboard.client("acme")
-    for path in ("/", "/new", f"/{webhook.id}", f"/{webhook.id}/edit", f"/{webhook.id}/delete"):
-        html = client.get(dashboard.url(path)).get_data(as_text=True)
+    pages = ("/", "/new", f"/{webhook.id}", f"/{webhook.id}/edit", f"/{webhook.id}/delete",
+             f"/{webhook.id}/headers", f"/{webhook.id}/recover?since=2000-01-01T00:00:00",
+             "/search", "/search?since=2000-01-01T00:00:00")
+    for path in pages:
+        response = client.get(dashboard.url(path))
+        assert response.status_code == 200, path
+        html = response.get_data(as_text=True)
         scripts = re.findall(r"<script\b([^>]*)>", html)
         assert scripts and all("src=" in attrs for attrs in scripts), path
         assert "<style" not in html and " style=" not in html, path
         assert not re.search(r"\son[a-z]+=", html), f"inline event handler on {path}"
+    assert 'id="search-results"' in html  # the results table was among the pages checked
+
+
+def test_no_dashboard_template_holds_an_inline_style_or_script():
+    """Also the parts no page above happens to show (a disabled webhook's health, an
+    error state): the Content-Security-Policy would refuse them in the browser."""
+    templates = Path(clawhooks_package.__file__).parent / "templates" / "clawhooks"
+    found = sorted(templates.glob("*.html"))
+    assert len(found) >= 15
+    for template in found:
+        text = template.read_text(encoding="utf-8")
+        assert not re.search(r"<style\b|\sstyle=", text), template.name
+        assert not re.search(r"<script\b(?![^>]*\bsrc=)", text), template.name
+        assert not re.search(r"\son[a-z]+=", text), template.name
 
 
 # -- Send test with a sample event ------------------------------------------------------
