@@ -33,7 +33,7 @@ def init_db() -> None:
     click.echo(f"Webhook tables ready in {state.db.engine.url.render_as_string()}.")
 
 
-class ProcessCount(click.ParamType):
+class ProcessCount(click.ParamType):  # type: ignore[type-arg]
     """``--processes``: a number from 1, or ``auto`` for one per core."""
 
     name = "N|auto"
@@ -163,7 +163,7 @@ def prune_command(older_than: str) -> None:
         age = parse_age(older_than)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--older-than") from exc
-    deleted = prune(get_state().db.session,  # type: ignore[arg-type]
+    deleted = prune(get_state().db.session,
                     age, progress=lambda n: click.echo(f"  {n} events deleted…", err=True))
     click.echo(f"Deleted {deleted} events older than {older_than}.")
     from .idempotency import prune_expired

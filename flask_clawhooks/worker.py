@@ -51,7 +51,7 @@ class ClawHooksWorker(SimpleWorker):
         self._supervised = supervised
 
     def _install_signal_handlers(self) -> None:
-        super()._install_signal_handlers()
+        super()._install_signal_handlers()  # type: ignore[no-untyped-call]  # RQ is untyped
         if self._supervised:
             # Ctrl-C reaches the whole process group; the supervisor alone answers it,
             # with one SIGTERM to each worker.
@@ -64,7 +64,7 @@ class ClawHooksWorker(SimpleWorker):
     def handle_warm_shutdown_request(self) -> None:
         # Jobs stop claiming and hand their remaining ids back (flask_clawhooks.jobs).
         get_state(self.flask_app).stopping = True
-        super().handle_warm_shutdown_request()
+        super().handle_warm_shutdown_request()  # type: ignore[no-untyped-call]
 
     def perform_job(self, job: Job, queue: Queue, *args: Any, **kwargs: Any) -> bool:
         with self.flask_app.app_context():
@@ -83,7 +83,7 @@ class ClawHooksWorker(SimpleWorker):
             self._sweeper.stop()
         state = get_state(self.flask_app)
         state.close_dispatcher()
-        super().teardown()
+        super().teardown()  # type: ignore[no-untyped-call]
 
 
 class Sweeper(threading.Thread):

@@ -61,13 +61,13 @@ def text(field: str, value: Any, *, max_length: int, min_length: int = 0) -> str
     return value
 
 
-def url(value: Any, settings: Settings, field: str = "url") -> str:
+def url(raw: Any, settings: Settings, field: str = "url") -> str:
     """An absolute ``http(s)://`` URL with a host, that the SSRF guard does not refuse.
 
     ``https://`` only with ``CLAWHOOKS_REQUIRE_HTTPS``. Host names are checked again at
     every delivery, on the address they resolve to then.
     """
-    value = text(field, value, max_length=URL_MAX, min_length=1)
+    value: str = text(field, raw, max_length=URL_MAX, min_length=1)
     if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in value):
         raise InvalidField(field, "must not contain spaces or control characters.")
     try:
