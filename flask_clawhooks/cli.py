@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from .errors import TooManyTestSends, UnknownEventType
-from .models import Delivery
+from .models import Delivery, DeliveryStatus
 from .state import State, get_state
 
 cli = AppGroup("clawhooks", help="Manage ClawBook webhooks: workers, events, deliveries.")
@@ -403,7 +403,8 @@ def test_webhook(webhook_id: str) -> None:
 
 @cli.command("deliveries")
 @click.argument("webhook_id")
-@click.option("--status", type=click.Choice(["pending", "success", "failed"]), default=None,
+@click.option("--status", type=click.Choice([status.value for status in DeliveryStatus]),
+              default=None,
               help="Only deliveries in this state.")
 @click.option("--limit", type=click.IntRange(1, 100), default=20, show_default=True,
               help="How many, newest first.")

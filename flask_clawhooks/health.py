@@ -33,14 +33,14 @@ from flask import Flask
 from sqlalchemy import DateTime, case, func, literal, or_, select, update
 
 from . import metrics, notify, signals
-from .models import AnySession, attempt_table, webhook_table
+from .models import AnySession, AttemptOutcome, attempt_table, webhook_table
 from .state import State, get_state
 from .timeutil import isoformat, utcnow
 
 log = logging.getLogger("flask_clawhooks")
 
 #: Attempt outcomes that count as failures (``interrupted`` ones count as neither).
-FAILURES = ("retry", "failed")
+FAILURES = AttemptOutcome.failures()
 _EPOCH = dt.datetime(1970, 1, 1)
 _last_local_run: weakref.WeakKeyDictionary[Flask, dt.datetime] = weakref.WeakKeyDictionary()
 
@@ -93,7 +93,7 @@ def failing_webhooks(session: AnySession) -> list[Failing]:
     a, w = attempt_table, webhook_table
     last_success = (
         select(a.c.created_at)
-        .where(a.c.webhook_id == w.c.id, a.c.outcome == "success")
+        .where(a.c.webhook_id == w.c.id, a.c.outcome == AttemptOutcome.SUCCESS)
         .order_by(a.c.created_at.desc()).limit(1)
         .correlate(w).scalar_subquery()
     )
@@ -133,7 +133,7 @@ def _failures_since(session: AnySession, failing: Failing) -> tuple[int, int, st
     mine = (a.c.webhook_id == failing.webhook_id, a.c.created_at > failing.start)
     attempts, deliveries = session.execute(
         select(func.count(),
-               func.coalesce(func.sum(case((a.c.outcome == "failed", 1), else_=0)), 0))
+               func.coalesce(func.sum(case((a.c.outcome == AttemptOutcome.FAILED, 1), else_=0)), 0))
         .where(*mine, a.c.outcome.in_(FAILURES))
     ).one()
     last_error = session.scalar(

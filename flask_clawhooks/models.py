@@ -9,6 +9,7 @@ creates the tables with the host's engine. Times are naive UTC datetimes.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -53,16 +54,45 @@ class Base(DeclarativeBase):
     )
 
 
-class WebhookStatus:
+class WebhookStatus(enum.StrEnum):
+    """``Webhook.status``: the seed's ``active``, ``disabled`` and ``failed``."""
+
     ACTIVE = "active"
     DISABLED = "disabled"
+    #: A delivery used its last retry; the next success makes it ``active`` again.
     FAILED = "failed"
 
 
-class DeliveryStatus:
+class DeliveryStatus(enum.StrEnum):
+    """``Delivery.status``: ``pending`` until it succeeds or fails for good."""
+
     PENDING = "pending"
     SUCCESS = "success"
     FAILED = "failed"
+
+
+class AttemptOutcome(enum.StrEnum):
+    """``Attempt.outcome``: what became of one POST."""
+
+    #: Claimed by a worker, the POST under way (or the worker died: see INTERRUPTED).
+    SENDING = "sending"
+    #: The receiver answered 2xx.
+    SUCCESS = "success"
+    #: It failed and a retry is scheduled.
+    RETRY = "retry"
+    #: It failed and no retry follows (4xx, 410, refused, or the last retry).
+    FAILED = "failed"
+    #: The worker died mid-POST; the sweeper closed the attempt and queued the delivery.
+    INTERRUPTED = "interrupted"
+
+    @classmethod
+    def finished(cls) -> tuple[AttemptOutcome, ...]:
+        """The outcomes of a POST that got an answer or gave up: not sending, not cut."""
+        return (cls.SUCCESS, cls.RETRY, cls.FAILED)
+
+    @classmethod
+    def failures(cls) -> tuple[AttemptOutcome, ...]:
+        return (cls.RETRY, cls.FAILED)
 
 
 class Webhook(Base):
@@ -218,7 +248,7 @@ class Attempt(Base):
     #: deletes its deliveries, and their attempts with them.
     webhook_id: Mapped[str | None] = mapped_column(ID)
     number: Mapped[int] = mapped_column(Integer)
-    #: ``success``, ``retry`` (a retry is scheduled) or ``failed`` (no more tries).
+    #: One of :class:`AttemptOutcome`.
     outcome: Mapped[str] = mapped_column(String(16))
     response_code: Mapped[int | None] = mapped_column(Integer)
     response_time_ms: Mapped[int] = mapped_column(Integer)

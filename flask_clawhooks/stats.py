@@ -27,11 +27,11 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
-from .models import AnySession, attempt_table
+from .models import AnySession, AttemptOutcome, attempt_table
 from .timeutil import utcnow
 
-FINISHED = ("success", "retry", "failed")
-FAILURES = ("retry", "failed")
+FINISHED = AttemptOutcome.finished()
+FAILURES = AttemptOutcome.failures()
 #: The windows reported, by name.
 WINDOWS = {"24h": dt.timedelta(hours=24), "7d": dt.timedelta(days=7)}
 #: Hours in the chart of the last day.
@@ -123,7 +123,8 @@ def _window(session: AnySession, webhook_id: str, since: dt.datetime) -> WindowS
     a = attempt_table
     key = case((a.c.response_code.is_(None), -1), else_=a.c.response_time_ms)
     rows = session.execute(
-        select(key, func.count(), func.sum(case((a.c.outcome == "success", 1), else_=0)))
+        select(key, func.count(),
+               func.sum(case((a.c.outcome == AttemptOutcome.SUCCESS, 1), else_=0)))
         .where(a.c.webhook_id == webhook_id, a.c.created_at >= since,
                a.c.outcome.in_(FINISHED))
         .group_by(key)
@@ -141,7 +142,7 @@ def _hours(session: AnySession, webhook_id: str, now: dt.datetime) -> list[Hour]
     a = attempt_table
     start = now - dt.timedelta(hours=CHART_HOURS)
     hour = hours_since(a.c.created_at, literal(start, DateTime()))
-    ok = case((a.c.outcome == "success", 1), else_=0)
+    ok = case((a.c.outcome == AttemptOutcome.SUCCESS, 1), else_=0)
     bars = [Hour(start + dt.timedelta(hours=n), 0, 0) for n in range(CHART_HOURS)]
     for index, success, count in session.execute(
         select(hour, ok, func.count())
@@ -171,7 +172,7 @@ def webhook_stats(session: AnySession, webhook_id: str,
     now = now or utcnow()
     a = attempt_table
     windows = {name: _window(session, webhook_id, now - span) for name, span in WINDOWS.items()}
-    last_success = _newest(session, webhook_id, ("success",))
+    last_success = _newest(session, webhook_id, (AttemptOutcome.SUCCESS,))
     last_failure = _newest(session, webhook_id, FAILURES)
     run = select(func.count(), func.min(a.c.created_at)).where(
         a.c.webhook_id == webhook_id, a.c.outcome.in_(FAILURES))

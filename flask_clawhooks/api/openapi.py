@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import custom_headers
+from ..models import AttemptOutcome, DeliveryStatus, WebhookStatus
 from ..version import __version__
 from . import validation
 from .resources import RECENT_DELIVERIES
@@ -19,8 +20,8 @@ TIME = {"type": "string", "format": "date-time", "examples": ["2026-01-30T14:30:
 NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
 NULLABLE_INT = {"type": ["integer", "null"]}
 NULLABLE_TEXT = {"type": ["string", "null"]}
-WEBHOOK_STATUS = {"type": "string", "enum": ["active", "disabled", "failed"]}
-DELIVERY_STATUS = {"type": "string", "enum": ["pending", "success", "failed"]}
+WEBHOOK_STATUS = {"type": "string", "enum": [status.value for status in WebhookStatus]}
+DELIVERY_STATUS = {"type": "string", "enum": [status.value for status in DeliveryStatus]}
 URL = {"type": "string", "minLength": 1, "maxLength": validation.URL_MAX,
        "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://",
        "description": "Absolute http(s) URL with a host. https only when the install sets "
@@ -135,7 +136,7 @@ def document(prefix: str, event_types: Sequence[str], *,
             "id": _id("att"),
             "number": {"type": "integer", "minimum": 1},
             "outcome": {"type": "string",
-                        "enum": ["sending", "success", "retry", "failed", "interrupted"]},
+                        "enum": [outcome.value for outcome in AttemptOutcome]},
             "response_code": NULLABLE_INT,
             "response_time_ms": {"type": "integer", "minimum": 0},
             "error": NULLABLE_TEXT,

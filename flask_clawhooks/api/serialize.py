@@ -10,7 +10,7 @@ from typing import Any
 
 from .. import custom_headers
 from ..apikeys import ApiKey
-from ..models import Attempt, Delivery, Event, Webhook
+from ..models import Attempt, Delivery, DeliveryStatus, Event, Webhook
 from ..stats import WebhookStats, WindowStats
 from ..timeutil import isoformat
 
@@ -61,7 +61,7 @@ def delivery(row: Delivery) -> dict[str, Any]:
         "event_type": row.event_type,
         "attempt_count": row.attempt_count,
         "next_attempt_at": isoformat(row.next_attempt_at)
-        if row.status == "pending" else None,
+        if row.status == DeliveryStatus.PENDING else None,
         "last_error": row.last_error,
         "created_at": isoformat(row.created_at),
     }

@@ -17,7 +17,7 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 
-from ..models import Delivery, DeliveryStatus
+from ..models import AttemptOutcome, Delivery, DeliveryStatus
 
 #: Seconds within which a past moment reads "just now".
 JUST_NOW = 10
@@ -110,9 +110,10 @@ def delivery_state(delivery: Delivery, retry_delays: tuple[float, ...],
     if count == 0:
         return DeliveryState("pending", "pending", "first attempt", due)
     outcome = _last_outcome(delivery)
-    if outcome in ("interrupted", "sending"):  # the worker stopped mid-try
+    # the worker stopped mid-try
+    if outcome in (AttemptOutcome.INTERRUPTED, AttemptOutcome.SENDING):
         return DeliveryState("interrupted", "retrying", "will be sent again", due)
-    if outcome in ("failed", "success"):
+    if outcome in (AttemptOutcome.FAILED, AttemptOutcome.SUCCESS):
         # A finished delivery that someone asked to send again.
         return DeliveryState("pending", "pending", "retry requested", due)
     # The last try failed and a retry is scheduled.
