@@ -13,12 +13,13 @@ returns the follow-ups (retries to schedule, signals, e-mails) to run after the 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import DateTime, TextClause, bindparam, or_, select, text, update
 
 from .config import Settings
 from .ids import new_id
@@ -31,6 +32,7 @@ from .models import (
     WebhookStatus,
     attempt_table,
     delivery_table,
+    webhook_table,
 )
 from .outcome import Verdict, classify, describe, retry_after_seconds, retry_delay
 from .signing import signature_header, standard_signature
@@ -39,9 +41,10 @@ from .transport import USER_AGENT, HttpResult
 
 _attempts = attempt_table
 _deliveries = delivery_table
+_webhooks = webhook_table
 
 
-@dataclass
+@dataclass(slots=True)
 class Work:
     """A claimed delivery, with everything needed to send it without the database."""
 
@@ -58,7 +61,7 @@ class Work:
     headers: dict[str, str]
 
 
-@dataclass
+@dataclass(slots=True)
 class Outcome:
     """A finished POST. ``started_at`` becomes the attempt's time: the claim wrote a
     provisional one, but a claimed delivery may wait for a free sender first."""
@@ -96,6 +99,99 @@ class Followups:
     disabled_webhooks: list[Failure] = field(default_factory=list)
 
 
+# -- set-based statements ---------------------------------------------------------------
+#
+# A batch of rows travels as one JSON parameter (an array of objects), unpacked by the
+# database: ``json_to_recordset`` on PostgreSQL, ``json_each`` on SQLite (3.33 or later,
+# for UPDATE … FROM). One statement per table and batch, whatever the batch's size, with
+# the same SQL text every time, so the database can keep it prepared. The statements are
+# keyed by ``postgres`` (True on PostgreSQL, False on SQLite).
+
+
+def _rows(postgres: bool, columns: str) -> str:
+    """A derived table ``v`` of the JSON rows bound as ``:rows``; ``columns`` are
+    ``name type`` pairs (PostgreSQL types; SQLite keeps the JSON values as they are)."""
+    pairs = [column.split() for column in columns.split(",")]
+    if postgres:
+        return f"json_to_recordset(CAST(:rows AS json)) AS v({columns})"
+    picks = ", ".join(f"json_extract(value, '$.{name}') AS {name}" for name, _ in pairs)
+    return f"(SELECT {picks} FROM json_each(:rows)) AS v"
+
+
+def _timestamp(moment: dt.datetime) -> str:
+    """A naive UTC time as JSON rows carry it: the text SQLAlchemy stores in SQLite."""
+    return moment.isoformat(" ", "microseconds")
+
+
+def _statement(sql: str) -> TextClause:
+    """``sql`` with its ``:now`` and ``:until`` bound as DateTime (stored as SQLAlchemy
+    stores them, which matters on SQLite, where times are compared as text)."""
+    typed = [bindparam(name, type_=DateTime) for name in ("now", "until") if f":{name}" in sql]
+    return text(sql).bindparams(*typed)
+
+
+_CLAIMED_COLUMNS = """
+    d.id, d.attempt_count, w.id, w.owner, w.url, w.secret,
+    CASE WHEN w.previous_secret_expires_at > :now THEN w.previous_secret END,
+    w.enabled, e.id, e.type, e.body"""
+_CLAIMABLE = """status = 'pending'
+      AND (next_attempt_at IS NULL OR next_attempt_at <= :now)
+      AND (lease_until IS NULL OR lease_until < :now)"""
+_LEASE = """lease_token = :token, lease_until = :until,
+    attempt_count = attempt_count + 1, updated_at = :now"""
+
+# The rows are locked by primary key alone (a plan that cannot go wrong, whatever the
+# table's statistics), skipping those another transaction holds, then leased if they are
+# still claimable.
+_CLAIM_POSTGRES = _statement(f"""
+WITH todo AS MATERIALIZED (
+    SELECT id FROM clawhooks_delivery WHERE id = ANY(:ids) FOR UPDATE SKIP LOCKED),
+d AS (
+    UPDATE clawhooks_delivery SET {_LEASE}
+    FROM todo WHERE clawhooks_delivery.id = todo.id AND {_CLAIMABLE}
+    RETURNING clawhooks_delivery.id, attempt_count, webhook_id, event_id)
+SELECT {_CLAIMED_COLUMNS}
+FROM d JOIN clawhooks_webhook AS w ON w.id = d.webhook_id
+JOIN clawhooks_event AS e ON e.id = d.event_id""")
+_LEASE_SQLITE = _statement(f"""
+UPDATE clawhooks_delivery SET {_LEASE}
+WHERE id IN (SELECT value FROM json_each(:ids)) AND {_CLAIMABLE}""")
+_LEASED_SQLITE = _statement(f"""
+SELECT {_CLAIMED_COLUMNS}
+FROM clawhooks_delivery AS d JOIN clawhooks_webhook AS w ON w.id = d.webhook_id
+JOIN clawhooks_event AS e ON e.id = d.event_id
+WHERE d.id IN (SELECT value FROM json_each(:ids)) AND d.lease_token = :token""")
+
+_INSERT_ATTEMPTS = {postgres: _statement(f"""
+INSERT INTO clawhooks_attempt
+    (id, delivery_id, number, outcome, response_time_ms, request_headers, created_at)
+SELECT id, delivery_id, number, 'sending', 0, request_headers, :now
+FROM {_rows(postgres, "id text, delivery_id text, number int, request_headers json")}""")
+    for postgres in (True, False)}
+
+_RECORD_ATTEMPTS = {postgres: _statement(f"""
+UPDATE clawhooks_attempt AS a SET
+    outcome = v.outcome, response_code = v.response_code,
+    response_time_ms = v.response_time_ms, error = v.error,
+    response_headers = v.response_headers, response_excerpt = v.response_excerpt,
+    created_at = v.created_at
+FROM {_rows(postgres, "id text, outcome text, response_code int, response_time_ms int, "
+                      "error text, response_headers json, response_excerpt text, "
+                      "created_at timestamp")}
+WHERE a.id = v.id""") for postgres in (True, False)}
+
+_RECORD_DELIVERIES = {postgres: _statement(f"""
+UPDATE clawhooks_delivery AS d SET
+    status = v.status, next_attempt_at = v.next_attempt_at,
+    lease_token = NULL, lease_until = NULL,
+    response_code = v.response_code, response_time_ms = v.response_time_ms,
+    last_error = v.last_error, updated_at = v.updated_at
+FROM {_rows(postgres, "id text, lease_token text, status text, next_attempt_at timestamp, "
+                      "response_code int, response_time_ms int, last_error text, "
+                      "updated_at timestamp")}
+WHERE d.id = v.id AND d.lease_token = v.lease_token""") for postgres in (True, False)}
+
+
 def request_headers(
     signing_secrets: Sequence[str], body: bytes, event_id: str, event_type: str,
     delivery_id: str,
@@ -128,17 +224,22 @@ def claim(
     Deliveries of a disabled webhook are failed instead of sent. With ``admit``, each
     claimable delivery's URL is offered to it first, and those it turns down are left
     unclaimed and returned as the second item, to be tried again a little later.
+
+    On PostgreSQL the lease is one statement (``UPDATE … RETURNING`` joined to the
+    webhook and the event) that skips rows another transaction holds, so workers never
+    queue behind each other; on SQLite it is an ``UPDATE`` and a ``SELECT``. The attempt
+    rows follow in one ``INSERT``, and one commit ends the round.
     """
     if not delivery_ids:
         return [], []
     now = utcnow()
-    claimable = (
-        _deliveries.c.status == DeliveryStatus.PENDING,
-        or_(_deliveries.c.next_attempt_at.is_(None), _deliveries.c.next_attempt_at <= now),
-        or_(_deliveries.c.lease_until.is_(None), _deliveries.c.lease_until < now),
-    )
     deferred: list[str] = []
     if admit is not None:
+        claimable = (
+            _deliveries.c.status == DeliveryStatus.PENDING,
+            or_(_deliveries.c.next_attempt_at.is_(None), _deliveries.c.next_attempt_at <= now),
+            or_(_deliveries.c.lease_until.is_(None), _deliveries.c.lease_until < now),
+        )
         candidates = session.execute(
             select(_deliveries.c.id, Webhook.url)
             .join(Webhook, _deliveries.c.webhook_id == Webhook.id)
@@ -151,47 +252,32 @@ def claim(
             session.rollback()
             return [], deferred
     token = secrets.token_hex(16)
-    session.execute(
-        update(_deliveries)
-        .where(_deliveries.c.id.in_(delivery_ids), *claimable)
-        .values(
-            lease_token=token,
-            lease_until=now + dt.timedelta(seconds=settings.lease_seconds),
-            attempt_count=_deliveries.c.attempt_count + 1,
-            updated_at=now,
-        )
-    )
-    rows = session.execute(
-        select(
-            Delivery.id, Delivery.attempt_count, Webhook.id, Webhook.owner, Webhook.url,
-            Webhook.secret, Webhook.previous_secret, Webhook.previous_secret_expires_at,
-            Webhook.enabled, Event.id, Event.type, Event.body,
-        )
-        .join(Webhook, Delivery.webhook_id == Webhook.id)
-        .join(Event, Delivery.event_id == Event.id)
-        .where(Delivery.id.in_(delivery_ids), Delivery.lease_token == token)
-    ).all()
+    conn = session.connection()
+    postgres = conn.dialect.name == "postgresql"
+    params = {"token": token, "now": now, "until": now + dt.timedelta(seconds=settings.lease_seconds),
+              "ids": list(delivery_ids) if postgres else json.dumps(list(delivery_ids))}
+    if postgres:
+        rows = conn.execute(_CLAIM_POSTGRES, params).all()
+    else:
+        conn.execute(_LEASE_SQLITE, params)
+        rows = conn.execute(_LEASED_SQLITE, params).all()
 
     works: list[Work] = []
     disabled: list[str] = []
     timestamp = int(time.time())
-    for (delivery_id, count, webhook_id, owner, url, secret, previous, previous_until,
-         enabled, event_id, event_type, body) in rows:
+    for (delivery_id, count, webhook_id, owner, url, secret, previous, enabled, event_id,
+         event_type, body) in rows:
         if not enabled:
             disabled.append(delivery_id)
             continue
-        secrets_now = [secret]
-        if previous and previous_until is not None and previous_until > now:
-            secrets_now.append(previous)
         works.append(Work(
-            delivery_id=delivery_id, attempt_id=new_id("att"), attempt_number=count,
-            lease_token=token, webhook_id=webhook_id, owner=owner, url=url,
-            event_id=event_id, event_type=event_type, body=body,
-            headers=request_headers(secrets_now, body, event_id, event_type, delivery_id,
-                                    timestamp),
+            delivery_id, new_id("att"), count, token, webhook_id, owner, url, event_id,
+            event_type, body,
+            request_headers([secret, previous] if previous else [secret], body, event_id,
+                            event_type, delivery_id, timestamp),
         ))
     if disabled:
-        session.execute(
+        conn.execute(
             update(_deliveries).where(_deliveries.c.id.in_(disabled)).values(
                 status=DeliveryStatus.FAILED, lease_token=None, lease_until=None,
                 attempt_count=_deliveries.c.attempt_count - 1,
@@ -200,18 +286,21 @@ def claim(
             )
         )
     if works:
-        session.execute(_attempts.insert(), [
+        conn.execute(_INSERT_ATTEMPTS[postgres], {"now": now, "rows": json.dumps([
             {"id": w.attempt_id, "delivery_id": w.delivery_id, "number": w.attempt_number,
-             "outcome": "sending", "response_time_ms": 0, "request_headers": w.headers,
-             "created_at": now}
+             "request_headers": w.headers}
             for w in works
-        ])
+        ])})
     session.commit()
     return works, deferred
 
 
 def record(session: AnySession, outcomes: Sequence[Outcome], settings: Settings) -> Followups:
-    """Write the attempts and delivery states of ``outcomes`` in one transaction; commit."""
+    """Write the attempts and delivery states of ``outcomes`` in one transaction; commit.
+
+    The batch goes to the database as one JSON parameter of one ``UPDATE`` per table, so
+    its cost hardly grows with its size.
+    """
     follow = Followups()
     attempt_rows = []
     delivery_rows = []
@@ -255,42 +344,23 @@ def record(session: AnySession, outcomes: Sequence[Outcome], settings: Settings)
         elif status == DeliveryStatus.SUCCESS:
             terminal.append((None, work.webhook_id))
         attempt_rows.append({
-            "b_id": work.attempt_id, "outcome": attempt_outcome,
-            "started_at": outcome.started_at,
+            "id": work.attempt_id, "outcome": attempt_outcome,
+            "created_at": _timestamp(outcome.started_at),
             "response_code": result.status, "response_time_ms": result.elapsed_ms,
             "error": error, "response_headers": result.headers or None,
             "response_excerpt": result.excerpt,
         })
         delivery_rows.append({
-            "b_id": work.delivery_id, "b_token": work.lease_token, "status": status,
-            "next_attempt_at": next_at, "lease_token": None, "lease_until": None,
+            "id": work.delivery_id, "lease_token": work.lease_token, "status": status,
+            "next_attempt_at": _timestamp(next_at) if next_at else None,
             "response_code": result.status, "response_time_ms": result.elapsed_ms,
-            "last_error": error, "updated_at": outcome.finished_at,
+            "last_error": error, "updated_at": _timestamp(outcome.finished_at),
         })
 
-    session.execute(
-        _attempts.update().where(_attempts.c.id == bindparam("b_id")).values(
-            outcome=bindparam("outcome"), response_code=bindparam("response_code"),
-            created_at=bindparam("started_at"),
-            response_time_ms=bindparam("response_time_ms"), error=bindparam("error"),
-            response_headers=bindparam("response_headers"),
-            response_excerpt=bindparam("response_excerpt"),
-        ),
-        attempt_rows,
-    )
-    session.execute(
-        _deliveries.update()
-        .where(_deliveries.c.id == bindparam("b_id"),
-               _deliveries.c.lease_token == bindparam("b_token"))
-        .values(
-            status=bindparam("status"), next_attempt_at=bindparam("next_attempt_at"),
-            lease_token=bindparam("lease_token"), lease_until=bindparam("lease_until"),
-            response_code=bindparam("response_code"),
-            response_time_ms=bindparam("response_time_ms"),
-            last_error=bindparam("last_error"), updated_at=bindparam("updated_at"),
-        ),
-        delivery_rows,
-    )
+    conn = session.connection()
+    postgres = conn.dialect.name == "postgresql"
+    conn.execute(_RECORD_ATTEMPTS[postgres], {"rows": json.dumps(attempt_rows)})
+    conn.execute(_RECORD_DELIVERIES[postgres], {"rows": json.dumps(delivery_rows)})
     _update_webhooks(session, terminal, gone, exhausted, follow, settings)
     session.commit()
     return follow
@@ -313,20 +383,34 @@ def _update_webhooks(
     for failure, webhook_id in terminal:
         reset, count, last = runs.get(webhook_id, (False, 0, None))
         runs[webhook_id] = (reset, count + 1, failure) if failure else (True, 0, last)
-    succeeded = [wid for failure, wid in terminal if failure is None]
-    if succeeded:
-        recovered = session.scalars(
-            select(Webhook.id).where(Webhook.id.in_(succeeded),
-                                     Webhook.status == WebhookStatus.FAILED)
-        ).all()
-        if recovered:
-            session.execute(update(Webhook).where(Webhook.id.in_(recovered))
-                            .values(status=WebhookStatus.ACTIVE))
-            follow.recovered_webhooks.extend(recovered)
-    for webhook_id, (reset, count, _) in runs.items():
-        base = 0 if reset else Webhook.consecutive_failures
-        session.execute(update(Webhook).where(Webhook.id == webhook_id)
-                        .values(consecutive_failures=base + count))
+    if not runs:
+        return
+    # Read first and write only what changes: a healthy webhook's row is then never
+    # written (nor locked) while recording, so workers sharing one webhook do not queue
+    # behind each other's transactions. Rows are written in id order (no deadlocks).
+    ids = sorted(runs)
+    current = {webhook_id: (status, failures) for webhook_id, status, failures in session.execute(
+        select(_webhooks.c.id, _webhooks.c.status, _webhooks.c.consecutive_failures)
+        .where(_webhooks.c.id.in_(ids))
+    )}
+    recovered = [wid for wid in ids if runs[wid][0]
+                 and current.get(wid, ("", 0))[0] == WebhookStatus.FAILED]
+    if recovered:
+        session.execute(update(_webhooks).where(_webhooks.c.id.in_(recovered),
+                                                _webhooks.c.status == WebhookStatus.FAILED)
+                        .values(status=WebhookStatus.ACTIVE))
+        follow.recovered_webhooks.extend(recovered)
+    resets = [wid for wid in ids if runs[wid][:2] == (True, 0) and current.get(wid, ("", 0))[1]]
+    if resets:
+        session.execute(update(_webhooks).where(_webhooks.c.id.in_(resets),
+                                                _webhooks.c.consecutive_failures != 0)
+                        .values(consecutive_failures=0))
+    for webhook_id in ids:
+        reset, count, _ = runs[webhook_id]
+        if count:
+            base = 0 if reset else _webhooks.c.consecutive_failures
+            session.execute(update(_webhooks).where(_webhooks.c.id == webhook_id)
+                            .values(consecutive_failures=base + count))
     if exhausted:
         session.execute(update(Webhook).where(Webhook.id.in_(exhausted))
                         .values(status=WebhookStatus.FAILED))
