@@ -32,8 +32,12 @@ DEFAULTS: dict[str, Any] = {
     # and private networks; the allowlist names trusted networks (CIDRs) instead.
     "CLAWHOOKS_ALLOW_PRIVATE_DESTINATIONS": False,
     "CLAWHOOKS_DESTINATION_ALLOWLIST": (),
-    # Deliveries one worker process has in flight at once.
-    "CLAWHOOKS_CONCURRENCY": 32,
+    # Deliveries one worker process has in flight at once (an event loop, not threads:
+    # a request waiting on a receiver costs a socket, so slow receivers get many).
+    "CLAWHOOKS_CONCURRENCY": 256,
+    # On SQLite, switch the database file to write-ahead logging, so the web app and the
+    # workers (separate processes writing the same file) do not block each other.
+    "CLAWHOOKS_SQLITE_WAL": True,
     # Bytes of a receiver's answer kept in the attempt log.
     "CLAWHOOKS_RESPONSE_EXCERPT_BYTES": 4096,
     # Where the JSON API is mounted (flask_clawhooks.api).
@@ -75,6 +79,7 @@ class Settings:
     secret_rotation_grace: float
     destinations: DestinationPolicy
     concurrency: int
+    sqlite_wal: bool
     response_excerpt_bytes: int
     api_prefix: str
     api_rate_limit: int | None
@@ -197,6 +202,7 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
             _number(config, "CLAWHOOKS_SECRET_ROTATION_GRACE", minimum=0)
         ),
         concurrency=_number(config, "CLAWHOOKS_CONCURRENCY", minimum=1, integer=True),
+        sqlite_wal=_flag(config, "CLAWHOOKS_SQLITE_WAL"),
         response_excerpt_bytes=_number(
             config, "CLAWHOOKS_RESPONSE_EXCERPT_BYTES", minimum=0, integer=True
         ),

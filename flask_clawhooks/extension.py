@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -10,7 +11,7 @@ import redis
 from flask import Flask, current_app
 from flask_sqlalchemy import SQLAlchemy
 from rq import Queue
-from sqlalchemy import insert, select
+from sqlalchemy import event, select
 
 from . import ledger, signals
 from .catalog import CATALOG, TEST_EVENT, EventType
@@ -25,8 +26,6 @@ from .models import (
     DeliveryStatus,
     Event,
     Webhook,
-    delivery_table,
-    event_table,
 )
 from .signing import envelope_bytes
 from .timeutil import isoformat, utcnow
@@ -85,6 +84,26 @@ class State:
         push_ready(self.queue, delivery_ids)
 
 
+def _use_sqlite_wal(app: Flask, db: SQLAlchemy) -> None:
+    """Put the app's SQLite database files in WAL mode on first connection
+    (``CLAWHOOKS_SQLITE_WAL``); in-memory databases and other databases are left alone."""
+    with app.app_context():
+        engines = list(db.engines.values())
+    for engine in engines:
+        if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+            event.listen(engine, "connect", _journal_mode_wal)
+
+
+def _journal_mode_wal(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.OperationalError:  # locked by another process: its next connection tries
+        pass
+    finally:
+        cursor.close()
+
+
 class ClawHooks:
     """Signed, retried webhooks for a Flask app.
 
@@ -133,6 +152,8 @@ class ClawHooks:
             )
         settings = load_settings(app.config)
         app.extensions[EXTENSION_KEY] = State(self, app, db, settings)
+        if settings.sqlite_wal and "sqlalchemy" in app.extensions:
+            _use_sqlite_wal(app, db)
 
         from . import api
         from .cli import cli
@@ -240,15 +261,7 @@ class ClawHooks:
             )
         state = self.state()
         session = session if session is not None else state.db.session
-        webhook_ids = [
-            webhook_id
-            for webhook_id, events in session.execute(
-                select(Webhook.id, Webhook.events)
-                .where(Webhook.owner == owner, Webhook.enabled.is_(True))
-            )
-            if event_type in events
-        ]
-        return self._record_event(state, session, event_type, data, owner, webhook_ids)
+        return self._record_event(state, session, event_type, data, owner, None)
 
     def send_test(self, webhook: Webhook, session: AnySession | None = None) -> Delivery:
         """Send a ``webhook.test`` event to ``webhook`` now and return its delivery.
@@ -314,35 +327,26 @@ class ClawHooks:
         event_type: str,
         data: Any,
         owner: str,
-        webhook_ids: list[str],
+        webhook_ids: list[str] | None,
         *,
         enqueue: bool = True,
     ) -> Event:
-        """Insert the event and its deliveries in ``session``'s transaction.
+        """Insert the event and a delivery for each of ``webhook_ids`` (None: each
+        enabled webhook of ``owner`` subscribed to ``event_type``) in ``session``'s
+        transaction.
 
-        Core inserts rather than ORM objects: this runs inside the host's request, and
-        they cost a fraction of a unit-of-work flush. The returned :class:`Event` is not
-        attached to the session.
+        One statement on PostgreSQL (:func:`~flask_clawhooks.ledger.insert_event`)
+        rather than ORM objects: this runs inside the host's request, where each
+        database round trip counts. The returned :class:`Event` is not attached to the
+        session.
         """
         now = utcnow().replace(microsecond=0)
         event_id = new_id("evt")
         body = envelope_bytes(event_id, event_type, isoformat(now) or "", data)
         event = Event(id=event_id, owner=owner, type=event_type, created_at=now, body=body)
-        session.execute(insert(event_table), [
-            {"id": event_id, "owner": owner, "type": event_type, "created_at": now,
-             "body": body}
-        ])
-        delivery_ids = [new_id("del") for _ in webhook_ids]
-        if delivery_ids:
-            session.execute(insert(delivery_table), [
-                {"id": delivery_id, "event_id": event_id, "webhook_id": webhook_id,
-                 "event_type": event_type, "status": DeliveryStatus.PENDING,
-                 "attempt_count": 0, "next_attempt_at": now, "created_at": now,
-                 "updated_at": now}
-                for delivery_id, webhook_id in zip(delivery_ids, webhook_ids, strict=True)
-            ])
-            if enqueue:
-                after_commit(session, delivery_ids, state.enqueue)
+        delivery_ids = ledger.insert_event(session, event, webhook_ids)
+        if delivery_ids and enqueue:
+            after_commit(session, delivery_ids, state.enqueue)
         if signals.event_emitted.receivers:
             signals.event_emitted.send(
                 current_app._get_current_object(),  # type: ignore[attr-defined]
