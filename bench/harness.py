@@ -157,6 +157,10 @@ class Workers:
     database_url: str
     redis_url: str
     settings: dict[str, str] = field(default_factory=dict)
+    #: Other environment variables of the workers (PYTHONPATH, …).
+    environment: dict[str, str] = field(default_factory=dict)
+    #: Working directory of the workers (``python -m`` puts it first on sys.path).
+    cwd: str | None = None
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     _logs: list[IO[bytes]] = field(default_factory=list)
 
@@ -166,7 +170,8 @@ class Workers:
             url += ("&" if "?" in url else "?") + f"application_name={WORKER_APPLICATION}"
         env = {**os.environ, "FLASK_SQLALCHEMY_DATABASE_URI": url,
                "FLASK_CLAWHOOKS_REDIS_URL": self.redis_url,
-               **{f"FLASK_CLAWHOOKS_{k}": v for k, v in self.settings.items()}}
+               **{f"FLASK_CLAWHOOKS_{k}": v for k, v in self.settings.items()},
+               **self.environment}
         for _ in range(count):
             log = tempfile.TemporaryFile()
             self._logs.append(log)
@@ -174,6 +179,7 @@ class Workers:
                 [sys.executable, "-m", "flask", "--app", "bench.app", "clawhooks", "worker",
                  "--log-level", "WARNING"],
                 env=env, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True,
+                cwd=self.cwd,
             ))
 
     def check(self) -> None:

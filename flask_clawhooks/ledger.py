@@ -145,22 +145,27 @@ _CLAIMABLE = """status = 'pending'
 _LEASE = """lease_token = :token, lease_until = :until,
     attempt_count = attempt_count + 1, updated_at = :now"""
 
-# The rows are locked by primary key alone (a plan that cannot go wrong, whatever the
-# table's statistics), skipping those another transaction holds, then leased if they are
-# still claimable.
+# The rows are locked by primary key alone, skipping those another transaction holds;
+# those still claimable are then leased through their physical address (ctid: a locked
+# row cannot move). No plan can walk the backlog of pending deliveries through the
+# (status, next_attempt_at) index, whatever the table's statistics say.
 _CLAIM_POSTGRES = _statement(f"""
 WITH todo AS MATERIALIZED (
-    SELECT id FROM clawhooks_delivery WHERE id = ANY(:ids) FOR UPDATE SKIP LOCKED),
+    SELECT ctid, status, next_attempt_at, lease_until FROM clawhooks_delivery
+    WHERE id = ANY(:ids) FOR UPDATE SKIP LOCKED),
 d AS (
     UPDATE clawhooks_delivery SET {_LEASE}
-    FROM todo WHERE clawhooks_delivery.id = todo.id AND {_CLAIMABLE}
-    RETURNING clawhooks_delivery.id, attempt_count, webhook_id, event_id)
+    WHERE ctid = ANY(ARRAY(SELECT ctid FROM todo WHERE {_CLAIMABLE}))
+    RETURNING id, attempt_count, webhook_id, event_id)
 SELECT {_CLAIMED_COLUMNS}
 FROM d JOIN clawhooks_webhook AS w ON w.id = d.webhook_id
 JOIN clawhooks_event AS e ON e.id = d.event_id""")
+# The unary + keeps SQLite from walking the (status, next_attempt_at) index through every
+# pending delivery: the rows are found by primary key.
 _LEASE_SQLITE = _statement(f"""
 UPDATE clawhooks_delivery SET {_LEASE}
-WHERE id IN (SELECT value FROM json_each(:ids)) AND {_CLAIMABLE}""")
+WHERE id IN (SELECT value FROM json_each(:ids))
+  AND {_CLAIMABLE.replace("status =", "+status =", 1)}""")
 _LEASED_SQLITE = _statement(f"""
 SELECT {_CLAIMED_COLUMNS}
 FROM clawhooks_delivery AS d JOIN clawhooks_webhook AS w ON w.id = d.webhook_id

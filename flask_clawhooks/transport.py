@@ -123,6 +123,12 @@ class _Job(Generic[Context]):
         self.finished = False
 
 
+def _printable(text: str) -> str:
+    """``text`` without NUL characters, which PostgreSQL cannot store in text (a receiver
+    could otherwise make every record of its outcome fail)."""
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
+
+
 class _Broken(Exception):
     """The receiver's answer cannot be read as HTTP/1.1."""
 
@@ -229,7 +235,7 @@ class _Connection(asyncio.Protocol):
     def _text(self) -> str | None:
         if self._status is None:
             return None
-        return self._excerpt.decode("utf-8", "replace")
+        return _printable(self._excerpt.decode("utf-8", "replace"))
 
     # -- the answer ------------------------------------------------------------------
 
@@ -333,8 +339,8 @@ class _Connection(asyncio.Protocol):
             raw_name, colon, raw_value = line.partition(b":")
             if not colon:
                 continue
-            name = raw_name.strip().decode("latin-1")
-            value = raw_value.strip().decode("latin-1")
+            name = _printable(raw_name.strip().decode("latin-1"))
+            value = _printable(raw_value.strip().decode("latin-1"))
             lower = name.lower()
             if lower == "content-length":
                 if not value.isdigit() or (length is not None and int(value) != length):
