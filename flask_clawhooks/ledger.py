@@ -226,18 +226,11 @@ def request_headers(
 _INSERT_EVENT = """
 INSERT INTO clawhooks_event (id, owner, type, created_at, body)
 VALUES (:event_id, :owner, :type, :now, :body)"""
-# A delivery per chosen webhook. Its id is made here, by the database: ``del_``, the
-# event id's time part, then 16 random hex digits (64 bits), so the caller needs no
-# round trip to learn which webhooks are subscribed before inserting.
 _SUBSCRIBED = {
     True: "w.owner = :owner AND w.enabled AND CAST(w.events AS jsonb) ? :type",
     False: "w.owner = :owner AND w.enabled "
            "AND EXISTS (SELECT 1 FROM json_each(w.events) WHERE value = :type)",
 }
-_CHOSEN = {True: "w.id = ANY(:webhook_ids)",
-           False: "w.id IN (SELECT value FROM json_each(:webhook_ids))"}
-_RANDOM_HEX = {True: "substr(replace(CAST(gen_random_uuid() AS text), '-', ''), 1, 16)",
-               False: "lower(hex(randomblob(8)))"}
 
 
 def _driver_sql(sql: str, postgres: bool) -> str:
@@ -245,17 +238,30 @@ def _driver_sql(sql: str, postgres: bool) -> str:
     return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", sql) if postgres else sql
 
 
-# Run with exec_driver_sql: the host's request pays for every microsecond of emit().
-_EMIT = {(postgres, chosen): _driver_sql(f"""
-{"WITH event AS (" + _INSERT_EVENT + ")" if postgres else ""}
+# These run with exec_driver_sql (no compiling, no type processing): the host's request
+# pays for every microsecond of emit().
+#
+# PostgreSQL: one statement. The event is inserted in a data-modifying WITH, and a
+# delivery for each chosen webhook, its id made by the database: ``del_``, the event
+# id's time part, then 16 random hex digits (64 bits). No round trip to read the
+# subscribed webhooks first.
+_EMIT_POSTGRES = {chosen: _driver_sql(f"""
+WITH event AS ({_INSERT_EVENT})
 INSERT INTO clawhooks_delivery (id, event_id, webhook_id, event_type, status, attempt_count,
                                 next_attempt_at, created_at, updated_at)
-SELECT :prefix || {_RANDOM_HEX[postgres]}, :event_id, w.id, :type, 'pending', 0,
-       :now, :now, :now
+SELECT :prefix || substr(replace(CAST(gen_random_uuid() AS text), '-', ''), 1, 16),
+       :event_id, w.id, :type, 'pending', 0, :now, :now, :now
 FROM clawhooks_webhook AS w
-WHERE {(_CHOSEN if chosen else _SUBSCRIBED)[postgres]}
-RETURNING id""", postgres) for postgres in (True, False) for chosen in (True, False)}
-_EMIT_EVENT_ALONE = {postgres: _driver_sql(_INSERT_EVENT, postgres) for postgres in (True, False)}
+WHERE {"w.id = ANY(:webhook_ids)" if chosen else _SUBSCRIBED[True]}
+RETURNING id""", True) for chosen in (True, False)}
+_EMIT_EVENT_POSTGRES = _driver_sql(_INSERT_EVENT, True)
+# SQLite has no round trips to save; reading the subscribed webhooks and inserting the
+# deliveries with executemany is cheaper there than one INSERT … SELECT … RETURNING.
+_SUBSCRIBED_SQLITE = f"SELECT w.id FROM clawhooks_webhook AS w WHERE {_SUBSCRIBED[False]}"
+_INSERT_DELIVERY_SQLITE = """
+INSERT INTO clawhooks_delivery (id, event_id, webhook_id, event_type, status, attempt_count,
+                                next_attempt_at, created_at, updated_at)
+VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?)"""
 
 
 def insert_event(session: AnySession, event: Event,
@@ -264,25 +270,33 @@ def insert_event(session: AnySession, event: Event,
     for each enabled webhook of the event's owner subscribed to its type; in
     ``session``'s transaction. Returns the ids of the deliveries.
 
-    This runs inside the host's request, so it costs one statement on PostgreSQL (two on
-    SQLite, which has no round trips to save).
+    This runs inside the host's request: one statement on PostgreSQL.
     """
     conn = session.connection()
-    postgres = conn.dialect.name == "postgresql"
-    params: dict[str, Any] = {
-        "event_id": event.id, "owner": event.owner, "type": event.type, "body": event.body,
-        "now": event.created_at if postgres else _timestamp(event.created_at),
-        "prefix": "del_" + event.id[4:14],
-    }
-    if webhook_ids is not None:
-        if not webhook_ids:
-            conn.exec_driver_sql(_EMIT_EVENT_ALONE[postgres], params)
+    if conn.dialect.name == "postgresql":
+        params: dict[str, Any] = {
+            "event_id": event.id, "owner": event.owner, "type": event.type,
+            "body": event.body, "now": event.created_at, "prefix": "del_" + event.id[4:14],
+        }
+        if webhook_ids is not None and not webhook_ids:
+            conn.exec_driver_sql(_EMIT_EVENT_POSTGRES, params)
             return []
-        params["webhook_ids"] = list(webhook_ids) if postgres else json.dumps(list(webhook_ids))
-    if not postgres:
-        conn.exec_driver_sql(_EMIT_EVENT_ALONE[postgres], params)
-    rows = conn.exec_driver_sql(_EMIT[postgres, webhook_ids is not None], params)
-    return [delivery_id for delivery_id, in rows]
+        params["webhook_ids"] = list(webhook_ids or ())
+        rows = conn.exec_driver_sql(_EMIT_POSTGRES[webhook_ids is not None], params)
+        return [delivery_id for delivery_id, in rows]
+    now = _timestamp(event.created_at)
+    conn.exec_driver_sql(_INSERT_EVENT, {"event_id": event.id, "owner": event.owner,
+                                         "type": event.type, "now": now, "body": event.body})
+    if webhook_ids is None:
+        webhook_ids = [webhook_id for webhook_id, in conn.exec_driver_sql(
+            _SUBSCRIBED_SQLITE, {"owner": event.owner, "type": event.type})]
+    delivery_ids = [new_id("del") for _ in webhook_ids]
+    if delivery_ids:
+        conn.exec_driver_sql(_INSERT_DELIVERY_SQLITE, [
+            (delivery_id, event.id, webhook_id, event.type, now, now, now)
+            for delivery_id, webhook_id in zip(delivery_ids, webhook_ids, strict=True)
+        ])
+    return delivery_ids
 
 
 def claim(

@@ -45,6 +45,10 @@ MAX_RESPONSE_HEADERS = 50
 #: line limit is http.client's).
 _MAX_HEADER_LINES = 100
 _MAX_HEAD_BYTES = 64 * 1024
+#: New connections to one destination being opened at once. Further requests there wait
+#: for one of them or for a connection to come free: a fast receiver gets the few
+#: connections it needs, a slow one gains them as fast as they open.
+_OPENING_PER_DESTINATION = 8
 #: Seconds an unused keep-alive connection is kept.
 _IDLE_SECONDS = 60.0
 #: What may not appear in a request header's name or value (it would split the request).
@@ -425,6 +429,9 @@ class Sender(Generic[Context]):
         self._idle_order: dict[_Connection, None] = {}
         self._max_idle = max(2 * concurrency, 64)
         self._open_connections: set[_Connection] = set()
+        #: Connections being opened per destination, and requests waiting for one.
+        self._opening: dict[tuple[bool, str, int], int] = {}
+        self._queued: dict[tuple[bool, str, int], collections.deque[_Job[Context]]] = {}
         self._reaper: asyncio.TimerHandle | None = None
         self._loop = asyncio.new_event_loop()
         self._closing = False
@@ -508,11 +515,42 @@ class Sender(Generic[Context]):
         job.started = loop.time()
         job.started_at = utcnow()
         job.timer = loop.call_at(job.started + self._timeout, self._expire, job)
-        conn = self._take_idle(job.target.key)
+        key = job.target.key
+        conn = self._take_idle(key)
         if conn is not None:
             conn.send(job)
+        elif self._opening.get(key, 0) < _OPENING_PER_DESTINATION:
+            self._open_for(job)
+        else:  # a connection comes free or opens soon (the deadline runs meanwhile)
+            self._queued.setdefault(key, collections.deque()).append(job)
+
+    def _open_for(self, job: _Job[Context]) -> None:
+        key = job.target.key
+        self._opening[key] = self._opening.get(key, 0) + 1
+        job.task = self._loop.create_task(self._open_and_send(job))
+
+    def _opened(self, key: tuple[bool, str, int]) -> None:
+        """A connection to ``key`` is open, or failed to: open one for the next request
+        waiting there, if any."""
+        left = self._opening[key] - 1
+        if left:
+            self._opening[key] = left
         else:
-            job.task = loop.create_task(self._open_and_send(job))
+            del self._opening[key]
+        job = self._next_queued(key)
+        if job is not None:
+            self._open_for(job)
+
+    def _next_queued(self, key: tuple[bool, str, int]) -> _Job[Context] | None:
+        queued = self._queued.get(key)
+        job = None
+        while queued and job is None:
+            candidate = queued.popleft()
+            if not candidate.finished:  # not cut by its deadline meanwhile
+                job = candidate
+        if not queued:
+            self._queued.pop(key, None)
+        return job
 
     def _expire(self, job: _Job[Context]) -> None:
         job.timer = None
@@ -547,7 +585,11 @@ class Sender(Generic[Context]):
         loop = self._loop
         elapsed_ms = int((loop.time() - job.started) * 1000)
         if reuse is not None and not self._closing:
-            self._keep_idle(reuse)
+            waiting = self._next_queued(reuse.key)
+            if waiting is not None:
+                reuse.send(waiting)
+            else:
+                self._keep_idle(reuse)
         result = HttpResult(status, elapsed_ms, error, headers, excerpt, refused,
                             job.started_at)
         try:
@@ -559,7 +601,10 @@ class Sender(Generic[Context]):
 
     async def _open_and_send(self, job: _Job[Context]) -> None:
         try:
-            conn = await self._open(job.target)
+            try:
+                conn = await self._open(job.target)
+            finally:
+                self._opened(job.target.key)
         except DestinationRefused as exc:
             self._finish(job, None, str(exc), {}, None, refused=True)
             return
@@ -656,6 +701,10 @@ class Sender(Generic[Context]):
         for conn in list(self._open_connections):  # idle ones, and any still in use
             self._forget(conn)
             conn.abort()
+        for queued in list(self._queued.values()):
+            for job in queued:
+                self._finish(job, None, "connection error: the worker stopped", {}, None)
+        self._queued.clear()
         while self._waiting:
             job = self._waiting.popleft()
             self._active += 1

@@ -1,6 +1,6 @@
 """Claiming and recording in the database: workers that share a webhook do not wait for
-each other's row locks, statements find rows by primary key, and emit() numbers its
-deliveries itself."""
+each other's row locks, statements find rows by primary key, and emit() gives its
+deliveries public, time-sortable ids."""
 
 from __future__ import annotations
 
@@ -150,7 +150,8 @@ def _plan(conn, statement, values) -> str:
         *statement._bindparams.values()), values).scalars())
 
 
-def test_emit_numbers_its_deliveries_in_the_database_as_public_time_sortable_ids(host):
+def test_emit_gives_its_deliveries_public_time_sortable_ids(host):
+    # On PostgreSQL the database makes them (emit() is one statement there).
     host.add_webhook("https://a.example/in")
     host.add_webhook("https://b.example/in")
     host.add_webhook("https://c.example/in", events=["message.sent"])
@@ -162,10 +163,6 @@ def test_emit_numbers_its_deliveries_in_the_database_as_public_time_sortable_ids
     for delivery_id in earlier + later:
         assert re.fullmatch(r"del_[0-9abcdefghjkmnpqrstvwxyz]{26}", delivery_id)
     assert max(earlier) < min(later)
-    with host.app.app_context():
-        events = host.db.session.scalars(sa.select(Delivery.event_id).where(
-            Delivery.id.in_(later))).all()
-    assert len(set(events)) == 1 and events[0][4:14] == later[0][4:14]
 
 
 def test_an_event_nobody_subscribes_to_is_stored_with_no_delivery(host):

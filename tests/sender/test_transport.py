@@ -317,3 +317,14 @@ def test_a_refused_destination_is_never_connected_to(server):
 
     assert result.refused and result.error.startswith("destination refused: 127.0.0.1")
     assert receiver.connections == 0
+
+
+def test_a_burst_to_a_fast_receiver_opens_few_connections(server):
+    receiver = server(lambda head: OK)
+
+    results = post_all([(receiver.url, {})] * 300, concurrency=300)
+
+    assert [r.status for r in results] == [200] * 300
+    # Eight connections open at a time, and requests wait for a free one rather than
+    # each opening its own: a fast receiver is not flooded with connections.
+    assert receiver.connections < 100, receiver.connections
