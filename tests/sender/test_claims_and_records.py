@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from flask_clawhooks import ledger
+from flask_clawhooks.ids import new_id
 from flask_clawhooks.models import Delivery, Webhook
 from flask_clawhooks.timeutil import utcnow
 from flask_clawhooks.transport import HttpResult
@@ -150,19 +151,34 @@ def _plan(conn, statement, values) -> str:
         *statement._bindparams.values()), values).scalars())
 
 
-def test_emit_gives_its_deliveries_public_time_sortable_ids(host):
+def test_ids_made_in_one_millisecond_still_sort_in_the_order_they_were_made():
+    made = [new_id("evt") for _ in range(2000)]  # many share a millisecond
+
+    assert made == sorted(made) and len(set(made)) == len(made)
+
+
+def test_emit_gives_its_deliveries_public_ids_that_sort_in_emit_order(host):
     # On PostgreSQL the database makes them (emit() is one statement there).
     host.add_webhook("https://a.example/in")
     host.add_webhook("https://b.example/in")
     host.add_webhook("https://c.example/in", events=["message.sent"])
-    earlier = _emit(host, 1)
-    time.sleep(0.002)
-    later = [i for i in _emit(host, 1) if i not in earlier]
+    with host.app.app_context():
+        per_emit = []
+        for n in range(5):  # within a few milliseconds
+            event = host.clawhooks.emit("message.received", {"n": n}, owner="acme")
+            per_emit.append((event.id, sorted(host.db.session.scalars(
+                sa.select(Delivery.id).where(Delivery.event_id == event.id)))))
+        host.db.session.commit()
 
-    assert len(earlier) == len(later) == 2
-    for delivery_id in earlier + later:
-        assert re.fullmatch(r"del_[0-9abcdefghjkmnpqrstvwxyz]{26}", delivery_id)
-    assert max(earlier) < min(later)
+    for event_id, delivery_ids in per_emit:
+        assert len(delivery_ids) == 2
+        for delivery_id in delivery_ids:
+            assert re.fullmatch(r"del_[0-9abcdefghjkmnpqrstvwxyz]{26}", delivery_id)
+            assert delivery_id[4:] > event_id[4:]  # made just after the event
+    in_order = [i for _, ids in per_emit for i in ids]
+    assert in_order == sorted(in_order)
+    events = [event_id for event_id, _ in per_emit]
+    assert events == sorted(events)
 
 
 def test_an_event_nobody_subscribes_to_is_stored_with_no_delivery(host):
