@@ -1,15 +1,26 @@
-"""``python -m bench.run``: the delivery benchmark, every figure beside its same-run baseline.
+"""``python -m bench.run``: what a user of the sender gets, beside same-run baselines.
 
-1. deliveries/s of one worker process to a fast loopback receiver, against a plain
-   urllib3 keep-alive loop posting the same signed body to the same receiver;
-2. the same with a receiver that answers after 100 ms;
-3. the cost of ``emit()`` to 10 subscribed webhooks inside a request (with its commit),
-   against one plain ORM insert and commit, on SQLite and PostgreSQL;
-4. the worker's resident memory before and after 50 000 deliveries;
-5. emit-to-receipt latency percentiles at a steady 200 events/s.
+Everything runs as a user runs it: the app is ``bench.app`` (a ClawBook-like host at the
+default settings), events are sent with ``emit()`` and committed, and deliveries are made
+by real ``flask clawhooks worker`` processes, started for the run. A delivery counts once
+its outcome is recorded in the database, so a worker's time runs from the commit of the
+``emit()`` to the last recorded outcome. Comparisons are repeated and interleaved (A, B,
+A, B, A, B) and each prints min/median/max of the repeats and of their same-run ratios.
 
-Every delivery is recorded as in production (attempt rows, statuses), and the run checks
-that the database agrees with the receiver before it reports a figure.
+Figures, on each database (SQLite and, when one answers, PostgreSQL):
+
+``fast_ratio``      one worker against a raw urllib3 keep-alive loop posting the same
+                    bodies with the same headers, signed per request, to a fast receiver
+``slow_rate``       one worker, receiver answering after 100 ms: deliveries per second
+``emit_ratio``      ``emit()`` to 10 webhooks + commit against one ORM insert + commit in
+                    the same session, bare and inside a request (``emit_ratio_request``)
+``rss_growth``      a worker's resident memory growth over 50 000 deliveries
+``latency``         emit → receipt at a steady 200 events/s: p50, p99, max
+``scaling``         1, 2, … worker processes (separate ``flask clawhooks worker``
+                    processes) up to the number of cores, against one
+
+Each figure is one line of ``key=value`` pairs starting with ``figure=``; lines starting
+with ``#`` are context for people.
 """
 
 from __future__ import annotations
@@ -17,288 +28,397 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import statistics
-import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import redis as redis_client
 import sqlalchemy as sa
 import urllib3
+from flask import Flask
 
+from flask_clawhooks.ids import new_id
 from flask_clawhooks.ledger import request_headers
-from flask_clawhooks.models import Delivery, DeliveryStatus
+from flask_clawhooks.models import Base, Webhook
 from flask_clawhooks.signing import envelope_bytes
-from tests.fixtures import Host, make_host
+from flask_clawhooks.state import get_state
+from flask_clawhooks.timeutil import isoformat, utcnow
 
+from . import app as bench_app
 from . import harness
 
-TARGETS = {"throughput_ratio": 0.33, "slow_receiver_rate": 150.0, "emit_ratio": 3.0,
-           "rss_growth_mb": 20.0}
+SECRET = "your-webhook-secret"
+EVENT = "message.received"
 
 
-def line(label: str, value: str) -> None:
-    print(f"  {label:<46} {value}", flush=True)
+class Figures:
+    """Prints figure lines and keeps them for ``--json``."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+
+    def line(self, name: str, db: str, **values: Any) -> None:
+        row = {"figure": name, "db": db, **values}
+        self.rows.append(row)
+        print(" ".join(f"{k}={_show(v)}" for k, v in row.items()), flush=True)
+
+    def spread(self, name: str, db: str, values: list[float], *, unit: str = "",
+               target: str | None = None, ok: bool | None = None, **extra: Any) -> None:
+        """A repeated figure: min, median and max of ``values``."""
+        fields: dict[str, Any] = {"min": min(values), "median": statistics.median(values),
+                                  "max": max(values)}
+        if unit:
+            fields["unit"] = unit
+        fields.update(extra)
+        if target is not None:
+            fields["target"] = target
+            fields["ok"] = "yes" if ok else "no"
+        self.line(name, db, **fields)
 
 
-def emit_many(host: Host, count: int, per_commit: int = 500, webhooks_owner: str = "acme") -> None:
-    with host.app.app_context():
-        for start in range(0, count, per_commit):
-            for seq in range(start, min(count, start + per_commit)):
-                host.clawhooks.emit("message.received", {"seq": seq, "content": "Hello, how "
-                                    "are you?", "platform": "telegram"}, owner=webhooks_owner)
-            host.db.session.commit()
+def _show(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 100 else f"{value:.0f}"
+    return str(value)
 
 
-def count_status(host: Host, status: str) -> int:
-    with host.app.app_context():
-        return int(host.db.session.scalar(
-            sa.select(sa.func.count()).select_from(Delivery).where(Delivery.status == status)))
+def note(text: str) -> None:
+    print(f"# {text}", flush=True)
 
 
-def wait_for(predicate: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"benchmark gave up waiting for {what}")
-        time.sleep(0.05)
+class Host:
+    """``bench.app`` on one database, as the emitting web process sees it."""
+
+    def __init__(self, database_url: str, redis_url: str) -> None:
+        self.database_url = database_url
+        self.redis_url = redis_url
+        self.app: Flask = bench_app.create_app({"SQLALCHEMY_DATABASE_URI": database_url,
+                                                "CLAWHOOKS_REDIS_URL": redis_url})
+        with self.app.app_context():
+            bench_app.clawhooks.create_all()
+            bench_app.db.create_all()
+        self.seq = 0
+
+    @property
+    def settings(self) -> Any:
+        return get_state(self.app).settings
+
+    def only_webhooks(self, *urls: str) -> None:
+        """Make ``urls`` the owner's only enabled webhooks."""
+        with self.app.app_context():
+            session = bench_app.db.session
+            session.execute(sa.update(Webhook).values(enabled=False))
+            for url in urls:
+                session.add(Webhook(owner=bench_app.OWNER, url=url, secret=SECRET,
+                                    events=[EVENT]))
+            session.commit()
+
+    def emit(self, count: int, per_commit: int | None = None) -> float:
+        """Emit ``count`` events, committing every ``per_commit`` (default: once at the
+        end); return time.perf_counter() right after the last commit."""
+        per_commit = per_commit or count
+        with self.app.app_context():
+            for start in range(0, count, per_commit):
+                for _ in range(min(per_commit, count - start)):
+                    bench_app.clawhooks.emit(EVENT, bench_app.message(self.seq),
+                                             owner=bench_app.OWNER)
+                    self.seq += 1
+                bench_app.db.session.commit()
+        return time.perf_counter()
+
+    def pending(self) -> int:
+        with self.app.app_context(), bench_app.db.engine.connect() as conn:
+            return int(conn.execute(sa.text(
+                "SELECT count(*) FROM clawhooks_delivery WHERE status = 'pending'")).scalar_one())
+
+    def count(self, status: str) -> int:
+        with self.app.app_context(), bench_app.db.engine.connect() as conn:
+            return int(conn.execute(sa.text(
+                "SELECT count(*) FROM clawhooks_delivery WHERE status = :s"), {"s": status}
+            ).scalar_one())
+
+    def close(self) -> None:
+        with self.app.app_context():
+            bench_app.db.session.remove()
+            Base.metadata.drop_all(bench_app.db.engine)
+            bench_app.Note.__table__.drop(bench_app.db.engine, checkfirst=True)
+            bench_app.db.engine.dispose()
 
 
-def rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        for row in status:
-            if row.startswith("VmRSS:"):
-                return int(row.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
+def deliver(host: Host, workers: harness.Workers, count: int,
+            per_commit: int | None = None) -> tuple[float, float]:
+    """Emit ``count`` events and wait until every outcome is recorded.
+
+    Returns deliveries per second from the (first) emit commit to the last recorded
+    outcome, and the workers' CPU microseconds per delivery.
+    """
+    cpu = workers.cpu_seconds()
+    if per_commit is None:
+        started = host.emit(count)
+    else:  # a stream of commits: the clock starts at the first
+        started = host.emit(per_commit)
+        host.emit(count - per_commit, per_commit)
+
+    def done() -> bool:
+        workers.check()
+        return host.pending() == 0
+
+    finished = harness.wait_for(done, 900, f"{count} deliveries")
+    used = workers.cpu_seconds() - cpu
+    return count / (finished - started), used / count * 1e6
 
 
-class Worker:
-    """``flask clawhooks worker`` in a process of its own, stopped with SIGTERM."""
-
-    def __init__(self, database_url: str, redis_url: str, **settings: str) -> None:
-        self.process = harness.start_worker(harness.worker_env(database_url, redis_url,
-                                                               **settings))
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(60)
-        except Exception:
-            self.process.kill()
-            self.process.wait()
+def warm_up(host: Host, workers: harness.Workers, count: int = 300) -> None:
+    """Let the workers start and open their connections."""
+    host.emit(count)
+    harness.wait_for(lambda: (workers.check(), host.pending() == 0)[1], 120, "the warm-up",
+                     interval=0.05)
 
 
-def raw_loop_rate(url: str, count: int) -> float:
-    """A plain urllib3 keep-alive loop: the same signed body, one connection."""
-    body = envelope_bytes("evt_raw", "message.received", "2026-01-30T14:30:00Z",
-                          {"seq": 0, "content": "Hello, how are you?", "platform": "telegram"})
-    headers = request_headers(["your-webhook-secret"], body, "evt_raw", "message.received",
-                              "del_raw", int(time.time()))
+def raw_loop(url: str, count: int) -> float:
+    """A plain urllib3 keep-alive loop: one connection, the bodies an ``emit()`` makes,
+    the worker's headers signed per request. Returns POSTs per second."""
+    created = isoformat(utcnow()) or ""
+    work = []
+    for seq in range(count):
+        event_id = new_id("evt")
+        work.append((event_id, new_id("del"),
+                     envelope_bytes(event_id, EVENT, created, bench_app.message(seq))))
     pool = urllib3.PoolManager(maxsize=1)
     started = time.perf_counter()
-    for _ in range(count):
-        response = pool.request("POST", url, body=body, headers=headers, retries=False)
-        assert response.status == 200
-    return count / (time.perf_counter() - started)
+    for event_id, delivery_id, body in work:
+        headers = request_headers([SECRET], body, event_id, EVENT, delivery_id,
+                                  int(time.time()))
+        response = pool.request("POST", url, body=body, headers=headers, retries=False,
+                                redirect=False)
+        if response.status != 200:
+            raise SystemExit(f"the raw loop got HTTP {response.status}")
+    elapsed = time.perf_counter() - started
+    pool.clear()
+    return count / elapsed
 
 
-def delivery_rate(database_url: str, redis_url: str, count: int, delay: float,
-                  concurrency: int) -> tuple[float, int]:
-    """Deliveries/s of one worker, measured from the receiver's first to last arrival."""
-    with harness.receiver(delay=delay, record_times=True) as receiver:
-        host = make_host(database_url, redis_url, tempfile.mkdtemp(),
-                         CLAWHOOKS_SWEEP_GRACE=30.0)
-        host.add_webhook(receiver.url)
-        emit_many(host, count)
-        worker = Worker(database_url, redis_url, CONCURRENCY=str(concurrency))
-        try:
-            wait_for(lambda: receiver.count()[0] >= count, 600, "the deliveries")
-            wait_for(lambda: count_status(host, DeliveryStatus.SUCCESS) == count, 60,
-                     "the records")
-        finally:
-            worker.stop()
-        arrivals = sorted(t for t, _ in receiver.arrivals())
-        posts, distinct = receiver.count()
-        assert distinct == count, (posts, distinct)
-        _drop(host)
-    return (len(arrivals) - 1) / (arrivals[-1] - arrivals[0]), posts - count
+# -- the figures ----------------------------------------------------------------------
 
 
-def _drop(host: Host) -> None:
-    from flask_clawhooks.models import Base
+def fast_and_slow(figures: Figures, kind: str, host: Host, args: argparse.Namespace) -> None:
+    with harness.Workers(host.database_url, host.redis_url) as workers:
+        workers.start(1)
+        with harness.receiver() as fast:
+            host.only_webhooks(fast.url)
+            warm_up(host, workers)
+            raws, rates, cpus, ratios = [], [], [], []
+            for _ in range(args.repeats):  # A, B, A, B, A, B
+                raws.append(raw_loop(fast.url, args.n))
+                rate, cpu = deliver(host, workers, args.n)
+                rates.append(rate)
+                cpus.append(cpu)
+                ratios.append(rate / raws[-1])
+            _, distinct = fast.count()
+            if distinct != 300 + 2 * args.repeats * args.n:  # warm-up, raw loop, worker
+                raise SystemExit(f"the fast receiver saw {distinct} distinct bodies")
+        figures.spread("fast_raw_rate", kind, raws, unit="/s", n=args.n)
+        figures.spread("fast_worker_rate", kind, rates, unit="/s", n=args.n)
+        figures.spread("worker_cpu_per_delivery", kind, cpus, unit="us")
+        figures.spread("fast_ratio", kind, ratios, target=">=0.6",
+                       ok=statistics.median(ratios) >= 0.6)
+        with harness.receiver(delay=0.1) as slow:
+            host.only_webhooks(slow.url)
+            warm_up(host, workers, 100)
+            slow_rates = [deliver(host, workers, args.slow_n)[0] for _ in range(args.repeats)]
+        figures.spread("slow_rate", kind, slow_rates, unit="/s", n=args.slow_n,
+                       receiver_ms=100, target=">=600",
+                       ok=statistics.median(slow_rates) >= 600)
+        with harness.receiver(record_times=True) as timed:
+            host.only_webhooks(timed.url)
+            warm_up(host, workers, 100)
+            latency(figures, kind, host, timed, args.latency_seconds)
 
+
+def latency(figures: Figures, kind: str, host: Host, timed: harness.ReceiverProcess,
+            seconds: float, rate: float = 200.0) -> None:
+    """Emit one event per commit at ``rate`` a second; time each from its commit to its
+    arrival at the receiver."""
+    first = host.seq
+    emitted: dict[int, float] = {}
+    total = int(rate * seconds)
+    started = time.perf_counter()
     with host.app.app_context():
-        host.app.extensions["clawhooks"].close_dispatcher()
-        Base.metadata.drop_all(host.db.engine)
-        host.db.engine.dispose()
+        for n in range(total):
+            pause = started + n / rate - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)
+            seq = host.seq
+            bench_app.clawhooks.emit(EVENT, bench_app.message(seq), owner=bench_app.OWNER)
+            host.seq += 1
+            bench_app.db.session.commit()
+            emitted[seq] = time.time()
+    achieved = total / (time.perf_counter() - started)
+    harness.wait_for(lambda: host.pending() == 0, 120, "the latency run", interval=0.05)
+    arrivals = {seq: at for at, seq in timed.arrivals() if seq >= first}
+    lat = sorted((arrivals[seq] - at) * 1000 for seq, at in emitted.items())
+    if len(lat) != total:
+        raise SystemExit(f"{total - len(lat)} latency events never arrived")
+    figures.line("latency", kind, rate=round(achieved), seconds=seconds,
+                 p50_ms=_percentile(lat, 50), p99_ms=_percentile(lat, 99), max_ms=lat[-1])
 
 
-def emit_cost(database_url: str, redis_url: str, rounds: int) -> tuple[float, float]:
-    """Median seconds of a request that emits to 10 webhooks, and of one that inserts a row."""
-    host = make_host(database_url, redis_url, tempfile.mkdtemp())
-    db = host.db
-
-    class Note(db.Model):  # type: ignore[name-defined]
-        __tablename__ = "bench_note"
-        id = db.Column(db.Integer, primary_key=True)
-        text = db.Column(db.Text)
-
-    with host.app.app_context():
-        db.create_all()
-    for n in range(10):
-        host.add_webhook(f"http://127.0.0.1:9/hook{n}", ["message.received"])
-
-    @host.app.post("/emit")
-    def emit_view() -> str:
-        host.clawhooks.emit("message.received", {"content": "Hello, how are you?"},
-                            owner="acme")
-        db.session.commit()
-        return "ok"
-
-    @host.app.post("/insert")
-    def insert_view() -> str:
-        db.session.add(Note(text="Hello, how are you?"))
-        db.session.commit()
-        return "ok"
-
-    client = host.app.test_client()
-    timings: dict[str, list[float]] = {"/emit": [], "/insert": []}
-    for _ in range(20):  # warm up
-        client.post("/emit")
-        client.post("/insert")
-    for _ in range(rounds):
-        for path in timings:
-            started = time.perf_counter()
-            client.post(path)
-            timings[path].append(time.perf_counter() - started)
-    with host.app.app_context():
-        Note.__table__.drop(db.engine)
-    _drop(host)
-    return statistics.median(timings["/emit"]), statistics.median(timings["/insert"])
-
-
-def memory(database_url: str, redis_url: str, count: int) -> tuple[float, float, float]:
-    with harness.receiver() as receiver:
-        host = make_host(database_url, redis_url, tempfile.mkdtemp(),
-                         CLAWHOOKS_SWEEP_GRACE=30.0)
-        host.add_webhook(receiver.url)
-        warmup = 2000
-        emit_many(host, warmup)
-        worker = Worker(database_url, redis_url)
-        try:
-            wait_for(lambda: count_status(host, DeliveryStatus.SUCCESS) == warmup, 300, "warm-up")
-            before = rss_mb(worker.process.pid)
-            started = time.perf_counter()
-            emit_many(host, count)
-            wait_for(lambda: count_status(host, DeliveryStatus.SUCCESS) == warmup + count, 900,
-                     "50 000 deliveries")
-            elapsed = time.perf_counter() - started
-            after = rss_mb(worker.process.pid)
-        finally:
-            worker.stop()
-        _drop(host)
-    return before, after, count / elapsed
-
-
-def latency(database_url: str, redis_url: str, rate: float, seconds: float) -> list[float]:
-    with harness.receiver(record_times=True) as receiver:
-        host = make_host(database_url, redis_url, tempfile.mkdtemp(),
-                         CLAWHOOKS_SWEEP_GRACE=30.0)
-        host.add_webhook(receiver.url)
-        worker = Worker(database_url, redis_url)
-        emitted: dict[int, float] = {}
-        try:
-            time.sleep(2)  # the worker is up
-            total = int(rate * seconds)
-            started = time.perf_counter()
-            with host.app.app_context():
-                for seq in range(total):
-                    due = started + seq / rate
-                    pause = due - time.perf_counter()
-                    if pause > 0:
-                        time.sleep(pause)
-                    emitted[seq] = time.time()
-                    host.clawhooks.emit("message.received", {"seq": seq}, owner="acme")
-                    host.db.session.commit()
-            achieved = total / (time.perf_counter() - started)
-            wait_for(lambda: receiver.count()[1] >= total, 120, "the deliveries")
-        finally:
-            worker.stop()
-        arrivals = {seq: at for at, seq in receiver.arrivals()}
-        _drop(host)
-    line("emit rate achieved", f"{achieved:.0f} events/s")
-    return sorted(arrivals[seq] - emitted[seq] for seq in emitted)
-
-
-def percentile(values: list[float], p: float) -> float:
+def _percentile(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def emit_cost(figures: Figures, kind: str, redis_url: str, rounds: int, repeats: int) -> None:
+    """``emit()`` to 10 webhooks + commit against one ORM insert + commit, interleaved."""
+    with harness.database(kind) as url:
+        host = Host(url, redis_url)
+        try:
+            host.only_webhooks(*(f"http://127.0.0.1:9/hook{n}" for n in range(10)))
+            app = host.app
+
+            def bare_emit() -> None:
+                bench_app.clawhooks.emit(EVENT, bench_app.MESSAGE, owner=bench_app.OWNER)
+                bench_app.db.session.commit()
+
+            def bare_insert() -> None:
+                bench_app.db.session.add(bench_app.Note(text=bench_app.MESSAGE["content"]))
+                bench_app.db.session.commit()
+
+            with app.app_context():
+                bare = _interleaved(bare_emit, bare_insert, rounds, repeats)
+            client = app.test_client()
+            request = _interleaved(lambda: _ok(client.post("/messages")),
+                                   lambda: _ok(client.post("/notes")), rounds, repeats)
+        finally:
+            host.close()
+            redis_client.Redis.from_url(redis_url).flushdb()  # the ids pushed to Redis
+    for name, (emit_ms, insert_ms, ratios) in (("emit_ratio", bare),
+                                               ("emit_ratio_request", request)):
+        figures.spread(name, kind, ratios, emit_ms=statistics.median(emit_ms),
+                       insert_ms=statistics.median(insert_ms), webhooks=10,
+                       target="<=2", ok=statistics.median(ratios) <= 2)
+
+
+def _ok(response: Any) -> None:
+    if response.status_code != 200:
+        raise SystemExit(f"the bench app answered {response.status_code}")
+
+
+def _interleaved(a: Callable[[], None], b: Callable[[], None], rounds: int,
+                 repeats: int) -> tuple[list[float], list[float], list[float]]:
+    """Median ms of ``a`` and of ``b`` per repeat (calls alternate), and their ratios."""
+    for _ in range(20):
+        a()
+        b()
+    a_ms, b_ms = [], []
+    for _ in range(repeats):
+        times: tuple[list[float], list[float]] = ([], [])
+        for _ in range(rounds):
+            for f, into in ((a, times[0]), (b, times[1])):
+                started = time.perf_counter()
+                f()
+                into.append((time.perf_counter() - started) * 1000)
+        a_ms.append(statistics.median(times[0]))
+        b_ms.append(statistics.median(times[1]))
+    return a_ms, b_ms, [x / y for x, y in zip(a_ms, b_ms, strict=True)]
+
+
+def memory(figures: Figures, kind: str, host: Host, count: int) -> None:
+    with harness.Workers(host.database_url, host.redis_url) as workers, \
+            harness.receiver() as receiver:
+        workers.start(1)
+        host.only_webhooks(receiver.url)
+        warm_up(host, workers, 2000)
+        time.sleep(1)
+        pid = workers.processes[0].pid
+        before = harness.rss_mb(pid)
+        rate, _ = deliver(host, workers, count, per_commit=500)
+        time.sleep(1)
+        after = harness.rss_mb(pid)
+    figures.line("rss_growth", kind, before_mb=before, after_mb=after,
+                 growth_mb=after - before, deliveries=count, rate=rate,
+                 target="<=20", ok="yes" if after - before <= 20 else "no")
+
+
+def scaling(figures: Figures, kind: str, host: Host, count: int, repeats: int) -> None:
+    cores = os.cpu_count() or 1
+    counts = list(range(1, cores + 1)) if cores > 1 else [1, 2]
+    rates: dict[int, list[float]] = {n: [] for n in counts}
+    with harness.receiver() as receiver:
+        host.only_webhooks(receiver.url)
+        for _ in range(repeats):  # 1, 2, …, 1, 2, …
+            for n in counts:
+                with harness.Workers(host.database_url, host.redis_url) as workers:
+                    workers.start(n)
+                    warm_up(host, workers, 100 * n)
+                    rates[n].append(deliver(host, workers, count)[0])
+    one = statistics.median(rates[1])
+    for n in counts:
+        figures.spread("scaling", kind, rates[n], unit="/s", workers=n, cores=cores,
+                       speedup=statistics.median(rates[n]) / one, n=count,
+                       processes="separate")
+
+
+@contextmanager
+def _database_host(kind: str, redis_url: str) -> Iterator[Host]:
+    with harness.database(kind) as url:
+        host = Host(url, redis_url)
+        try:
+            yield host
+        finally:
+            host.close()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("-n", type=int, default=5000, help="deliveries for 1 and 2")
-    parser.add_argument("--memory-n", type=int, default=50_000)
-    parser.add_argument("--only", nargs="*", type=int, default=[1, 2, 3, 4, 5])
+    parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--quick", action="store_true",
+                        help="fewer deliveries and shorter runs, for trying changes")
+    parser.add_argument("--only", nargs="*",
+                        choices=["emit", "fast", "memory", "scaling"],
+                        default=["emit", "fast", "memory", "scaling"],
+                        help="fast also runs slow_rate and latency")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
+    args.repeats = 3
+    args.n = 2000 if args.quick else 5000
+    args.slow_n = 1500 if args.quick else 3000
+    args.memory_n = 10_000 if args.quick else 50_000
+    args.latency_seconds = 5.0 if args.quick else 15.0
+    args.emit_rounds = 100 if args.quick else 300
 
-    kinds = ["sqlite"] + (["postgresql"] if harness.postgres_available() else [])
-    primary = kinds[-1]
-    results: dict[str, Any] = {"database": primary}
-    print(f"flask-clawhooks benchmark on {os.cpu_count()} cores; worker database: {primary}")
+    kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
+    if "postgresql" in kinds and not harness.postgres_available():
+        note(f"PostgreSQL unreachable at {harness.POSTGRES_URL}: skipped")
+        kinds.remove("postgresql")
+    figures = Figures()
+    began = time.monotonic()
+    note(f"flask-clawhooks benchmark: {os.cpu_count()} cores, load average "
+         f"{os.getloadavg()[0]:.1f}; databases: {', '.join(kinds)}"
+         f"{'; --quick' if args.quick else ''}")
     with harness.redis() as redis_url:
-        if 1 in args.only:
-            print("1. one worker, fast loopback receiver")
-            with harness.receiver() as receiver:
-                raw = raw_loop_rate(receiver.url, args.n)
-            with harness.database(primary) as url:
-                rate, extra = delivery_rate(url, redis_url, args.n, 0.0, 32)
-            ratio = rate / raw
-            line("raw urllib3 keep-alive loop (baseline)", f"{raw:,.0f} posts/s")
-            line(f"worker, {args.n} deliveries", f"{rate:,.0f} deliveries/s")
-            line("ratio (target >= 0.33)", f"{ratio:.2f}  {'ok' if ratio >= 0.33 else 'MISSED'}")
-            results.update(raw_loop=raw, fast_rate=rate, throughput_ratio=ratio)
-        if 2 in args.only:
-            print("2. one worker, receiver answering after 100 ms")
-            with harness.database(primary) as url:
-                rate, _ = delivery_rate(url, redis_url, args.n, 0.1, 64)
-            line("baseline: one connection, 100 ms each", "10 deliveries/s")
-            line(f"worker, {args.n} deliveries (target >= 150/s)",
-                 f"{rate:,.0f} deliveries/s  {'ok' if rate >= 150 else 'MISSED'}")
-            results.update(slow_receiver_rate=rate)
-        if 3 in args.only:
-            print("3. emit() to 10 webhooks inside a request, with its commit")
-            for kind in kinds:
-                with harness.database(kind) as url:
-                    emit_s, insert_s = emit_cost(url, redis_url, 300)
-                ratio = emit_s / insert_s
-                line(f"{kind}: one ORM insert + commit (baseline)", f"{insert_s * 1e3:.2f} ms")
-                line(f"{kind}: emit to 10 webhooks + commit", f"{emit_s * 1e3:.2f} ms")
-                verdict = "ok" if ratio <= 3 else "MISSED"
-                line(f"{kind}: ratio (target <= 3)", f"{ratio:.2f}  {verdict}")
-                results[f"emit_ratio_{kind}"] = ratio
-        if 4 in args.only:
-            print(f"4. worker memory over {args.memory_n:,} deliveries")
-            with harness.database(primary) as url:
-                before, after, rate = memory(url, redis_url, args.memory_n)
-            line("RSS after 2 000 warm-up deliveries (baseline)", f"{before:.1f} MB")
-            line(f"RSS after {args.memory_n:,} more", f"{after:.1f} MB")
-            line("growth (target <= 20 MB)",
-                 f"{after - before:+.1f} MB  {'ok' if after - before <= 20 else 'MISSED'}")
-            line("throughput while emitting", f"{rate:,.0f} deliveries/s")
-            results.update(rss_before=before, rss_after=after)
-        if 5 in args.only:
-            print("5. emit -> receipt latency at a steady 200 events/s for 15 s")
-            with harness.database(primary) as url:
-                lat = latency(url, redis_url, 200, 15)
-            line("p50", f"{percentile(lat, 50) * 1e3:.1f} ms")
-            line("p99", f"{percentile(lat, 99) * 1e3:.1f} ms")
-            line("max", f"{lat[-1] * 1e3:.1f} ms")
-            results.update(latency_p50=percentile(lat, 50), latency_p99=percentile(lat, 99))
+        for kind in kinds:
+            with _database_host(kind, redis_url) as host:
+                if kind == kinds[0]:
+                    s = host.settings
+                    note(f"settings: defaults (CLAWHOOKS_CONCURRENCY={s.concurrency}, "
+                         f"CLAWHOOKS_TIMEOUT={s.timeout:g}, CLAWHOOKS_RESPONSE_EXCERPT_BYTES="
+                         f"{s.response_excerpt_bytes}) except "
+                         "CLAWHOOKS_ALLOW_PRIVATE_DESTINATIONS=True (loopback receivers)")
+                if "emit" in args.only:
+                    emit_cost(figures, kind, redis_url, args.emit_rounds, args.repeats)
+                if "fast" in args.only:
+                    fast_and_slow(figures, kind, host, args)
+                if "memory" in args.only:
+                    memory(figures, kind, host, args.memory_n)
+                if "scaling" in args.only:
+                    scaling(figures, kind, host, args.n, 2)
+    note(f"done in {time.monotonic() - began:.0f} s; load average {os.getloadavg()[0]:.1f}")
     if args.json:
         with open(args.json, "w") as out:
-            json.dump(results, out, indent=2)
+            json.dump(figures.rows, out, indent=2)
 
 
 if __name__ == "__main__":

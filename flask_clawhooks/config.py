@@ -37,8 +37,12 @@ DEFAULTS: dict[str, Any] = {
     # and private networks; the allowlist names trusted networks (CIDRs) instead.
     "CLAWHOOKS_ALLOW_PRIVATE_DESTINATIONS": False,
     "CLAWHOOKS_DESTINATION_ALLOWLIST": (),
-    # Deliveries one worker process has in flight at once.
-    "CLAWHOOKS_CONCURRENCY": 32,
+    # Deliveries one worker process has in flight at once (an event loop, not threads:
+    # a request waiting on a receiver costs a socket, so slow receivers get many).
+    "CLAWHOOKS_CONCURRENCY": 256,
+    # On SQLite, switch the database file to write-ahead logging, so the web app and the
+    # workers (separate processes writing the same file) do not block each other.
+    "CLAWHOOKS_SQLITE_WAL": True,
     # Test sends one web process makes at once for one owner, and in all (never more than
     # CLAWHOOKS_CONCURRENCY); beyond, "Send test" answers 429 at once.
     "CLAWHOOKS_TEST_SEND_LIMIT_PER_OWNER": 2,
@@ -102,6 +106,7 @@ class Settings:
     secret_rotation_grace: float
     destinations: DestinationPolicy
     concurrency: int
+    sqlite_wal: bool
     test_send_limit_per_owner: int
     test_send_limit: int
     response_excerpt_bytes: int
@@ -250,6 +255,7 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
             _number(config, "CLAWHOOKS_SECRET_ROTATION_GRACE", minimum=0)
         ),
         concurrency=concurrency,
+        sqlite_wal=_flag(config, "CLAWHOOKS_SQLITE_WAL"),
         test_send_limit_per_owner=_number(
             config, "CLAWHOOKS_TEST_SEND_LIMIT_PER_OWNER", minimum=1, integer=True
         ),

@@ -1,12 +1,13 @@
 """A worker process's delivery engine: many POSTs in flight, outcomes written in batches.
 
-RQ jobs carry delivery ids. :meth:`Dispatcher.dispatch` claims them and hands each to a
-pool of sending threads, taking a slot per delivery so that at most
-``CLAWHOOKS_CONCURRENCY`` are in flight; inside ``flask clawhooks worker`` it returns
-as soon as they are handed over, so the next job starts while earlier POSTs are still
-waiting on slow receivers (one receiver that times out holds one slot, not the worker).
-A single recorder thread writes finished attempts in batches and runs the follow-ups
-(retries on RQ's scheduler, signals, e-mail) after each commit.
+RQ jobs carry delivery ids. :meth:`Dispatcher.dispatch` claims them a round at a time
+and hands each round to the process's :class:`~flask_clawhooks.transport.Sender`, an
+event loop that keeps up to ``CLAWHOOKS_CONCURRENCY`` POSTs in flight. Inside
+``flask clawhooks worker`` it returns as soon as they are handed over, so the next job
+starts while earlier POSTs are still waiting on slow receivers (one receiver that times
+out holds one slot, not the worker). A single recorder thread writes finished attempts
+in batches (:meth:`Dispatcher._record`, the one place a batch of outcomes is recorded)
+and runs the follow-ups (retries on RQ's scheduler, signals, e-mail) after each commit.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
@@ -81,9 +82,10 @@ class Fairness:
 
         return admit
 
-    def started(self, url: str) -> None:
+    def started(self, urls: Iterable[str]) -> None:
+        destinations = [self.destination(url) for url in urls]
         with self._lock:
-            self._busy[self.destination(url)] += 1
+            self._busy.update(destinations)
 
     def finished(self, url: str, result: transport.HttpResult) -> None:
         destination = self.destination(url)
@@ -95,6 +97,32 @@ class Fairness:
                 self._held_until.pop(destination, None)
 
 
+class _Slots:
+    """A counting semaphore whose holders take many slots at once."""
+
+    def __init__(self, count: int) -> None:
+        self._free = count
+        self._wanted = 0
+        self._cond = threading.Condition()
+
+    def take(self, least: int, most: int) -> int:
+        """Wait until ``least`` are free, then take up to ``most``; return how many."""
+        with self._cond:
+            while self._free < least:
+                self._wanted = least
+                self._cond.wait()
+            self._wanted = 0
+            taken = min(most, self._free)
+            self._free -= taken
+            return taken
+
+    def give(self, count: int) -> None:
+        with self._cond:
+            self._free += count
+            if self._wanted and self._free >= self._wanted:
+                self._cond.notify()
+
+
 class Dispatcher:
     """Sends claimed deliveries for one app. One per process; thread-safe."""
 
@@ -103,14 +131,16 @@ class Dispatcher:
         self._state = state
         self._settings = state.settings
         concurrency = self._settings.concurrency
-        self._http = transport.new_pool(concurrency, self._settings.destinations,
-                                        self._settings.timeout)
-        self._senders = ThreadPoolExecutor(concurrency, thread_name_prefix="clawhooks-send")
+        self._sender: transport.Sender[Work] = transport.Sender(
+            concurrency, self._sent, policy=self._settings.destinations,
+            timeout=self._settings.timeout,
+            excerpt_bytes=self._settings.response_excerpt_bytes,
+        )
         self._mailer = ThreadPoolExecutor(1, thread_name_prefix="clawhooks-mail")
-        # A claimed delivery holds one of these until it is sent. Twice the senders, so
-        # a round is claimed while the last one is in flight; the lease allows for that
-        # wait (see Settings.lease_seconds).
-        self._claims = threading.Semaphore(2 * concurrency)
+        # A claimed delivery holds one of these until it is sent. Twice the concurrency,
+        # so a round is claimed while the last one is in flight; the lease allows for
+        # that wait (see Settings.lease_seconds).
+        self._slots = _Slots(2 * concurrency)
         self._outcomes: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
         self._unrecorded = 0
         self._idle = threading.Condition()
@@ -130,32 +160,25 @@ class Dispatcher:
         claimed = 0
         concurrency = self._settings.concurrency
         while remaining:
-            # Claim a full round at a time (one claim is a few database round trips,
+            # Claim a full round at a time (a claim is a database round trip or two,
             # too many to pay per delivery), while the previous round is still sending.
-            wanted = min(len(remaining), concurrency)
-            for _ in range(wanted):
-                self._claims.acquire()
-            taken = wanted
-            while taken < min(len(remaining), 2 * concurrency) and self._claims.acquire(
-                blocking=False
-            ):
-                taken += 1
+            taken = self._slots.take(min(len(remaining), concurrency),
+                                     min(len(remaining), 2 * concurrency))
             batch, remaining = remaining[:taken], remaining[taken:]
             try:
                 works, deferred = ledger.claim(self._state.db.session, batch, self._settings,
                                                self._fairness.admitter())
             except BaseException:
-                for _ in range(taken):
-                    self._claims.release()
+                self._slots.give(taken)
                 raise
-            for _ in range(taken - len(works)):
-                self._claims.release()
-            with self._idle:
-                self._unrecorded += len(works)
-            metrics.claimed(len(works))
-            for work in works:
-                self._fairness.started(work.url)
-                self._senders.submit(self._send, work)
+            self._slots.give(taken - len(works))
+            if works:
+                with self._idle:
+                    self._unrecorded += len(works)
+                metrics.claimed(len(works))
+                self._fairness.started(work.url for work in works)
+                self._sender.submit((work.url, work.body, work.headers, work)
+                                    for work in works)
             claimed += len(works)
             if deferred:
                 self._defer(deferred)
@@ -179,21 +202,11 @@ class Dispatcher:
         with self._idle:
             return self._idle.wait_for(lambda: self._unrecorded == 0, timeout)
 
-    def _send(self, work: Work) -> None:
-        started = utcnow()
-        try:
-            result = transport.post(
-                self._http, work.url, work.body, work.headers,
-                timeout=self._settings.timeout,
-                excerpt_bytes=self._settings.response_excerpt_bytes,
-            )
-        except Exception as exc:  # a bug here must not lose the delivery
-            log.exception("Sending %s failed unexpectedly", work.delivery_id)
-            result = transport.HttpResult(status=None, elapsed_ms=0, error=f"internal error: {exc}")
-        finally:
-            self._claims.release()
+    def _sent(self, work: Work, result: transport.HttpResult) -> None:
+        """A POST is over (on the sender's loop): free its slot, queue its outcome."""
+        self._slots.give(1)
         self._fairness.finished(work.url, result)
-        self._outcomes.put(Outcome(work, result, started, utcnow()))
+        self._outcomes.put(Outcome(work, result, result.started_at or utcnow(), utcnow()))
 
     def _record_forever(self) -> None:
         while True:
@@ -267,9 +280,8 @@ class Dispatcher:
 
     def close(self) -> None:
         self.drain()
-        self._senders.shutdown(wait=True)
+        self._sender.close()
         self._mailer.shutdown(wait=True)
-        self._http.clear()
 
 
 def process_dispatcher(app: Flask) -> Dispatcher:

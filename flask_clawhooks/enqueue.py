@@ -7,11 +7,13 @@ at that moment the request still succeeds: the rows are committed and the sweepe
 queues them later.
 
 Ids due now go to a Redis list, the *ready list*; an RQ job, :func:`flask_clawhooks.jobs.drain`,
-is queued only when none is already waiting. Each drain job takes up to
+is queued by the push that finds the list empty (``RPUSH`` answers the new length), so
+whenever the list holds ids a drain job is on its way. Each drain job takes up to
 :data:`DRAIN_BATCH` ids and, if more remain, queues the next drain job for another
 worker. Under load one RQ job thus carries hundreds of deliveries, while a quiet app
-still gets one job per commit; an emit costs one Redis round trip (two when it queues
-the job). Retries go through RQ's scheduler as ``deliver`` jobs carrying their ids.
+still gets one job per commit; an emit costs one Redis command (and the job's round
+trips when it queues one). Retries go through RQ's scheduler as ``deliver`` jobs
+carrying their ids.
 """
 
 from __future__ import annotations
@@ -34,8 +36,6 @@ log = logging.getLogger("flask_clawhooks")
 DRAIN_BATCH = 500
 #: Most delivery ids one scheduled ``deliver`` job carries.
 JOB_BATCH = 500
-#: Seconds after which a lost drain job's "queued" mark expires.
-DRAIN_MARK_TTL = 60
 
 DRAIN_FUNCTION = "flask_clawhooks.jobs.drain"
 DELIVER_FUNCTION = "flask_clawhooks.jobs.deliver"
@@ -45,10 +45,6 @@ _PENDING_KEY = "clawhooks.pending_enqueue"
 
 def ready_key(queue: Queue) -> str:
     return f"clawhooks:{queue.name}:ready"
-
-
-def _mark_key(queue: Queue) -> str:
-    return f"clawhooks:{queue.name}:drain-queued"
 
 
 def chunks(ids: Sequence[str], size: int) -> Iterable[list[str]]:
@@ -61,35 +57,30 @@ def _queue_drain_job(queue: Queue) -> None:
 
 
 def push_ready(queue: Queue, delivery_ids: Sequence[str], *, force: bool = False) -> None:
-    """Add ``delivery_ids`` to the ready list and make sure a drain job is queued.
+    """Add ``delivery_ids`` to the ready list; queue a drain job if the list was empty.
 
-    :param force: queue a drain job even if one is marked as queued. The sweeper does,
-        so a mark left by a drain job that was lost (a worker killed between taking the
-        job and taking the ids) cannot hold the ready list up until the mark expires.
+    :param force: queue a drain job whatever the list held. The sweeper does, so ids
+        left on the list by a drain job that was lost (a worker killed between taking
+        the job and taking the ids) are not held up until the list empties.
     """
     if not delivery_ids:
         return
-    with queue.connection.pipeline(transaction=False) as pipe:
-        pipe.rpush(ready_key(queue), *delivery_ids)
-        pipe.set(_mark_key(queue), 1, nx=True, ex=DRAIN_MARK_TTL)
-        _, marked = pipe.execute()
-    if marked or force:
+    length = queue.connection.rpush(ready_key(queue), *delivery_ids)
+    if force or length == len(delivery_ids):
         _queue_drain_job(queue)
 
 
 def take_ready(queue: Queue, count: int = DRAIN_BATCH) -> list[str]:
     """Take up to ``count`` ids off the ready list (run by the drain job).
 
-    The "queued" mark is cleared before taking, so ids pushed from now on queue a new
-    drain job; if ids remain after taking, the next drain job is queued straight away
-    so that other workers share the backlog.
+    If ids remain after taking, the next drain job is queued straight away so that
+    other workers share the backlog.
     """
     with queue.connection.pipeline(transaction=False) as pipe:
-        pipe.delete(_mark_key(queue))
         pipe.lpop(ready_key(queue), count)
         pipe.llen(ready_key(queue))
-        _, taken, left = pipe.execute()
-    if left and queue.connection.set(_mark_key(queue), 1, nx=True, ex=DRAIN_MARK_TTL):
+        taken, left = pipe.execute()
+    if left:
         _queue_drain_job(queue)
     return [raw.decode() for raw in taken or ()]
 

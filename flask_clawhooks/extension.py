@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import math
+import sqlite3
 import time
 from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, current_app
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import func, insert, select
+from sqlalchemy import event, func, select
 from sqlalchemy import inspect as sa_inspect
 
 from . import ledger, metrics, signals
@@ -27,8 +28,6 @@ from .models import (
     DeliveryStatus,
     Event,
     Webhook,
-    delivery_table,
-    event_table,
 )
 from .ratelimit import LimitReached
 from .samples import SAMPLES, sample_data
@@ -37,6 +36,26 @@ from .state import EXTENSION_KEY, Loaders, State, get_state
 from .timeutil import isoformat, utcnow
 
 log = logging.getLogger("flask_clawhooks")
+
+
+def _use_sqlite_wal(app: Flask, db: SQLAlchemy) -> None:
+    """Put the app's SQLite database files in WAL mode on first connection
+    (``CLAWHOOKS_SQLITE_WAL``); in-memory databases and other databases are left alone."""
+    with app.app_context():
+        engines = list(db.engines.values())
+    for engine in engines:
+        if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+            event.listen(engine, "connect", _journal_mode_wal)
+
+
+def _journal_mode_wal(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.OperationalError:  # locked by another process: its next connection tries
+        pass
+    finally:
+        cursor.close()
 
 
 class ClawHooks:
@@ -86,6 +105,8 @@ class ClawHooks:
             )
         settings = load_settings(app.config)
         app.extensions[EXTENSION_KEY] = State(self, db, settings)
+        if settings.sqlite_wal and "sqlalchemy" in app.extensions:
+            _use_sqlite_wal(app, db)
 
         from . import api
         from .cli import cli
@@ -205,21 +226,12 @@ class ClawHooks:
             )
         state = self.state()
         session = session if session is not None else state.db.session
-        webhook_ids = [
-            webhook_id
-            for webhook_id, events in session.execute(
-                select(Webhook.id, Webhook.events)
-                .where(Webhook.owner == owner, Webhook.enabled.is_(True))
-            )
-            if event_type in events
-        ]
         if idempotency_key is not None:
-            return self._emit_once(state, session, event_type, data, owner, webhook_ids,
-                                   idempotency_key)
-        return self._record_event(state, session, event_type, data, owner, webhook_ids)
+            return self._emit_once(state, session, event_type, data, owner, idempotency_key)
+        return self._record_event(state, session, event_type, data, owner, None)
 
     def _emit_once(self, state: State, session: AnySession, event_type: str, data: Any,
-                   owner: str, webhook_ids: list[str], key: str) -> Event:
+                   owner: str, key: str) -> Event:
         """:meth:`emit` with an idempotency key: the first emit's event, or a new one."""
         from . import idempotency
 
@@ -229,7 +241,7 @@ class ClawHooks:
                                    state.settings.idempotency_window)
         if holder is not None:
             return idempotency.first_event(session, holder)
-        return self._record_event(state, session, event_type, data, owner, webhook_ids,
+        return self._record_event(state, session, event_type, data, owner, None,
                                   event_id=event_id)
 
     def send_test(self, webhook: Webhook, session: AnySession | None = None, *,
@@ -362,36 +374,27 @@ class ClawHooks:
         event_type: str,
         data: Any,
         owner: str,
-        webhook_ids: list[str],
+        webhook_ids: list[str] | None,
         *,
         enqueue: bool = True,
         event_id: str | None = None,
     ) -> Event:
-        """Insert the event and its deliveries in ``session``'s transaction.
+        """Insert the event and a delivery for each of ``webhook_ids`` (None: each
+        enabled webhook of ``owner`` subscribed to ``event_type``) in ``session``'s
+        transaction.
 
-        Core inserts rather than ORM objects: this runs inside the host's request, and
-        they cost a fraction of a unit-of-work flush. The returned :class:`Event` is not
-        attached to the session.
+        One statement on PostgreSQL (:func:`~flask_clawhooks.ledger.insert_event`)
+        rather than ORM objects: this runs inside the host's request, where each
+        database round trip counts. The returned :class:`Event` is not attached to the
+        session.
         """
         now = utcnow().replace(microsecond=0)
         event_id = event_id or new_id("evt")
         body = envelope_bytes(event_id, event_type, isoformat(now) or "", data)
         event = Event(id=event_id, owner=owner, type=event_type, created_at=now, body=body)
-        session.execute(insert(event_table), [
-            {"id": event_id, "owner": owner, "type": event_type, "created_at": now,
-             "body": body}
-        ])
-        delivery_ids = [new_id("del") for _ in webhook_ids]
-        if delivery_ids:
-            session.execute(insert(delivery_table), [
-                {"id": delivery_id, "event_id": event_id, "webhook_id": webhook_id,
-                 "event_type": event_type, "status": DeliveryStatus.PENDING,
-                 "attempt_count": 0, "next_attempt_at": now, "created_at": now,
-                 "updated_at": now}
-                for delivery_id, webhook_id in zip(delivery_ids, webhook_ids, strict=True)
-            ])
-            if enqueue:
-                after_commit(session, delivery_ids, state.enqueue)
+        delivery_ids = ledger.insert_event(session, event, webhook_ids)
+        if delivery_ids and enqueue:
+            after_commit(session, delivery_ids, state.enqueue)
         metrics.emitted(len(delivery_ids))
         if signals.event_emitted.receivers:
             signals.event_emitted.send(

@@ -1,0 +1,330 @@
+"""The sender's HTTP client against real servers on loopback: keep-alive, the shapes of
+answers receivers give, requests it refuses to write, TLS, and many requests in flight."""
+
+from __future__ import annotations
+
+import datetime as dt
+import socket
+import ssl
+import threading
+from collections.abc import Callable, Iterator
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from flask_clawhooks.destinations import DestinationPolicy
+from flask_clawhooks.models import DeliveryStatus
+from flask_clawhooks.transport import HttpResult, Sender
+
+from ..fixtures import Reply
+
+LOOPBACK = DestinationPolicy(allow_private=True)
+
+
+class Server:
+    """A TCP server on loopback. ``answer(request_head) -> bytes | None`` is written as
+    the answer to each request (None: close the connection instead; ``close_after``:
+    close it after each answer). It counts connections and keeps the requests."""
+
+    def __init__(self, answer: Callable[[bytes], bytes | None],
+                 tls: ssl.SSLContext | None = None, close_after: bool = False) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.answer = answer
+        self.tls = tls
+        self.close_after = close_after
+        self.connections = 0
+        self.requests: list[bytes] = []
+        self.closed = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://127.0.0.1:{self.sock.getsockname()[1]}/hook"
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        try:
+            if self.tls:
+                conn = self.tls.wrap_socket(conn, server_side=True)
+            buffer = b""
+            while not self.closed.is_set():
+                while b"\r\n\r\n" not in buffer:
+                    data = conn.recv(65536)
+                    if not data:
+                        return
+                    buffer += data
+                head, _, rest = buffer.partition(b"\r\n\r\n")
+                length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                                  if line.lower().startswith(b"content-length:")))
+                while len(rest) < length:
+                    rest += conn.recv(65536)
+                self.requests.append(head + b"\r\n\r\n" + rest[:length])
+                buffer = rest[length:]
+                reply = self.answer(head)
+                if reply is None:
+                    return
+                conn.sendall(reply)
+                if self.close_after:
+                    return
+        except (OSError, ssl.SSLError):
+            pass
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        self.closed.set()
+        self.sock.close()
+
+
+@pytest.fixture
+def server() -> Iterator[Callable[..., Server]]:
+    made: list[Server] = []
+
+    def make(answer: Callable[[bytes], bytes | None], **kwargs: object) -> Server:
+        made.append(Server(answer, **kwargs))  # type: ignore[arg-type]
+        return made[-1]
+
+    yield make
+    for one in made:
+        one.close()
+
+
+def post_all(requests: list[tuple[str, dict[str, str]]], *, concurrency: int = 8,
+             timeout: float = 5.0, policy: DestinationPolicy = LOOPBACK) -> list[HttpResult]:
+    """POST each ``(url, headers)`` through one :class:`Sender`; results in order."""
+    results: dict[int, HttpResult] = {}
+    done = threading.Event()
+
+    def on_done(index: int, result: HttpResult) -> None:
+        results[index] = result
+        if len(results) == len(requests):
+            done.set()
+
+    sender: Sender[int] = Sender(concurrency, on_done, policy=policy, timeout=timeout,
+                                 excerpt_bytes=4096)
+    try:
+        sender.submit((url, b'{"n":%d}' % n, headers, n)
+                      for n, (url, headers) in enumerate(requests))
+        assert done.wait(timeout + 10), "not every request finished"
+    finally:
+        sender.close()
+    return [results[n] for n in range(len(requests))]
+
+
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK"
+
+
+def test_one_keep_alive_connection_carries_request_after_request(server):
+    receiver = server(lambda head: OK)
+
+    results = post_all([(receiver.url, {})] * 20, concurrency=1)
+
+    assert [(r.status, r.excerpt, r.error) for r in results] == [(200, "OK", None)] * 20
+    assert (receiver.connections, len(receiver.requests)) == (1, 20)
+
+
+def test_the_request_carries_the_body_its_length_and_the_headers_given(server):
+    receiver = server(lambda head: OK)
+
+    post_all([(receiver.url, {"X-ClawBook-Event": "message.received"})])
+
+    [request] = receiver.requests
+    head, _, body = request.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    assert lines[0] == b"POST /hook HTTP/1.1"
+    assert f"Host: 127.0.0.1:{receiver.sock.getsockname()[1]}".encode() in lines
+    assert b"X-ClawBook-Event: message.received" in lines
+    assert b"Content-Length: 7" in lines and body == b'{"n":0}'
+
+
+@pytest.mark.parametrize(("answer", "excerpt"), [
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+     b"3;ext=1\r\nabc\r\n4\r\ndefg\r\n0\r\nX-Trailer: t\r\n\r\n", "abcdefg"),
+    (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 3\r\n\r\nnew",
+     "new"),
+    (b"HTTP/1.1 204 No Content\r\n\r\n", ""),
+], ids=["chunked", "100-continue", "204"])
+def test_answers_of_every_framing_are_read_and_the_connection_kept(server, answer, excerpt):
+    receiver = server(lambda head: answer)
+
+    first, second = post_all([(receiver.url, {})] * 2, concurrency=1)
+
+    assert first.excerpt == second.excerpt == excerpt and first.error is None
+    assert first.status in (200, 201, 204)
+    assert receiver.connections == 1
+
+
+def test_an_answer_without_a_length_is_read_until_the_receiver_closes(server):
+    receiver = server(lambda head: b"HTTP/1.1 200 OK\r\n\r\nall of it", close_after=True)
+
+    first, second = post_all([(receiver.url, {})] * 2, concurrency=1)
+
+    assert (first.status, first.excerpt, first.error) == (200, "all of it", None)
+    assert second.excerpt == "all of it"
+    assert receiver.connections == 2  # such a connection cannot be used again
+
+
+def test_nul_characters_in_an_answer_are_replaced_so_any_database_can_store_them(
+    host, receiver
+):
+    receiver.default = Reply(200, body=b"O\x00K", headers={"X-Odd": "a\x00b"})
+    host.add_webhook(receiver.url)
+    host.emit("message.received", {"n": 1})
+
+    [delivery] = host.work_until_settled()
+
+    [attempt] = delivery.attempts
+    assert delivery.status == DeliveryStatus.SUCCESS
+    assert attempt.response_excerpt == "O\ufffdK"
+    assert attempt.response_headers["X-Odd"] == "a\ufffdb"
+
+
+@pytest.mark.parametrize("headers", [
+    {"X-Evil": "a\r\nX-Injected: 1"},
+    {"X-Evil\r\nX-Injected": "1"},
+    {"X Evil": "1"},
+    {"X-Evil": "nul\x00"},
+], ids=["value-crlf", "name-crlf", "name-space", "value-nul"])
+def test_a_header_that_would_split_the_request_is_never_written(server, headers):
+    receiver = server(lambda head: OK)
+
+    [result] = post_all([(receiver.url, headers)])
+
+    assert result.status is None and result.error.startswith("bad request: ")
+    assert receiver.requests == []
+
+
+@pytest.mark.parametrize("answer", [
+    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nOK",
+    b"SMTP ready\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+], ids=["two-lengths", "not-http", "bad-length", "bad-chunk"])
+def test_an_answer_that_is_not_http_is_a_connection_error(server, answer):
+    receiver = server(lambda head: answer)
+
+    [result] = post_all([(receiver.url, {})])
+
+    assert result.error is not None and result.error.startswith("connection error: ")
+
+
+def test_a_receiver_that_closes_without_answering_is_a_connection_error(server):
+    receiver = server(lambda head: None)
+
+    [result] = post_all([(receiver.url, {})])
+
+    assert result.status is None
+    assert result.error.startswith("connection error: the receiver closed the connection")
+
+
+def test_hundreds_of_requests_wait_on_a_slow_receiver_at_once_on_one_thread(server):
+    release = threading.Event()
+    started = threading.Event()
+    waiting = []
+
+    def slow(head: bytes) -> bytes:
+        waiting.append(head)
+        if len(waiting) == 200:
+            started.set()
+        release.wait(10)
+        return OK
+
+    receiver = server(slow)
+    threads_before = threading.active_count()
+    results: list[HttpResult] = []
+    runner = threading.Thread(
+        target=lambda: results.extend(post_all([(receiver.url, {})] * 200, concurrency=200))
+    )
+    runner.start()
+    try:
+        assert started.wait(15), f"only {len(waiting)} requests arrived at once"
+        # 200 in flight: the server has a thread for each; the sender has its loop.
+        assert threading.active_count() - threads_before - 200 <= 4
+    finally:
+        release.set()
+        runner.join()
+    assert [r.status for r in results] == [200] * 200
+
+
+def test_the_deadline_covers_connecting_too():
+    # A listener whose accept queue is full: Linux drops further SYNs, so a connection
+    # hangs until the attempt's deadline.
+    full = socket.socket()
+    full.bind(("127.0.0.1", 0))
+    full.listen(0)
+    fillers = []
+    try:
+        for _ in range(8):
+            filler = socket.socket()
+            filler.setblocking(False)
+            filler.connect_ex(full.getsockname())
+            fillers.append(filler)
+        url = f"http://127.0.0.1:{full.getsockname()[1]}/hook"
+        [result] = post_all([(url, {})], timeout=1.0)
+    finally:
+        for filler in fillers:
+            filler.close()
+        full.close()
+    assert result.error == "timeout: no answer within 1 s"
+    assert 900 <= result.elapsed_ms <= 2500
+
+
+def _self_signed(tmp_path) -> ssl.SSLContext:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=1))
+            .not_valid_after(now + dt.timedelta(hours=1))
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    return context
+
+
+def test_tls_certificates_are_verified(server, tmp_path):
+    receiver = server(lambda head: OK, tls=_self_signed(tmp_path))
+
+    [result] = post_all([(receiver.url, {})])
+
+    assert result.status is None
+    assert result.error.startswith("TLS error: ") and "certificate" in result.error
+    assert receiver.requests == []
+
+
+def test_a_refused_destination_is_never_connected_to(server):
+    receiver = server(lambda head: OK)
+
+    [result] = post_all([(receiver.url, {})], policy=DestinationPolicy())
+
+    assert result.refused and result.error.startswith("destination refused: 127.0.0.1")
+    assert receiver.connections == 0
+
+
+def test_a_burst_to_a_fast_receiver_opens_few_connections(server):
+    receiver = server(lambda head: OK)
+
+    results = post_all([(receiver.url, {})] * 300, concurrency=300)
+
+    assert [r.status for r in results] == [200] * 300
+    # Eight connections open at a time, and requests wait for a free one rather than
+    # each opening its own: a fast receiver is not flooded with connections.
+    assert receiver.connections < 100, receiver.connections
