@@ -378,9 +378,11 @@ def claim(
             request_headers([secret, previous] if previous else [secret], body, event_id,
                             event_type, delivery_id, timestamp),
         )
-        if custom:  # JSON: parsed by psycopg, text from SQLite
+        if isinstance(custom, str):  # JSON: parsed by psycopg, text ("null" too) from SQLite
+            custom = json.loads(custom)
+        if custom:
             work.headers, work.log_headers, work.secret_values = custom_headers.apply(
-                work.headers, json.loads(custom) if isinstance(custom, str) else custom)
+                work.headers, custom)
         works.append(work)
     if disabled:
         conn.execute(
