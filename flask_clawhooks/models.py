@@ -116,8 +116,6 @@ class Webhook(Base):
     description: Mapped[str | None] = mapped_column(Text)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     status: Mapped[str] = mapped_column(String(16), default=WebhookStatus.ACTIVE)
-    #: Deliveries in a row that ended failed; a success resets it.
-    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     #: When the owner was last e-mailed about a failure (rate limit of that e-mail).
     last_failure_email_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     #: When the owner last switched the webhook on: failures before it are forgiven by

@@ -57,7 +57,7 @@ def normalize_secrets(secrets: Secrets) -> tuple[bytes, ...]:
     return tuple(keys)
 
 
-def _body_bytes(body: bytes | bytearray | memoryview) -> bytes:
+def body_bytes(body: bytes | bytearray | memoryview) -> bytes:
     if isinstance(body, str):
         raise TypeError(
             "Verify the raw request body as bytes (request.get_data() in Flask), not text."
@@ -71,7 +71,7 @@ def sign(body: bytes, secret: Secret) -> str:
     Handy in tests of a receiver: ``headers={"X-ClawBook-Signature": sign(body, secret)}``.
     """
     (key,) = normalize_secrets(secret)
-    return "sha256=" + hmac.new(key, _body_bytes(body), hashlib.sha256).hexdigest()
+    return "sha256=" + hmac.new(key, body_bytes(body), hashlib.sha256).hexdigest()
 
 
 def verify_signature(body: bytes, header: str | None, secrets: Secrets) -> bool:
@@ -89,7 +89,7 @@ def verify_signature(body: bytes, header: str | None, secrets: Secrets) -> bool:
     :raises ~receiver_kit.ConfigurationError: when ``secrets`` is empty or holds an empty secret.
     """
     keys = normalize_secrets(secrets)
-    data = _body_bytes(body)
+    data = body_bytes(body)
     if not isinstance(header, str):
         return False
     match = _HEADER.fullmatch(header)

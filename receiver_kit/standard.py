@@ -42,7 +42,7 @@ from .headers import (
     header_values,
     single_value,
 )
-from .signature import Secret, Secrets, _body_bytes, normalize_secrets
+from .signature import Secret, Secrets, body_bytes, normalize_secrets
 
 __all__ = [
     "DEFAULT_TOLERANCE", "ID_HEADER", "SECRET_PREFIX", "STANDARD_HEADERS",
@@ -151,7 +151,7 @@ def sign_standard(
     :param message_id: the ``webhook-id``; ClawBook sends the event id.
     :param timestamp: unix seconds; default: now.
     """
-    data = _body_bytes(body)
+    data = body_bytes(body)
     when = int(time.time()) if timestamp is None else int(timestamp)
     signed = _signed_content(message_id, when, data)
     digests = [
@@ -194,7 +194,7 @@ def check_standard(
     """
     keys = normalize_secrets(secrets)
     limit = check_tolerance(tolerance)
-    data = _body_bytes(body)
+    data = body_bytes(body)
     message_id = single_value(headers, ID_HEADER)
     timestamp_text = single_value(headers, TIMESTAMP_HEADER)
     signature_text = single_value(headers, STANDARD_SIGNATURE_HEADER)

@@ -90,8 +90,6 @@ def update_webhook(session: AnySession, hook: Webhook, fields: dict[str, Any],
     if "secret" in fields:
         hook.rotate_secret(fields["secret"], rotation_grace)
     if "enabled" in fields:
-        if fields["enabled"] and not hook.enabled:
-            hook.consecutive_failures = 0
         hook.enabled = fields["enabled"]
     hook.updated_at = utcnow()
     session.commit()

@@ -384,11 +384,10 @@ def edit(webhook_id: str) -> Response | tuple[str, int]:
 
 
 def enable(webhook_id: str) -> Response:
-    """Switch a webhook on; its run of failed deliveries starts again from zero, so a
-    webhook switched off after failures is not switched off again at the next one."""
+    """Switch a webhook on; failures before now are forgiven by the health check
+    (``Webhook.enabled_at``), so it is not switched off again at the next one."""
     hook = owned_webhook(webhook_id)
     hook.enabled = True
-    hook.consecutive_failures = 0
     db_session().commit()
     flash("Webhook enabled: new events are delivered to it again.", "success")
     return back_to(hook)

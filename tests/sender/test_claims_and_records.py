@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from flask_clawhooks import ledger
 from flask_clawhooks.ids import new_id
-from flask_clawhooks.models import Delivery, Webhook
+from flask_clawhooks.models import Delivery
 from flask_clawhooks.state import get_state
 from flask_clawhooks.timeutil import utcnow
 from flask_clawhooks.transport import HttpResult
@@ -85,26 +85,6 @@ def test_recording_successes_leaves_the_webhook_row_alone(pg_host):
             ledger.record(session, _ok(works), settings)  # raises if it waits for the lock
         other.rollback()
     assert {d.status for d in pg_host.deliveries()} == {"success"}
-
-
-def test_a_success_after_failures_resets_the_count_and_a_failure_extends_it(host):
-    webhook = host.add_webhook("https://hooks.example/in")
-    ids = _emit(host, 3)
-    settings = get_state(host.app).settings
-    now = utcnow()
-    with host.app.app_context():
-        session = host.db.session
-        session.execute(sa.update(Webhook).values(consecutive_failures=4))
-        session.commit()
-        works, _ = ledger.claim(session, ids, settings)
-        by_id = {w.delivery_id: w for w in works}
-        fail = HttpResult(404, 3, None, {}, "no", False, now)
-        ledger.record(session, [ledger.Outcome(by_id[ids[0]], fail, now, now)], settings)
-        assert host.webhook(webhook.id).consecutive_failures == 5
-        ledger.record(session, _ok([by_id[ids[1]]]), settings)
-        assert host.webhook(webhook.id).consecutive_failures == 0
-        ledger.record(session, [ledger.Outcome(by_id[ids[2]], fail, now, now)], settings)
-    assert host.webhook(webhook.id).consecutive_failures == 1
 
 
 def test_claims_and_records_find_deliveries_by_primary_key_in_a_large_table(host):
