@@ -174,6 +174,12 @@ class Event(Base):
     body: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+#: The conditions of the partial delivery indexes, written as literals (a bound
+#: parameter would keep SQLite from seeing that a query implies them).
+NOT_PENDING = text("status <> 'pending'")
+ANSWERED = text("response_code IS NOT NULL")
+
+
 class Delivery(Base):
     """One event on its way to one webhook.
 
@@ -188,13 +194,19 @@ class Delivery(Base):
         Index("ix_clawhooks_delivery_due", "status", "next_attempt_at"),
         # Searching the log (flask_clawhooks.search) and recovering a range
         # (flask_clawhooks.recovery): per webhook, a filter, then newest or oldest first.
-        Index("ix_clawhooks_delivery_webhook_status", "webhook_id", "status", "id"),
+        # The status and class indexes are partial: a delivery enters them once it is
+        # finished or answered, so emit(), which inserts pending deliveries with no
+        # answer, writes neither (on SQLite each index is pages written by its commit).
+        # Queries repeat the index's condition (NOT_PENDING, ANSWERED) to use them.
+        Index("ix_clawhooks_delivery_webhook_status", "webhook_id", "status", "id",
+              sqlite_where=NOT_PENDING, postgresql_where=NOT_PENDING),
         Index("ix_clawhooks_delivery_webhook_type", "webhook_id", "event_type", "id"),
         # The class of the HTTP status (2 for 2xx): a search for 5xx is then an equality,
         # read newest first; exact codes use it too. Keep the expression as
         # flask_clawhooks.search.RESPONSE_CLASS writes it, or the index is not used.
         Index("ix_clawhooks_delivery_webhook_class", "webhook_id",
-              text("(response_code / 100)"), "id"),
+              text("(response_code / 100)"), "id",
+              sqlite_where=ANSWERED, postgresql_where=ANSWERED),
     )
 
     id: Mapped[str] = mapped_column(ID, primary_key=True, default=lambda: new_id("del"))

@@ -36,7 +36,7 @@ from sqlalchemy import func, or_, select, update
 from .enqueue import after_commit
 from .errors import ClawHooksError
 from .ids import first_id_at
-from .models import AnySession, DeliveryStatus, delivery_table
+from .models import NOT_PENDING, AnySession, DeliveryStatus, delivery_table
 from .timeutil import utcnow
 
 #: ``include`` values: only failed deliveries, or every finished one.
@@ -87,6 +87,7 @@ class Recovery:
             _deliveries.c.webhook_id == self.webhook_id,
             _deliveries.c.id >= first_id_at("del", self.since),
             _deliveries.c.status.in_(self.statuses),
+            NOT_PENDING,  # implied, and what the partial status index needs to be used
             or_(_deliveries.c.lease_until.is_(None), _deliveries.c.lease_until < now),
         ]
         if self.until is not None:

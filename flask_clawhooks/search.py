@@ -26,7 +26,15 @@ from typing import Any
 from sqlalchemy import Select, literal_column, select, union_all
 
 from .ids import first_id_at
-from .models import AnySession, Delivery, Webhook, delivery_table
+from .models import (
+    ANSWERED,
+    NOT_PENDING,
+    AnySession,
+    Delivery,
+    DeliveryStatus,
+    Webhook,
+    delivery_table,
+)
 
 #: Owners with more webhooks than this are searched with one ``IN`` query.
 UNION_MAX = 50
@@ -66,13 +74,15 @@ class DeliveryQuery:
             found.append(c.event_type == self.event_type)
         if self.status is not None:
             found.append(c.status == self.status)
+            if self.status != DeliveryStatus.PENDING:
+                found.append(NOT_PENDING)  # the partial (webhook_id, status, id) index
         if self.response_code is not None:
             # BETWEEN, not =: SQLite would put the constant into RESPONSE_CLASS (constant
             # propagation) and no longer see that the class index applies.
-            found += [RESPONSE_CLASS == self.response_code // 100,
+            found += [RESPONSE_CLASS == self.response_code // 100, ANSWERED,
                       c.response_code.between(self.response_code, self.response_code)]
         if self.response_class is not None:
-            found.append(RESPONSE_CLASS == self.response_class)
+            found += [RESPONSE_CLASS == self.response_class, ANSWERED]
         if self.since is not None:
             found.append(c.id >= first_id_at("del", self.since))
         if self.until is not None:
