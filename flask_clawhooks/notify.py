@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import smtplib
+from collections.abc import Callable
 from email.message import EmailMessage
 from typing import TYPE_CHECKING
 
@@ -135,23 +136,22 @@ def send_failure_email(state: State, failure: Failure) -> bool:
 
 def send_warning_email(state: State, notice: HealthNotice) -> bool:
     """Tell the owner the webhook has been failing for ``CLAWHOOKS_WARN_AFTER_FAILING_FOR``."""
-    recipient = _recipient(state, notice.owner, notice.webhook_id)
-    if recipient is None:
-        return False
-    settings = state.settings
-    _send(state, warning_message(notice, settings.api_prefix, settings.mail_sender,
-                                 recipient), "warning")
-    return True
+    return _send_notice(state, notice, warning_message, "warning")
 
 
 def send_disabled_email(state: State, notice: HealthNotice) -> bool:
     """Tell the owner the health check switched the webhook off, and why."""
+    return _send_notice(state, notice, disabled_message, "disabled")
+
+
+def _send_notice(state: State, notice: HealthNotice,
+                 build: Callable[[HealthNotice, str, str, str], EmailMessage],
+                 kind: str) -> bool:
     recipient = _recipient(state, notice.owner, notice.webhook_id)
     if recipient is None:
         return False
     settings = state.settings
-    _send(state, disabled_message(notice, settings.api_prefix, settings.mail_sender,
-                                  recipient), "disabled")
+    _send(state, build(notice, settings.api_prefix, settings.mail_sender, recipient), kind)
     return True
 
 
