@@ -172,9 +172,11 @@ def connect(url: str, *, timeout: float | None, connect_timeout: float,
         sentinel_options["password"] = spec.sentinel_password
     if not retries:
         sentinel_options["retry"] = Retry(NoBackoff(), 0)
-    manager = Sentinel(  # type: ignore[no-untyped-call]
-        list(spec.sentinels), sentinel_kwargs=sentinel_options, **options)
-    client: redis.Redis = manager.master_for(  # type: ignore[no-untyped-call]
+    # Typed as Any: redis-py annotated Sentinel in 8.2 and not before, and the same code
+    # must type-check against every release our range allows.
+    sentinel_class: Any = Sentinel
+    manager = sentinel_class(list(spec.sentinels), sentinel_kwargs=sentinel_options, **options)
+    client: redis.Redis = manager.master_for(
         spec.service, db=spec.db, username=spec.username, password=spec.password,
         connection_class=_SentinelManagedConnection)
     return client

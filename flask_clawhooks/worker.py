@@ -37,6 +37,10 @@ log = logging.getLogger("flask_clawhooks")
 APPLICATION_NAME = "clawhooks-worker-{pid}"
 #: A worker that ran this many seconds before losing Redis starts again after 1 s.
 _STABLE_RUN_SECONDS = 60.0
+#: How long the thread that listens for RQ's worker commands blocks on one read. Stopping
+#: the worker waits for that read to end (redis-py >= 8.2 joins the thread in ``stop()``),
+#: so this bounds how long a worker takes to stop on top of its POSTs in flight.
+PUBSUB_POLL_SECONDS = 0.2
 
 
 class ClawHooksWorker(SimpleWorker):
@@ -60,6 +64,19 @@ class ClawHooksWorker(SimpleWorker):
             # Asked to stop while this worker was starting: the signal went to the
             # handler of the one before it (run_worker starts another after losing Redis).
             self._stop_requested = True
+
+    def subscribe(self) -> None:
+        # RQ 3.0 starts this thread with sleep_time=60 (RQ 2 used 0.2), and redis-py 8.2's
+        # PubSubWorkerThread.stop() waits for the thread's read to end: every teardown,
+        # after --burst or SIGTERM alike, could take a minute. Same thread, short reads.
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        # Any: RQ 3.0 annotates the attribute as None.
+        thread: Any = self.pubsub.run_in_thread(
+            sleep_time=PUBSUB_POLL_SECONDS, daemon=True,
+            exception_handler=self._pubsub_exception_handler,
+        )
+        self.pubsub_thread = thread
 
     def handle_warm_shutdown_request(self) -> None:
         # Jobs stop claiming and hand their remaining ids back (flask_clawhooks.jobs).

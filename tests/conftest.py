@@ -5,6 +5,11 @@ suite never touches the machine's Redis and passes where none runs; set
 ``CLAWHOOKS_TEST_REDIS_URL`` to use another one. Every test gets that Redis flushed before
 and after.
 
+The suite is hermetic: settings a developer's shell may hold (``FLASK_*``, ``CLAWHOOKS_*``,
+``RECEIVER_KIT_*``, ``RQ_*``, ``REDIS_URL``, ``DATABASE_URL``, e.g. after working with the
+example app) are removed from this process's environment before any test runs, so neither
+the tests nor anything they start reads them. Only the test knobs below survive.
+
 PostgreSQL is ``CLAWHOOKS_TEST_POSTGRES_URL`` (default: 127.0.0.1:5432, database ``test``);
 each session works in a schema of its own. When it is unreachable the PostgreSQL variants
 are skipped, unless ``CLAWHOOKS_REQUIRE_POSTGRES=1`` (as ``.ci/run`` sets), which fails them.
@@ -13,12 +18,36 @@ are skipped, unless ``CLAWHOOKS_REQUIRE_POSTGRES=1`` (as ``.ci/run`` sets), whic
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 
 import pytest
 import redis
 
 from flask_clawhooks.embedded_redis import EmbeddedRedis
+
+#: What a developer may set to steer the suite itself; every other setting is cleared.
+SUITE_KNOBS = frozenset({
+    "CLAWHOOKS_TEST_REDIS_URL", "CLAWHOOKS_TEST_POSTGRES_URL", "CLAWHOOKS_REQUIRE_POSTGRES",
+})
+#: Prefixes of variables that configure the package, its example app, RQ or redis-py.
+HOST_SETTING_PREFIXES = ("FLASK_", "CLAWHOOKS_", "RECEIVER_KIT_", "RQ_")
+HOST_SETTING_NAMES = frozenset({"REDIS_URL", "DATABASE_URL", "SQLALCHEMY_DATABASE_URI"})
+
+
+def scrub_environment(environ: MutableMapping[str, str]) -> list[str]:
+    """Remove the host settings from ``environ``; return their names."""
+    removed = sorted(
+        name for name in environ
+        if name not in SUITE_KNOBS
+        and (name.startswith(HOST_SETTING_PREFIXES) or name in HOST_SETTING_NAMES)
+    )
+    for name in removed:
+        del environ[name]
+    return removed
+
+
+# At import, before any fixture, so that every process the tests start inherits it.
+SCRUBBED = scrub_environment(os.environ)
 
 pytest_plugins = ["tests.fixtures", "tests.processes"]
 
