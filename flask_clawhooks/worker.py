@@ -90,6 +90,10 @@ class ClawHooksWorker(SimpleWorker):
     def dequeue_job_and_maintain_ttl(self, *args: Any, **kwargs: Any) -> Any:
         # Started here, after RQ has forked its scheduler process, so that process
         # inherits no threads of ours.
+        if get_state(self.flask_app).stopping:
+            # A stop whose StopRequested was lost (raised where it could only be ignored,
+            # e.g. a fork hook) still stops the worker before it takes more work.
+            raise StopRequested()
         if self._sweep_in_background and self._sweeper is None:
             self._sweeper = Sweeper(self.flask_app)
             self._sweeper.start()
@@ -173,12 +177,16 @@ def run_worker(
     prepare_process(app)
     worked = False
     pause = 1.0
+    previous_handlers = _catch_stop_signals(state, supervised)
     try:
         # state.stopping is set by whichever worker's signal handler got SIGTERM/SIGINT,
         # including that of a worker which already lost Redis, between two runs.
         while not state.stopping:
             worker: ClawHooksWorker | None = None
             started = time.monotonic()
+            # Outside RQ's work() (the sweep, the pause after losing Redis) the signals
+            # are ours again: a stop there must not reach a finished worker's handler.
+            _catch_stop_signals(state, supervised)
             try:
                 with app.app_context():
                     state.extension.sweep()
@@ -216,3 +224,22 @@ def run_worker(
         return worked
     finally:
         state.worker_mode = False
+        for signum, handler in previous_handlers.items():
+            signal.signal(signum, handler)
+
+
+def _catch_stop_signals(state: Any, supervised: bool) -> dict[int, Any]:
+    """Answer SIGTERM (and SIGINT, unless a supervisor answers it) outside RQ's own
+    handlers: set ``state.stopping`` and raise :class:`StopRequested` where the worker is,
+    so a stop during the first sweep or between two runs ends the worker cleanly instead
+    of killing it by the signal's default action. Returns the handlers it replaced (none
+    off the main thread, where Python allows no handlers)."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+
+    def stop(signum: int, frame: Any) -> None:
+        state.stopping = True
+        raise StopRequested()
+
+    signums = [signal.SIGTERM] if supervised else [signal.SIGTERM, signal.SIGINT]
+    return {signum: signal.signal(signum, stop) for signum in signums}
