@@ -28,11 +28,12 @@ from flask_sqlalchemy import SQLAlchemy
 
 import flask_clawhooks
 from flask_clawhooks import ClawHooks, apikeys
+from flask_clawhooks.ids import new_id
 from flask_clawhooks.models import Attempt, Delivery, Webhook
 
 HERE = pathlib.Path(__file__).parent
 SCHEMA = "clawhooks_dump_0_1_0"
-#: A fixed clock, so that the dumps are the same every time they are made.
+#: A fixed clock for the rows written here (ids are 0.1.0's own, made afresh each run).
 T0 = dt.datetime(2026, 11, 20, 9, 0, 0)
 
 
@@ -48,21 +49,21 @@ def populate(url: str) -> None:
         clawhooks.create_all()
         session = db.session
         hooks = [
-            Webhook(id="wh_010_active", owner="acme", url="http://127.0.0.1:9/hooks",
+            Webhook(id=new_id("wh"), owner="acme", url="http://127.0.0.1:9/hooks",
                     events=["message.received"], secret="whsec-active", enabled=True,
                     status="active", consecutive_failures=0, created_at=T0, updated_at=T0),
-            Webhook(id="wh_010_failing", owner="acme", url="http://127.0.0.1:9/failing",
+            Webhook(id=new_id("wh"), owner="acme", url="http://127.0.0.1:9/failing",
                     events=["message.received", "conversation.started"],
                     secret="whsec-failing", enabled=True, status="failed",
                     consecutive_failures=1, description="fails", created_at=T0,
                     updated_at=T0, last_failure_email_at=T0),
-            Webhook(id="wh_010_off", owner="globex", url="http://127.0.0.1:9/off",
+            Webhook(id=new_id("wh"), owner="globex", url="http://127.0.0.1:9/off",
                     events=["message.received"], secret="whsec-off", enabled=False,
                     status="active", consecutive_failures=0, created_at=T0, updated_at=T0),
         ]
         session.add_all(hooks)
         key, _token = apikeys.create_key(session, "acme", name="ci")
-        key.id, key.prefix, key.key_hash = "key_010", "cbk_0100000", apikeys.hash_key(
+        key.prefix, key.key_hash = "cbk_0.1.0-ap", apikeys.hash_key(
             "cbk_0.1.0-api-key-for-the-upgrade-tests")
         key.created_at = T0
         session.commit()
@@ -73,8 +74,8 @@ def populate(url: str) -> None:
         clawhooks.emit("message.received", {"message_id": "msg_off"}, owner="globex")
         session.commit()
         deliveries = session.scalars(sa.select(Delivery).order_by(Delivery.id)).all()
-        acme = [d for d in deliveries if d.webhook_id == "wh_010_active"]
-        failing = [d for d in deliveries if d.webhook_id == "wh_010_failing"]
+        acme = [d for d in deliveries if d.webhook_id == hooks[0].id]
+        failing = [d for d in deliveries if d.webhook_id == hooks[1].id]
         number = 0
         # Four deliveries to the active webhook succeeded (one after a retry); the
         # others stay pending. One to the failing webhook failed for good.
@@ -83,7 +84,7 @@ def populate(url: str) -> None:
             for n, (code, outcome) in enumerate(tries, start=1):
                 number += 1
                 session.add(Attempt(
-                    id=f"att_010_{number:02d}", delivery_id=delivery.id, number=n,
+                    id=new_id("att"), delivery_id=delivery.id, number=n,
                     outcome=outcome, response_code=code, response_time_ms=40 + number,
                     error=None if code == 200 else "HTTP 503",
                     request_headers={"Content-Type": "application/json"},
@@ -94,7 +95,7 @@ def populate(url: str) -> None:
         for delivery in failing[:1]:
             number += 1
             session.add(Attempt(
-                id=f"att_010_{number:02d}", delivery_id=delivery.id, number=1,
+                id=new_id("att"), delivery_id=delivery.id, number=1,
                 outcome="failed", response_code=410, response_time_ms=12, error="HTTP 410",
                 request_headers={"Content-Type": "application/json"}, response_headers=None,
                 response_excerpt="Gone", created_at=T0 + dt.timedelta(minutes=number)))
