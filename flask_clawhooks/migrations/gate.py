@@ -2,13 +2,15 @@
 
 A schema behind the code fails at the first query that reads a new column, with a
 traceback. So the JSON API and the dashboard answer ``503`` with the command to run
-instead, the worker refuses to start, and the app logs the state once when it starts.
+instead, the worker refuses to start, and the app logs the state once when it starts
+(or, started by a command line such as ``flask run``, at the first 503).
 """
 
 from __future__ import annotations
 
 import logging
 
+import click
 from flask import Flask, render_template
 from flask.typing import ResponseReturnValue
 from flask_sqlalchemy import SQLAlchemy
@@ -30,9 +32,10 @@ def install(app: Flask, db: SQLAlchemy, blueprints: dict[str, str]) -> None:
     then it is read on each request, so an upgrade takes effect without a restart.
     """
     usable = False
+    logged = False
 
     def check(kind: str) -> ResponseReturnValue | None:
-        nonlocal usable
+        nonlocal usable, logged
         if usable:
             return None
         try:
@@ -42,6 +45,10 @@ def install(app: Flask, db: SQLAlchemy, blueprints: dict[str, str]) -> None:
         if found.usable:
             usable = True
             return None
+        if not logged:  # `flask run` starts the app in a CLI command: said here instead
+            logged = True
+            log.error("%s Until then the webhook API and dashboard answer 503.",
+                      found.message)
         if kind == "api":
             from ..api.errors import error_response
 
@@ -57,7 +64,13 @@ def install(app: Flask, db: SQLAlchemy, blueprints: dict[str, str]) -> None:
 
 def _log_at_start_up(app: Flask, db: SQLAlchemy) -> None:
     """Log where the schema stands, once. The connection is closed, not pooled, so that
-    nothing opened here is inherited by processes forked later (pre-forking servers)."""
+    nothing opened here is inherited by processes forked later (pre-forking servers).
+
+    Not in a command line: ``flask clawhooks …`` commands say it themselves where it
+    matters, and the host's own (``flask db upgrade``) have nothing to do with it.
+    """
+    if click.get_current_context(silent=True) is not None:
+        return
     try:
         with app.app_context():
             engine = db.engine
