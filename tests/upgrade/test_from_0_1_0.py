@@ -118,6 +118,7 @@ def test_upgrade_keeps_every_row_and_the_install_works(old_host, old_install, re
     before = ids(old_install)
     hook = webhook_ids(old_install)
     client = old_host.app.test_client()
+    assert client.get(f"{API}/webhooks", headers=AUTH).status_code == 503
 
     upgraded = cli(old_host, "db", "upgrade")
 
@@ -137,7 +138,8 @@ def test_upgrade_keeps_every_row_and_the_install_works(old_host, old_install, re
     card = client.get(f"{dashboard(old_host)}/{hook['hooks']}").get_data(as_text=True)
     assert "(4 of 5)" in card
 
-    # The API lists, updates, creates and deletes webhooks.
+    # The API lists, updates, creates and deletes webhooks (the app that answered 503
+    # before the upgrade, not restarted).
     listed = client.get(f"{API}/webhooks", headers=AUTH)
     assert listed.status_code == 200, listed.json
     assert sorted(w["id"] for w in listed.json["data"]) == sorted(
