@@ -58,11 +58,12 @@ def exclude_from_flask_migrate(app: Flask) -> bool:
 def watch_for_flask_migrate(app: Flask) -> None:
     """Exclude our tables from Flask-Migrate now, or, when it is registered after us,
     at the first app context pushed after (``flask db …`` runs in one)."""
-    if exclude_from_flask_migrate(app):
-        return
+    if not exclude_from_flask_migrate(app):
+        appcontext_pushed.connect(_on_push, sender=app)
 
-    def on_push(sender: Flask, **_: Any) -> None:
-        if exclude_from_flask_migrate(sender):
-            appcontext_pushed.disconnect(on_push, sender=app)
 
-    appcontext_pushed.connect(on_push, sender=app, weak=False)
+def _on_push(sender: Flask, **_: Any) -> None:
+    # Module-level and holding no app: blinker keeps senders weakly, so an app that is
+    # done with is freed, and its connection with it.
+    if exclude_from_flask_migrate(sender):
+        appcontext_pushed.disconnect(_on_push, sender=sender)
