@@ -109,7 +109,8 @@ def test_upgrade_prints_its_sql_for_a_dba_and_changes_nothing(old_host, old_inst
     if "postgresql" in old_install:
         assert "CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_clawhooks_attempt_webhook_time" in (
             result.output)
-    assert "UPDATE clawhooks_alembic_version SET version_num='0004'" in result.output
+    assert f"UPDATE clawhooks_alembic_version SET version_num='{schema.head()}'" in (
+        result.output)
     with old_host.app.app_context():
         assert schema.status(old_host.db.engine).state is schema.SchemaState.UNVERSIONED
 
@@ -125,9 +126,10 @@ def test_upgrade_keeps_every_row_and_the_install_works(old_host, old_install, re
     assert upgraded.exit_code == 0, upgraded.output
     assert "Recognised the schema of flask-clawhooks 0.1.0 (revision 0001)." in (
         upgraded.output)
-    assert "from schema revision 0001 to 0004." in upgraded.output
+    assert f"from schema revision 0001 to {schema.head()}." in upgraded.output
     check = cli(old_host, "db", "check")
-    assert check.exit_code == 0 and "up to date (schema revision 0004)" in check.output
+    assert check.exit_code == 0
+    assert f"up to date (schema revision {schema.head()})" in check.output
     assert ids(old_install) == before  # every row kept, ids unchanged
 
     # The history made by 0.1.0 counts: 4 successes (one after a retry) in 5 attempts.
