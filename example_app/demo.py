@@ -31,6 +31,7 @@ from typing import Any, NoReturn
 
 from flask_clawhooks.catalog import CATALOG
 from flask_clawhooks.embedded_redis import find_redis_server, free_port
+from flask_clawhooks.migrations.schema import SchemaNotCurrent, upgrade
 from flask_clawhooks.models import Webhook
 
 #: Seconds the worker may take to finish the POSTs in flight (the delivery timeout is 30).
@@ -147,7 +148,10 @@ def _prepare(redis_url: str, receiver_url: str, instance_path: str | None = None
 
     app = create_app({"CLAWHOOKS_REDIS_URL": redis_url}, instance_path=instance_path)
     with app.app_context():
-        clawhooks.create_all()
+        try:
+            clawhooks.create_all()
+        except SchemaNotCurrent:  # the demo's database, kept from an older version
+            upgrade(db.engine, say=print)
         webhook = db.session.scalar(
             db.select(Webhook).where(Webhook.owner == DEMO_OWNER,
                                      Webhook.description == "The demo receiver"))

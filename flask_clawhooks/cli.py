@@ -15,10 +15,14 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from .errors import TooManyTestSends, UnknownEventType
+from .migrations.commands import db as db_commands
+from .migrations.gate import require_usable
+from .migrations.schema import SchemaError
 from .models import Delivery, DeliveryStatus
 from .state import State, get_state
 
 cli = AppGroup("clawhooks", help="Manage ClawBook webhooks: workers, events, deliveries.")
+cli.add_command(db_commands)
 
 
 
@@ -28,6 +32,8 @@ def init_db() -> None:
     state = get_state()
     try:
         state.extension.create_all()
+    except SchemaError as exc:
+        raise click.ClickException(f"{exc} Nothing was changed.") from exc
     except SQLAlchemyError as exc:
         raise click.ClickException(f"Could not create the tables: {exc}") from exc
     click.echo(f"Webhook tables ready in {state.db.engine.url.render_as_string()}.")
@@ -72,6 +78,10 @@ def worker(burst: bool, concurrency: int | None, processes: int, name: str | Non
     from .worker import run_worker
 
     state = get_state()
+    try:
+        require_usable(current_app, state.db)
+    except SchemaError as exc:
+        raise click.ClickException(f"{exc} The worker was not started.") from exc
     if concurrency is not None:
         state.settings = dataclasses.replace(state.settings, concurrency=concurrency)
     app = current_app._get_current_object()  # type: ignore[attr-defined]

@@ -21,6 +21,7 @@ from .dispatch import process_dispatcher
 from .enqueue import after_commit, push_ready
 from .errors import ConfigurationError, NotInitialized, TooManyTestSends, UnknownEventType
 from .ids import new_id
+from .migrations.host import alembic_include_name
 from .models import (
     AnySession,
     Base,
@@ -116,9 +117,15 @@ class ClawHooks:
         if settings.metrics_view is not None:
             metrics.register_view(app, settings.metrics_view)
 
+        from .dashboard import NAME as DASHBOARD
         from .dashboard import create_blueprint as create_dashboard
 
         app.register_blueprint(create_dashboard(), url_prefix=settings.dashboard_prefix)
+
+        from .migrations import gate, host
+
+        gate.install(app, db, {"clawhooks_api": "api", DASHBOARD: "dashboard"})
+        host.watch_for_flask_migrate(app)
 
     # -- configuration by the host ---------------------------------------------------
 
@@ -183,9 +190,25 @@ class ClawHooks:
         return state
 
     def create_all(self) -> None:
-        """Create the webhook tables with the host's engine (``flask clawhooks init-db``)."""
+        """Create the webhook tables with the host's engine and record their schema
+        revision (``flask clawhooks init-db``). Tables already at that revision are kept.
+
+        :raises ~flask_clawhooks.migrations.schema.SchemaNotCurrent: when the tables were
+            made by an older version: nothing is changed, ``flask clawhooks db upgrade``
+            brings them up to date.
+
+        .. versionchanged:: 0.3.0
+            Records the schema revision; refuses tables of an older version.
+        """
+        from .migrations import schema
+
         state = self.state()
-        Base.metadata.create_all(state.db.engine)
+        schema.create_all(state.db.engine, Base.metadata)
+
+    #: An Alembic ``include_name`` filter for a host's own migrations that leaves the
+    #: ``clawhooks_*`` tables out (set for Flask-Migrate automatically); see
+    #: :func:`flask_clawhooks.migrations.host.alembic_include_name`.
+    alembic_include_name = staticmethod(alembic_include_name)
 
     def emit(
         self,
