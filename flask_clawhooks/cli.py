@@ -16,9 +16,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .errors import TooManyTestSends, UnknownEventType
 from .models import Delivery, DeliveryStatus
+from .receiver_check import check_receiver
 from .state import State, get_state
 
 cli = AppGroup("clawhooks", help="Manage ClawBook webhooks: workers, events, deliveries.")
+cli.add_command(check_receiver)
 
 
 
