@@ -150,3 +150,13 @@ def test_a_host_schema_that_is_not_valid_json_schema_is_refused_at_registration(
         clawhooks.register_event_type("invoice.paid", "Invoice paid",
                                       schema={"type": "integer-ish"})
     assert "invoice.paid" not in clawhooks.event_types
+
+
+def test_flask_clawhooks_emit_in_strict_mode_names_the_field_and_records_nothing(tmp_path):
+    app, db, _clawhooks = app_with(tmp_path, CLAWHOOKS_VALIDATE_PAYLOADS="strict")
+    result = app.test_cli_runner().invoke(args=[
+        "clawhooks", "emit", "system.health", '{"status": "ok"}', "--owner", "acme"])
+    assert result.exit_code == 2
+    assert "data.checked_at: 'checked_at' is a required property" in result.output
+    with app.app_context():
+        assert db.session.query(Event).count() == 0
