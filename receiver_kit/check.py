@@ -190,6 +190,9 @@ class Checker:
         self.clock = clock
         self.sleep = sleep
         self._sent = 0
+        #: The probe's readings so far, and why it stopped being usable.
+        self._readings: list[int] = []
+        self._probe_problem: str | None = None
 
     # -- requests -----------------------------------------------------------------------
 
@@ -315,8 +318,7 @@ class Checker:
     def run(self) -> list[Result]:
         """Send every request and grade the answers, in the order of the module docs."""
         results: list[Result] = []
-        self._readings: list[int] = []
-        self._probe_problem: str | None = None
+        self._readings, self._probe_problem = [], None
         self._read_probe()
 
         first_id = _event_id()
