@@ -14,15 +14,17 @@ from flask.cli import AppGroup
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from .errors import TooManyTestSends, UnknownEventType
+from .errors import InvalidEventData, TooManyTestSends, UnknownEventType
 from .migrations.commands import db as db_commands
 from .migrations.gate import require_usable
 from .migrations.schema import SchemaError
 from .models import Delivery, DeliveryStatus
+from .receiver_check import check_receiver
 from .state import State, get_state
 
 cli = AppGroup("clawhooks", help="Manage ClawBook webhooks: workers, events, deliveries.")
 cli.add_command(db_commands)
+cli.add_command(check_receiver)
 
 
 
@@ -199,6 +201,8 @@ def emit(event_type: str, data_json: str, owner: str) -> None:
         event = state.extension.emit(event_type, data, owner=owner)
     except UnknownEventType as exc:
         raise click.BadParameter(str(exc), param_hint="EVENT_TYPE") from exc
+    except InvalidEventData as exc:
+        raise click.BadParameter(str(exc), param_hint="DATA_JSON") from exc
     state.db.session.commit()
     deliveries = state.db.session.scalar(
         select(func.count()).select_from(Delivery).where(Delivery.event_id == event.id)

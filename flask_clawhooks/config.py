@@ -87,7 +87,14 @@ DEFAULTS: dict[str, Any] = {
     "CLAWHOOKS_MAX_CUSTOM_HEADERS": 10,
     # Seconds an emit(..., idempotency_key=...) key is remembered.
     "CLAWHOOKS_IDEMPOTENCY_WINDOW": 24 * 3600,
+    # emit() checks data against the event type's JSON Schema: "off", "warn" (log what
+    # does not match, send anyway) or "strict" (raise InvalidEventData, send nothing).
+    # None: "warn" when the app runs in debug mode, else "off".
+    "CLAWHOOKS_VALIDATE_PAYLOADS": None,
 }
+
+#: The values ``CLAWHOOKS_VALIDATE_PAYLOADS`` allows.
+VALIDATE_PAYLOADS_MODES = ("off", "warn", "strict")
 
 
 @dataclass(frozen=True)
@@ -131,6 +138,8 @@ class Settings:
     recover_limit: int = 10_000
     max_custom_headers: int = 10
     idempotency_window: float = 24 * 3600.0
+    #: ``off``, ``warn`` or ``strict``, the default already resolved.
+    validate_payloads: str = "off"
 
     @property
     def max_attempts(self) -> int:
@@ -182,6 +191,18 @@ def _endpoint(config: Mapping[str, Any], key: str) -> str | None:
             f"got {value!r}."
         )
     return value
+
+
+def _validate_payloads(config: Mapping[str, Any]) -> str:
+    value = config["CLAWHOOKS_VALIDATE_PAYLOADS"]
+    if value is None:
+        return "warn" if config.get("DEBUG") else "off"
+    if isinstance(value, str) and value.strip().lower() in VALIDATE_PAYLOADS_MODES:
+        return value.strip().lower()
+    raise ConfigurationError(
+        "CLAWHOOKS_VALIDATE_PAYLOADS must be 'off', 'warn', 'strict' or None (warn in "
+        f"debug mode, else off), got {value!r}."
+    )
 
 
 def _destinations(config: Mapping[str, Any]) -> DestinationPolicy:
@@ -297,4 +318,5 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
         max_custom_headers=_number(config, "CLAWHOOKS_MAX_CUSTOM_HEADERS", minimum=0,
                                    integer=True),
         idempotency_window=float(_number(config, "CLAWHOOKS_IDEMPOTENCY_WINDOW", minimum=1)),
+        validate_payloads=_validate_payloads(config),
     )

@@ -5,6 +5,9 @@
   accepts.
 * ``.. clawhooks-sample:: TYPE`` renders the sample envelope of ``TYPE`` from
   :data:`flask_clawhooks.samples.SAMPLES`, the copy the dashboard's *Send test* sends.
+* ``.. clawhooks-schema:: TYPE`` renders the JSON Schema of ``TYPE``'s ``data`` from
+  :data:`flask_clawhooks.schemas.DATA_SCHEMAS`, the schema ``emit()`` checks and the API
+  serves.
 * ``.. clawhooks-openapi::`` renders the HTTP API reference from the OpenAPI document the
   API serves (:func:`flask_clawhooks.api.openapi.document`), so it cannot drift from it.
 * At the end of a build, every key of :data:`flask_clawhooks.config.DEFAULTS` must have a
@@ -72,6 +75,24 @@ class SampleDirective(SphinxDirective):
         if name not in SAMPLES:
             raise self.error(f"no sample for event type {name!r} in flask_clawhooks.samples")
         text = json.dumps(SAMPLES[name], indent=2, ensure_ascii=False)
+        block = nodes.literal_block(text, text)
+        block["language"] = "json"
+        return [block]
+
+
+class SchemaDirective(SphinxDirective):
+    """The JSON Schema of one event type's ``data``, as a JSON block."""
+
+    has_content = False
+    required_arguments = 1
+
+    def run(self) -> list[nodes.Node]:
+        from flask_clawhooks.schemas import DATA_SCHEMAS
+
+        name = self.arguments[0]
+        if name not in DATA_SCHEMAS:
+            raise self.error(f"no schema for event type {name!r} in flask_clawhooks.schemas")
+        text = json.dumps(DATA_SCHEMAS[name], indent=2, ensure_ascii=False)
         block = nodes.literal_block(text, text)
         block["language"] = "json"
         return [block]
@@ -154,5 +175,6 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("clawhooks-catalog", CatalogDirective)
     app.add_directive("clawhooks-openapi", OpenApiDirective)
     app.add_directive("clawhooks-sample", SampleDirective)
+    app.add_directive("clawhooks-schema", SchemaDirective)
     app.connect("env-check-consistency", check_config_documented)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -10,7 +10,9 @@ from typing import Any
 
 from .. import custom_headers
 from ..apikeys import ApiKey
+from ..catalog import TEST_EVENT, EventType
 from ..models import Attempt, Delivery, DeliveryStatus, Event, Webhook
+from ..samples import SAMPLES
 from ..stats import WebhookStats, WindowStats
 from ..timeutil import isoformat
 
@@ -143,4 +145,17 @@ def webhook_stats(hook: Webhook, stats: WebhookStats) -> dict[str, Any]:
         "failing_since": isoformat(stats.failing_since),
         "hourly": [{"start": isoformat(h.start), "successes": h.successes,
                     "failures": h.failures} for h in stats.hours],
+    }
+
+
+def event_type(kind: EventType) -> dict[str, Any]:
+    """``GET /event-types``: one type of the catalog (or ``webhook.test``), its schema and
+    its sample envelope, ``null`` for a host type that has none."""
+    return {
+        "name": kind.name,
+        "description": kind.description,
+        "group": kind.group,
+        "subscribable": kind.name != TEST_EVENT,
+        "schema": kind.schema,
+        "example": SAMPLES.get(kind.name),
     }

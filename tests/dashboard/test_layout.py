@@ -88,6 +88,12 @@ def test_every_page_fits_375_and_1280_px_and_passes_axe(axe, dashboard, browser,
         page.locator("#url-error").wait_for()
         check("add-webhook-errors")
 
+        # the event picker's payloads: an example and a schema, both scrolling blocks
+        page.locator("details.ch-payloads > summary").click()
+        page.locator("details.ch-payload").first.locator("summary").click()
+        page.get_by_label("Schema of message.received data").wait_for()
+        check("add-webhook-payload")
+
         page.fill("#url", receiver_url)
         page.check('input[value="integration.error"]')
         page.get_by_role("button", name="Create").click()
