@@ -14,9 +14,11 @@ from flask.cli import AppGroup
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from . import delivery_state
 from .errors import TooManyTestSends, UnknownEventType
 from .models import Delivery, DeliveryStatus
 from .state import State, get_state
+from .timeutil import utcnow
 
 cli = AppGroup("clawhooks", help="Manage ClawBook webhooks: workers, events, deliveries.")
 
@@ -383,7 +385,6 @@ def test_webhook(webhook_id: str) -> None:
     """Send a webhook.test event to WEBHOOK_ID now and show the outcome; exits 1 unless
     the receiver answered 2xx."""
     from .api import resources
-    from .models import DeliveryStatus
 
     state = get_state()
     session = state.db.session
@@ -403,29 +404,43 @@ def test_webhook(webhook_id: str) -> None:
 
 @cli.command("deliveries")
 @click.argument("webhook_id")
-@click.option("--status", type=click.Choice([status.value for status in DeliveryStatus]),
-              default=None,
-              help="Only deliveries in this state.")
+@click.option("--status", type=click.Choice(delivery_state.STATUSES), default=None,
+              help="Only deliveries in this state (the dashboard's and the API's words).")
 @click.option("--limit", type=click.IntRange(1, 100), default=20, show_default=True,
               help="How many, newest first.")
-def deliveries(webhook_id: str, status: str | None, limit: int) -> None:
-    """Show the delivery log of WEBHOOK_ID, newest first."""
-    from .api import resources
+@click.option("--after", metavar="DELIVERY_ID", default=None,
+              help="Continue below this delivery: the id the previous page ends with.")
+def deliveries(webhook_id: str, status: str | None, limit: int, after: str | None) -> None:
+    """Show the delivery log of WEBHOOK_ID, newest first, a page at a time.
 
-    session = get_state().db.session
+    Each line ends with the delivery's state as the dashboard says it: the status word
+    (pending, success, failed), then what happened and what happens next.
+    """
+    from .api import resources, validation
+    from .dashboard.display import countdown
+
+    if after is not None and not validation.is_id(after, "del"):
+        raise click.BadParameter(f"{after!r} is not a delivery id (del_…).",
+                                 param_hint="--after")
+    state = get_state()
+    session = state.db.session
     hook = _found(resources.get_webhook, session, webhook_id, None)
-    rows, more = resources.list_deliveries(session, hook, limit, status=status)
+    rows, more = resources.list_deliveries(session, hook, limit, after=after, status=status)
     if not rows:
         click.echo("No deliveries.")
+    now = utcnow()
     for row in rows:
         code = row.response_code if row.response_code is not None else "-"
         ms = row.response_time_ms if row.response_time_ms is not None else "-"
-        click.echo(f"{row.id}  {row.event_id}  {row.event_type:24}  {row.status:7}  "
+        said = delivery_state.delivery_state(row, state.settings.retry_delays, now)
+        due = countdown(said.due, now) if said.due else ""
+        click.echo(f"{row.id}  {row.event_id}  {row.event_type:24}  "
                    f"HTTP {code}  {ms} ms  attempts={row.attempt_count}  "
-                   f"{_when(row.updated_at)}")
+                   f"{_when(row.updated_at)}  {said.text(due)}")
     if more:
-        click.echo(f"(more: raise --limit, up to 100, or use GET …/webhooks/{hook.id}"
-                   "/deliveries?after=…)")
+        options = f" --status {status}" if status else ""
+        click.echo(f"More: flask clawhooks deliveries {hook.id}{options} "
+                   f"--limit {limit} --after {rows[-1].id}")
 
 
 @cli.command("retry")

@@ -120,6 +120,10 @@ def document(prefix: str, event_types: Sequence[str], *,
         "attempt_count": {"type": "integer", "minimum": 0},
         "next_attempt_at": NULLABLE_TIME,
         "last_error": NULLABLE_TEXT,
+        "status_detail": {"type": "string", "description": (
+            "What the dashboard shows beside the status: what happened and what happens "
+            "next, such as `attempt 1 failed (HTTP 500), retry 1 of 5`; empty when the "
+            "status says it all.")},
         "created_at": TIME,
     }
     schemas = {

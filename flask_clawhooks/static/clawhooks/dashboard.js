@@ -74,7 +74,34 @@
       return selection && !selection.isCollapsed && log.contains(selection.anchorNode);
     };
 
+    // While the reader has a delivery open, the log is updated in place: rows already
+    // shown get their new state, new rows wait (counted in the live status), so the open
+    // row does not move or slide off the page. Closing it (or Reload) shows them.
+    var held = 0;
+    var updateInPlace = function (html) {
+      var fresh = document.createElement("template");
+      fresh.innerHTML = html;
+      var newer = 0;
+      fresh.content.querySelectorAll("details.ch-delivery").forEach(function (d) {
+        var shown = document.getElementById(d.id);
+        if (!shown || !log.contains(shown)) { newer += 1; return; }
+        var summary = d.querySelector("summary");
+        var body = d.querySelector(".ch-delivery-body");
+        var oldSummary = shown.querySelector("summary");
+        var oldBody = shown.querySelector(".ch-delivery-body");
+        if (summary && oldSummary && oldSummary.innerHTML !== summary.innerHTML) {
+          oldSummary.innerHTML = summary.innerHTML;
+        }
+        if (body && oldBody && oldBody.innerHTML !== body.innerHTML && !oldBody.contains(document.activeElement)) {
+          oldBody.replaceWith(body);
+        }
+      });
+      held = newer;
+      refreshTimes(log);
+    };
+
     var replace = function (html) {
+      held = 0;
       var known = {};
       log.querySelectorAll("details.ch-delivery").forEach(function (d) { known[d.id] = true; });
       var open = [];
@@ -108,9 +135,25 @@
         return response.json();
       }).then(function (data) {
         if (badge && data.status_html) { badge.innerHTML = data.status_html; }
+        var health = document.getElementById("health");
+        if (health && data.health_html && !health.contains(document.activeElement)) {
+          var card = document.createElement("template");
+          card.innerHTML = data.health_html.trim();
+          var next = card.content.firstElementChild;
+          if (next && next.innerHTML !== health.innerHTML) {
+            health.replaceWith(next);
+            refreshTimes(next);
+          }
+        }
         if (data.version !== version && (wanted.length || !readingSelection())) {
-          replace(data.html);
+          if (!wanted.length && log.querySelector("details.ch-delivery[open]")) {
+            updateInPlace(data.html);
+          } else {
+            replace(data.html);
+          }
           version = data.version;
+        } else if (held && !log.querySelector("details.ch-delivery[open]")) {
+          replace(data.html);
         }
         wanted = wanted.filter(function (id) {
           var row = document.getElementById(id);
@@ -118,7 +161,10 @@
           return true;
         });
         delay = interval;
-        if (status) { status.textContent = "Updating live"; status.classList.remove("ch-paused"); }
+        if (status) {
+          status.textContent = held ? "Updating live · " + held + " newer held while a delivery is open" : "Updating live";
+          status.classList.remove("ch-paused");
+        }
         if (reload) { reload.hidden = true; }
       }).catch(function () {
         delay = Math.min(delay * 2, 60000);
