@@ -63,15 +63,20 @@ class ProcessCount(click.ParamType):  # type: ignore[type-arg]
 @click.option("--name", default=None, help="Worker name shown by RQ (default: random).")
 @click.option("--log-level", default="INFO", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
-              help="INFO logs every job; WARNING only trouble.")
+              help="INFO logs every attempt that did not succeed (refused, failed, retry "
+                   "scheduled) with its webhook and reason; DEBUG adds successes and RQ's "
+                   "lines per job; WARNING only trouble of the worker itself.")
 @click.option("--metrics-port", type=click.IntRange(0, 65535), default=None,
               help="Serve Prometheus metrics over HTTP on this port (every path answers).")
 @click.option("--metrics-host", default="127.0.0.1", show_default=True,
               help="Address the metrics port listens on; 0.0.0.0 for every interface.")
 def worker(burst: bool, concurrency: int | None, processes: int, name: str | None,
            log_level: str, metrics_port: int | None, metrics_host: str) -> None:
-    """Deliver webhooks: an RQ worker with its scheduler, sweeping periodically."""
-    from .worker import run_worker
+    """Deliver webhooks: an RQ worker with its scheduler, sweeping periodically.
+
+    With --burst it exits when the queue is empty, with status 1 if a job failed.
+    """
+    from .worker import rq_logging_level, run_worker, setup_logging
 
     state = get_state()
     if concurrency is not None:
@@ -87,7 +92,14 @@ def worker(burst: bool, concurrency: int | None, processes: int, name: str | Non
     code = 0
     try:
         if processes == 1:
-            run_worker(app, burst=burst, name=name, logging_level=log_level.upper())
+            setup_logging(log_level)
+            run = run_worker(app, burst=burst, name=name,
+                             logging_level=rq_logging_level(log_level))
+            if run.failed_jobs:
+                click.echo(f"{run.failed_jobs} job{'s' if run.failed_jobs != 1 else ''} "
+                           "failed (see the log above; RQ keeps them in its failed job "
+                           "registry).", err=True)
+                code = 1
         else:
             code = _supervise(app, processes, burst, name, log_level.upper(),
                               process_exited if server is not None else None)
@@ -103,13 +115,10 @@ def worker(burst: bool, concurrency: int | None, processes: int, name: str | Non
 def _supervise(app: Any, processes: int, burst: bool, name: str | None, log_level: str,
                on_exit: Callable[[int], None] | None) -> int:
     """Run ``processes`` workers under a :class:`~flask_clawhooks.supervisor.Supervisor`."""
-    import logging
-
     from .supervisor import Supervisor
+    from .worker import setup_logging
 
-    logging.getLogger("flask_clawhooks").setLevel(log_level)
-    if not logging.getLogger().handlers:
-        logging.basicConfig(format="%(asctime)s %(message)s")
+    setup_logging(log_level)
     return Supervisor(app, processes, burst=burst, name=name, logging_level=log_level,
                       on_exit=on_exit).run()
 
