@@ -9,18 +9,38 @@ from collections.abc import Callable
 from typing import Any
 
 import click
+import redis
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, ScriptInfo
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import delivery_state
+from .durations import Duration
 from .errors import TooManyTestSends, UnknownEventType
 from .models import Delivery, DeliveryStatus
 from .state import State, get_state
 from .timeutil import utcnow
+from .version import __version__
 
-cli = AppGroup("clawhooks", help="Manage ClawBook webhooks: workers, events, deliveries.")
+
+class _Commands(AppGroup):
+    """The ``clawhooks`` group: a Redis that does not answer is one line and status 1,
+    not a traceback, whichever command met it."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            # Outside the command's app context by now: find the app again.
+            info = ctx.find_object(ScriptInfo)
+            app = info.load_app() if info is not None else None
+            raise click.ClickException(_redis_down(get_state(app), exc)) from None
+
+
+cli = _Commands("clawhooks", help="Manage ClawBook webhooks: workers, events, deliveries.")
+click.version_option(__version__, "--version", package_name="flask-clawhooks",
+                     prog_name="flask-clawhooks")(cli)
 
 
 
@@ -141,9 +161,9 @@ def _metrics_server(app: Any, host: str, port: int | None) -> Any:
 
 
 @cli.command("sweep")
-@click.option("--grace", type=click.FloatRange(0), default=None,
-              help="Only deliveries due at least this many seconds ago "
-                   "(default: CLAWHOOKS_SWEEP_GRACE).")
+@click.option("--grace", type=Duration(bare_seconds=True), default=None,
+              help="Only deliveries due at least this long ago: 30s, 5m (a bare number "
+                   "is seconds; default: CLAWHOOKS_SWEEP_GRACE).")
 def sweep(grace: float | None) -> None:
     """Queue again every delivery that is due but not in flight (after losing Redis)."""
     count = get_state().extension.sweep(grace=grace)
@@ -152,8 +172,8 @@ def sweep(grace: float | None) -> None:
 
 @cli.command("check-health")
 def check_health() -> None:
-    """Warn about and switch off webhooks that keep failing, now (workers do it every
-    CLAWHOOKS_HEALTH_CHECK_INTERVAL seconds)."""
+    """Warn about and switch off webhooks that keep failing, now, and name the failing
+    ones (workers check every CLAWHOOKS_HEALTH_CHECK_INTERVAL seconds)."""
     from . import health
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
@@ -161,6 +181,13 @@ def check_health() -> None:
     click.echo(f"{len(report.failing)} failing webhook(s); warned: "
                f"{', '.join(report.warned) or 'none'}; disabled: "
                f"{', '.join(report.disabled) or 'none'}.")
+    if report.failing:
+        from .models import Webhook
+
+        hooks = get_state().db.session.scalars(
+            select(Webhook).where(Webhook.id.in_(report.failing)).order_by(Webhook.id))
+        for hook in hooks:
+            click.echo(f"  failing: {hook.id}  {hook.owner}  {hook.url}")
 
 
 @cli.command("prune")
@@ -168,14 +195,24 @@ def check_health() -> None:
               help="Delete events older than this: 30d, 12h, 90m, 2w.")
 def prune_command(older_than: str) -> None:
     """Delete old events with their deliveries and attempts (pending ones are kept)."""
-    from .pruning import parse_age, prune
+    from .pruning import parse_age, prunable, prune
 
     try:
         age = parse_age(older_than)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--older-than") from exc
-    deleted = prune(get_state().db.session,
-                    age, progress=lambda n: click.echo(f"  {n} events deleted…", err=True))
+    session = get_state().db.session
+    total = prunable(session, age)
+    click.echo(f"Deleting {total} events older than {older_than}.")
+    with click.progressbar(length=total, label="Deleting events", show_pos=True) as bar:
+        done = 0
+
+        def advance(deleted: int) -> None:
+            nonlocal done
+            bar.update(deleted - done)
+            done = deleted
+
+        deleted = prune(session, age, progress=advance)
     click.echo(f"Deleted {deleted} events older than {older_than}.")
     from .idempotency import prune_expired
 
@@ -196,6 +233,7 @@ def emit(event_type: str, data_json: str, owner: str) -> None:
     except json.JSONDecodeError as exc:
         raise click.BadParameter(f"not valid JSON: {exc}", param_hint="DATA_JSON") from exc
     state = get_state()
+    down = _unreachable(state)
     try:
         event = state.extension.emit(event_type, data, owner=owner)
     except UnknownEventType as exc:
@@ -204,6 +242,10 @@ def emit(event_type: str, data_json: str, owner: str) -> None:
     deliveries = state.db.session.scalar(
         select(func.count()).select_from(Delivery).where(Delivery.event_id == event.id)
     )
+    if down is not None and deliveries:
+        raise click.ClickException(
+            f"{event.id} is stored for {deliveries} webhook(s) but not queued: {down} "
+            "A worker's sweeper sends it once it reaches Redis.")
     click.echo(f"{event.id} emitted to {deliveries} webhook(s).")
 
 
@@ -218,6 +260,26 @@ def _redis_label(state: State) -> str:
     from .redisclient import describe
 
     return describe(state.settings.redis_url)
+
+
+def _redis_down(state: State, error: BaseException) -> str:
+    """One line on a Redis that does not answer, and what to do."""
+    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return (f"Redis at {_redis_label(state)} is unreachable ({reason}). Start it, or set "
+            "CLAWHOOKS_REDIS_URL (FLASK_CLAWHOOKS_REDIS_URL) to the Redis your workers use.")
+
+
+def _unreachable(state: State) -> str | None:
+    """Why Redis cannot be reached now (see :func:`_redis_down`), or None if it answers.
+
+    A failure also opens the circuit breaker, so the enqueue after the commit skips
+    Redis quietly and leaves the deliveries to the sweeper."""
+    try:
+        state.request_redis.ping()
+    except (redis.RedisError, OSError) as exc:
+        state.breaker.failed(exc)
+        return _redis_down(state, exc)
+    return None
 
 
 # -- API keys, webhooks and deliveries -------------------------------------------------
@@ -378,12 +440,16 @@ def webhooks_create(owner: str, url: str, events: tuple[str, ...], secret: str |
 
 @webhooks.command("delete")
 @click.argument("webhook_id")
-def webhooks_delete(webhook_id: str) -> None:
-    """Delete WEBHOOK_ID with its delivery log."""
+@click.option("--yes", "-y", is_flag=True, help="Do not ask first (for scripts).")
+def webhooks_delete(webhook_id: str, yes: bool) -> None:
+    """Delete WEBHOOK_ID with its delivery log, after asking (--yes skips the question)."""
     from .api import resources
 
     session = get_state().db.session
     hook = _found(resources.get_webhook, session, webhook_id, None)
+    if not yes:
+        click.confirm(f"Delete {hook.id} ({hook.url}, owner {hook.owner!r}) and its "
+                      "delivery log?", abort=True)
     resources.delete_webhook(session, hook)
     click.echo(f"Deleted {webhook_id}.")
 
@@ -463,7 +529,11 @@ def retry(delivery_id: str) -> None:
     delivery = _found(resources.get_delivery, session, delivery_id, None)
     _found(resources.ensure_enabled, delivery.webhook, "retrying its deliveries")
     _found(resources.ensure_not_in_flight, delivery)
+    down = _unreachable(state)
     state.extension.retry(delivery.id)
+    if down is not None:
+        raise click.ClickException(f"{delivery.id} is pending again but not queued: {down} "
+                                   "A worker's sweeper sends it once it reaches Redis.")
     click.echo(f"{delivery.id} is queued for another attempt; a worker will send it.")
 
 
@@ -516,3 +586,7 @@ def recover(webhook_id: str, since: str, until: str | None, include_all: bool) -
         done = recovery.recover(session, job, state.enqueue)
     click.echo(f"Re-queued {done} {recovery.noun(job, done)} of {hook.id}; "
                "workers send them oldest first.")
+
+
+# Commands kept in their own modules join their groups on import.
+from . import cli_webhooks  # noqa: E402, F401
