@@ -286,6 +286,17 @@ def document(prefix: str, event_types: Sequence[str], *,
          "schema": {"type": "string", "maxLength": validation.EVENT_TYPE_MAX}},
     ]
     paths = {
+        "/": {"get": {
+            "operationId": "getApiIndex", "security": [],
+            "summary": "What this API is: its version and links to this document, the "
+                       "dashboard and the collections.",
+            "responses": {"200": {"description": "The API's index.",
+                                  "content": {"application/json": {"schema": _obj({
+                                      "name": {"type": "string"},
+                                      "version": {"type": "string"},
+                                      "authentication": {"type": "string"},
+                                      "links": {"type": "object", "additionalProperties": {
+                                          "type": "string"}}})}}}}}},
         "/openapi.json": {"get": {
             "operationId": "getOpenApi", "summary": "This document.", "security": [],
             "responses": {"200": {"description": "The OpenAPI document.",

@@ -12,6 +12,7 @@ from ..catalog import TEST_EVENT
 from ..errors import TooManyTestSends
 from ..models import DeliveryStatus
 from ..ratelimit import over_limit
+from ..version import __version__
 from ..state import get_state
 from . import resources, serialize, validation
 from .errors import (
@@ -48,7 +49,7 @@ def authenticate() -> None:
     """Find the owner of the request's ``Authorization: Bearer`` key, or answer ``401``;
     then refuse query parameters the endpoint does not take."""
     request.max_content_length = MAX_BODY_BYTES
-    if request.endpoint == "clawhooks_api.openapi":
+    if request.endpoint in ("clawhooks_api.openapi", "clawhooks_api.index"):
         return
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     token = token.strip()
@@ -87,6 +88,28 @@ def _json_body() -> dict[str, Any]:
 
 def _known_events() -> set[str]:
     return set(get_state().extension.event_types) - {TEST_EVENT}
+
+
+@views.get("/")
+def index() -> Response:
+    """What this API is and where to read about it; needs no API key, so the address a
+    person opens first (the one the banner and the demo's home page show) answers."""
+    state = get_state()
+    prefix = state.settings.api_prefix
+    dashboard = state.settings.dashboard_prefix
+    return json_response({
+        "name": "ClawBook webhooks API",
+        "version": __version__,
+        "authentication": "Send 'Authorization: Bearer <api key>' with every request "
+                          "except this one and the OpenAPI document.",
+        "links": {
+            "openapi": f"{prefix}/openapi.json",
+            "dashboard": f"{dashboard}/",
+            "webhooks": f"{prefix}/webhooks",
+            "deliveries": f"{prefix}/deliveries",
+            "events": f"{prefix}/events",
+        },
+    })
 
 
 @views.get("/openapi.json")

@@ -132,8 +132,10 @@ def _context() -> dict[str, Any]:
     owner = g.get("clawhooks_owner")
     now = utcnow()
     delays = get_state().settings.retry_delays
+    login = get_state().settings.dashboard_login_endpoint
     return {
         "owner": owner,
+        "account_url": url_for(login, next=request.full_path.rstrip("?")) if login else None,
         "csrf_token": (lambda: csrf.generate_token(owner)) if owner else None,
         "csrf_field": csrf.FIELD,
         "isoformat": isoformat,
