@@ -12,8 +12,8 @@ from ..catalog import TEST_EVENT
 from ..errors import TooManyTestSends
 from ..models import DeliveryStatus
 from ..ratelimit import over_limit
-from ..version import __version__
 from ..state import get_state
+from ..version import __version__
 from . import resources, serialize, validation
 from .errors import (
     InvalidApiKey,
