@@ -127,8 +127,15 @@ def document(prefix: str, event_types: Sequence[str], *,
         "created_at": TIME,
     }
     schemas = {
-        "Error": _obj({"error": _obj({"code": {"type": "string"},
-                                      "message": {"type": "string"}})}),
+        "Error": _obj({"error": _obj({
+            "code": {"type": "string"},
+            "message": {"type": "string"},
+            "errors": {"type": "array", "description": (
+                "With `validation_error`: every invalid field at once, each with what "
+                "is wrong with it (`message` joins them)."),
+                "items": _obj({"field": {"type": "string"},
+                               "message": {"type": "string"}})},
+        }, required=["code", "message"])}),
         "Webhook": _obj(webhook_props),
         "CreatedWebhook": _obj({**webhook_props, "secret": {"type": "string"}}),
         "WebhookDetails": _obj({**webhook_props, "recent_deliveries": {
