@@ -15,7 +15,7 @@ from flask.cli import AppGroup, ScriptInfo
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import delivery_state
+from . import cli_webhooks, delivery_state
 from .durations import Duration
 from .errors import TooManyTestSends, UnknownEventType
 from .models import Delivery, DeliveryStatus
@@ -385,6 +385,10 @@ def webhooks() -> None:
     """List, create and delete webhooks of any owner."""
 
 
+for _command in cli_webhooks.COMMANDS:  # update, disable, enable, rotate-secret
+    webhooks.add_command(_command)
+
+
 @webhooks.command("list")
 @click.option("--owner", default=None, help="Only this owner's webhooks.")
 def webhooks_list(owner: str | None) -> None:
@@ -586,7 +590,3 @@ def recover(webhook_id: str, since: str, until: str | None, include_all: bool) -
         done = recovery.recover(session, job, state.enqueue)
     click.echo(f"Re-queued {done} {recovery.noun(job, done)} of {hook.id}; "
                "workers send them oldest first.")
-
-
-# Commands kept in their own modules join their groups on import.
-from . import cli_webhooks  # noqa: E402, F401

@@ -2,8 +2,8 @@
 from the command line, through the same checks and writes as ``PATCH /webhooks/{id}``
 (:func:`flask_clawhooks.api.resources.update_webhook`), for any owner.
 
-The commands join the ``webhooks`` group of :mod:`flask_clawhooks.cli`, which imports
-this module.
+:mod:`flask_clawhooks.cli` adds :data:`COMMANDS` to its ``webhooks`` group; each runs in
+the app's context (``with_appcontext``, as ``AppGroup`` commands do).
 
 .. versionadded:: 0.3.0
 """
@@ -13,20 +13,23 @@ from __future__ import annotations
 from typing import Any
 
 import click
+from flask.cli import with_appcontext
 
-from .cli import _found, webhooks
 from .state import get_state
 
 
 def _update(webhook_id: str, body: dict[str, Any]) -> Any:
     """Check ``body`` as the API would and apply it; the webhook."""
     from .api import resources, validation
-    from .api.errors import InvalidField
+    from .api.errors import InvalidField, NoSuchResource
     from .catalog import TEST_EVENT
 
     state = get_state()
     session = state.db.session
-    hook = _found(resources.get_webhook, session, webhook_id, None)
+    try:
+        hook = resources.get_webhook(session, webhook_id, None)
+    except NoSuchResource as exc:
+        raise click.ClickException(str(exc.description)) from None
     known = set(state.extension.event_types) - {TEST_EVENT}
     try:
         fields = validation.webhook_fields(body, state.settings, known, creating=False,
@@ -38,13 +41,14 @@ def _update(webhook_id: str, body: dict[str, Any]) -> Any:
                                     state.settings.secret_rotation_grace)
 
 
-@webhooks.command("update")
+@click.command("update")
 @click.argument("webhook_id")
 @click.option("--url", default=None, help="A new endpoint URL.")
 @click.option("--event", "events", multiple=True,
               help="Subscribe to exactly these event types (repeat it); the old list is "
                    "replaced.")
 @click.option("--description", default=None, help="A new note; '' clears it.")
+@with_appcontext
 def webhooks_update(webhook_id: str, url: str | None, events: tuple[str, ...],
                     description: str | None) -> None:
     """Change WEBHOOK_ID's URL, events or description; what is not given stays."""
@@ -61,16 +65,18 @@ def webhooks_update(webhook_id: str, url: str | None, events: tuple[str, ...],
     click.echo(f"Updated {hook.id}: {', '.join(hook.events)} -> {hook.url}")
 
 
-@webhooks.command("disable")
+@click.command("disable")
 @click.argument("webhook_id")
+@with_appcontext
 def webhooks_disable(webhook_id: str) -> None:
     """Stop delivering to WEBHOOK_ID; deliveries waiting for a retry end as failed."""
     hook = _update(webhook_id, {"enabled": False})
     click.echo(f"Disabled {hook.id}: no events are delivered to it until it is enabled.")
 
 
-@webhooks.command("enable")
+@click.command("enable")
 @click.argument("webhook_id")
+@with_appcontext
 def webhooks_enable(webhook_id: str) -> None:
     """Deliver to WEBHOOK_ID again; its failures so far no longer count towards switching
     it off."""
@@ -78,8 +84,9 @@ def webhooks_enable(webhook_id: str) -> None:
     click.echo(f"Enabled {hook.id}: new events are delivered to it again.")
 
 
-@webhooks.command("rotate-secret")
+@click.command("rotate-secret")
 @click.argument("webhook_id")
+@with_appcontext
 def webhooks_rotate_secret(webhook_id: str) -> None:
     """Give WEBHOOK_ID a new signing secret and print it (shown this once).
 
@@ -94,3 +101,7 @@ def webhooks_rotate_secret(webhook_id: str) -> None:
     note = f"; the old one also signs for {grace:g} s" if grace else ""
     click.echo(f"New secret for {hook.id} (shown only now{note}):")
     click.echo(secret)
+
+
+#: The commands, in the order ``webhooks --help`` lists them.
+COMMANDS = [webhooks_update, webhooks_disable, webhooks_enable, webhooks_rotate_secret]

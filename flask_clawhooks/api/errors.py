@@ -125,7 +125,8 @@ class InvalidFields(InvalidField):
 
     def __init__(self, errors: list[InvalidField]) -> None:
         super().__init__(errors[0].field, errors[0].reason)
-        self.description = "; ".join(f"{e.field}: {e.reason}" for e in errors)
+        self.description = "; ".join(f"{e.field}: {e.reason.rstrip('.')}"
+                                     for e in errors) + "."
         self._errors = errors
 
     @property
