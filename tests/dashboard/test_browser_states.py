@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from flask_clawhooks.apikeys import create_key
+from flask_clawhooks.dashboard.forms import PAGE_SIZE
 
 from ..fixtures import Reply
 from .conftest import PREFIX
@@ -85,7 +86,7 @@ def test_badge_filter_search_api_and_cli_say_the_same_word_for_each_state(
     expect(page.locator("article.ch-attempt")).to_contain_text("upstream exploded")
 
 
-def test_the_health_card_changes_after_a_test_send_without_a_reload(
+def test_the_health_card_follows_a_test_send_and_an_opened_delivery_stays_put(
         dashboard, page, receiver):
     host = dashboard.host
     webhook = host.add_webhook(receiver.url)
@@ -103,4 +104,18 @@ def test_the_health_card_changes_after_a_test_send_without_a_reload(
     expect(page.locator("#health-rate-24h")).to_contain_text("(1 of 2)", timeout=15_000)
     expect(page.locator("#health-consecutive")).to_have_text("0")
     expect(page.locator("#health-last-success")).not_to_contain_text("—")
+
+    # -- the live log brings a page of newer deliveries: the opened one stays put ------
+    opened = page.locator("details.ch-delivery[open]")
+    expect(opened).to_have_count(1)  # the test delivery, opened on its outcome
+    opened_id = opened.get_attribute("id")
+    top = opened.bounding_box()["y"]
+    for n in range(PAGE_SIZE):
+        host.emit("message.received", {"message_id": f"msg_{n + 2}"})
+    host.work()
+    rows = page.locator("details.ch-delivery")
+    expect(rows).to_have_count(PAGE_SIZE + 1, timeout=15_000)  # the newest page, and it
+    kept = page.locator(f"details#{opened_id}")
+    assert kept.get_attribute("open") is not None
+    assert abs(kept.bounding_box()["y"] - top) <= 2, (top, kept.bounding_box())
     assert page.evaluate("window.__sameDocument") is True, "the page was reloaded"

@@ -12,6 +12,7 @@ import os
 import re
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -201,3 +202,16 @@ def test_the_demo_sign_in_refuses_unknown_accounts_and_foreign_redirects(demo_ap
     for target in ("//evil.example/", "https://evil.example/", "/\\evil.example"):
         response = client.post("/demo/sign-in", data={"owner": "demo", "next": target})
         assert response.headers["Location"] == "/settings/api/webhooks/", target
+
+
+def test_the_demo_says_when_it_takes_another_port(capsys):
+    from example_app.demo import _port
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        port = _port(busy, "demo receiver")
+    assert port != busy
+    assert capsys.readouterr().err == (
+        f"Port {busy} is taken; the demo receiver listens on {port} instead.\n")

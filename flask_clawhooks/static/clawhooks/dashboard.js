@@ -74,47 +74,40 @@
       return selection && !selection.isCollapsed && log.contains(selection.anchorNode);
     };
 
-    // While the reader has a delivery open, the log is updated in place: rows already
-    // shown get their new state, new rows wait (counted in the live status), so the open
-    // row does not move or slide off the page. Closing it (or Reload) shows them.
-    var held = 0;
-    var updateInPlace = function (html) {
-      var fresh = document.createElement("template");
-      fresh.innerHTML = html;
-      var newer = 0;
-      fresh.content.querySelectorAll("details.ch-delivery").forEach(function (d) {
-        var shown = document.getElementById(d.id);
-        if (!shown || !log.contains(shown)) { newer += 1; return; }
-        var summary = d.querySelector("summary");
-        var body = d.querySelector(".ch-delivery-body");
-        var oldSummary = shown.querySelector("summary");
-        var oldBody = shown.querySelector(".ch-delivery-body");
-        if (summary && oldSummary && oldSummary.innerHTML !== summary.innerHTML) {
-          oldSummary.innerHTML = summary.innerHTML;
-        }
-        if (body && oldBody && oldBody.innerHTML !== body.innerHTML && !oldBody.contains(document.activeElement)) {
-          oldBody.replaceWith(body);
-        }
-      });
-      held = newer;
-      refreshTimes(log);
-    };
-
+    // A delivery the reader opened stays where it is on the screen: new rows may come in
+    // above it (the page scrolls by their height), and once it would slide off the
+    // newest page it is kept below the others, until the page is reloaded.
     var replace = function (html) {
-      held = 0;
       var known = {};
       log.querySelectorAll("details.ch-delivery").forEach(function (d) { known[d.id] = true; });
       var open = [];
-      log.querySelectorAll("details.ch-delivery[open]").forEach(function (d) { open.push(d.id); });
+      var kept = {};
+      log.querySelectorAll("details.ch-delivery[open]").forEach(function (d) {
+        open.push(d.id);
+        kept[d.id] = d.closest("li") || d;
+      });
+      var anchor = open.length ? document.getElementById(open[0]) : null;
+      var anchorTop = anchor ? anchor.getBoundingClientRect().top : 0;
       var focused = document.activeElement;
       var focusedRow = focused && log.contains(focused) && focused.closest("details");
       var focusedId = focusedRow && focusedRow.id;
       var focusedSummary = focused && focused.tagName === "SUMMARY";
       log.innerHTML = html;
+      var list = log.querySelector("ul.ch-log-list");
+      open.forEach(function (id) {
+        if (list && !document.getElementById(id)) {
+          kept[id].classList.add("ch-kept");
+          list.appendChild(kept[id]);
+        }
+      });
       log.querySelectorAll("details.ch-delivery").forEach(function (d) {
         if (open.indexOf(d.id) !== -1) { d.open = true; }
         if (!known[d.id]) { d.classList.add("ch-new"); }
       });
+      if (anchor) {
+        var again = document.getElementById(anchor.id);
+        if (again) { window.scrollBy(0, again.getBoundingClientRect().top - anchorTop); }
+      }
       if (focusedId) {
         var again = document.getElementById(focusedId);
         var target = again && (focusedSummary ? again.querySelector("summary") : again);
@@ -146,14 +139,8 @@
           }
         }
         if (data.version !== version && (wanted.length || !readingSelection())) {
-          if (!wanted.length && log.querySelector("details.ch-delivery[open]")) {
-            updateInPlace(data.html);
-          } else {
-            replace(data.html);
-          }
-          version = data.version;
-        } else if (held && !log.querySelector("details.ch-delivery[open]")) {
           replace(data.html);
+          version = data.version;
         }
         wanted = wanted.filter(function (id) {
           var row = document.getElementById(id);
@@ -161,10 +148,7 @@
           return true;
         });
         delay = interval;
-        if (status) {
-          status.textContent = held ? "Updating live · " + held + " newer held while a delivery is open" : "Updating live";
-          status.classList.remove("ch-paused");
-        }
+        if (status) { status.textContent = "Updating live"; status.classList.remove("ch-paused"); }
         if (reload) { reload.hidden = true; }
       }).catch(function () {
         delay = Math.min(delay * 2, 60000);
