@@ -27,8 +27,9 @@ from . import ledger, metrics, notify, signals, transport
 from .enqueue import enqueue_at, whole_second_after
 from .fairness import DEFER_SECONDS, Fairness
 from .ledger import Outcome, Work
+from .outcome import Verdict, classify, describe
 from .state import State, get_state
-from .timeutil import utcnow
+from .timeutil import isoformat, utcnow
 
 log = logging.getLogger("flask_clawhooks")
 
@@ -165,6 +166,7 @@ class Dispatcher:
             try:
                 with self._app.app_context():
                     follow = ledger.record(self._state.db.session, batch, self._settings)
+                    log_outcomes(batch, follow)
                     self._after_record(follow)
                 return
             except Exception:
@@ -219,6 +221,28 @@ class Dispatcher:
         self.drain()
         self._sender.close()
         self._mailer.shutdown(wait=True)
+
+
+def log_outcomes(batch: Sequence[Outcome], follow: ledger.Followups) -> None:
+    """One line per recorded attempt: INFO for each that did not succeed (refused by the
+    destination guard, failed for good, or failed with a retry scheduled), with the
+    webhook and the reason; DEBUG for a success, so a busy worker's log shows trouble."""
+    retries = dict(follow.retries)
+    for outcome in batch:
+        work, result = outcome.work, outcome.result
+        reason = describe(result) or "no answer"
+        where = (f"Delivery {work.delivery_id} of {work.event_type} to webhook "
+                 f"{work.webhook_id}, attempt {work.attempt_number}")
+        if classify(result) is Verdict.SUCCESS:
+            log.debug("%s: succeeded (HTTP %s in %d ms)", where, result.status,
+                      result.elapsed_ms)
+        elif result.refused:
+            log.info("%s: refused, not sent: %s; not retried", where, reason)
+        elif work.delivery_id in retries:
+            log.info("%s: failed: %s; retry scheduled for %s", where, reason,
+                     isoformat(retries[work.delivery_id]))
+        else:
+            log.info("%s: failed: %s; not retried", where, reason)
 
 
 def process_dispatcher(app: Flask) -> Dispatcher:

@@ -178,11 +178,22 @@ def document(prefix: str, event_types: Sequence[str], *,
         "attempt_count": {"type": "integer", "minimum": 0},
         "next_attempt_at": NULLABLE_TIME,
         "last_error": NULLABLE_TEXT,
+        "status_detail": {"type": "string", "description": (
+            "What the dashboard shows beside the status: what happened and what happens "
+            "next, such as `attempt 1 failed (HTTP 500), retry 1 of 5`; empty when the "
+            "status says it all.")},
         "created_at": TIME,
     }
     schemas = {
-        "Error": _obj({"error": _obj({"code": {"type": "string"},
-                                      "message": {"type": "string"}})}),
+        "Error": _obj({"error": _obj({
+            "code": {"type": "string"},
+            "message": {"type": "string"},
+            "errors": {"type": "array", "description": (
+                "With `validation_error`: every invalid field at once, each with what "
+                "is wrong with it (`message` joins them)."),
+                "items": _obj({"field": {"type": "string"},
+                               "message": {"type": "string"}})},
+        }, required=["code", "message"])}),
         "Webhook": _obj(webhook_props),
         "CreatedWebhook": _obj({**webhook_props, "secret": {"type": "string"}}),
         "WebhookDetails": _obj({**webhook_props, "recent_deliveries": {
@@ -355,6 +366,17 @@ def document(prefix: str, event_types: Sequence[str], *,
          "schema": {"type": "string", "maxLength": validation.EVENT_TYPE_MAX}},
     ]
     paths = {
+        "/": {"get": {
+            "operationId": "getApiIndex", "security": [],
+            "summary": "What this API is: its version and links to this document, the "
+                       "dashboard and the collections.",
+            "responses": {"200": {"description": "The API's index.",
+                                  "content": {"application/json": {"schema": _obj({
+                                      "name": {"type": "string"},
+                                      "version": {"type": "string"},
+                                      "authentication": {"type": "string"},
+                                      "links": {"type": "object", "additionalProperties": {
+                                          "type": "string"}}})}}}}}},
         "/openapi.json": {"get": {
             "operationId": "getOpenApi", "summary": "This document.", "security": [],
             "responses": {"200": {"description": "The OpenAPI document.",

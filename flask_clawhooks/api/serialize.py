@@ -11,10 +11,12 @@ from typing import Any
 from .. import custom_headers
 from ..apikeys import ApiKey
 from ..catalog import TEST_EVENT, EventType
+from ..delivery_state import delivery_state
 from ..models import Attempt, Delivery, DeliveryStatus, Event, Webhook
 from ..samples import SAMPLES
+from ..state import get_state
 from ..stats import WebhookStats, WindowStats
-from ..timeutil import isoformat
+from ..timeutil import isoformat, utcnow
 
 
 def webhook(hook: Webhook) -> dict[str, Any]:
@@ -65,8 +67,16 @@ def delivery(row: Delivery) -> dict[str, Any]:
         "next_attempt_at": isoformat(row.next_attempt_at)
         if row.status == DeliveryStatus.PENDING else None,
         "last_error": row.last_error,
+        "status_detail": state_detail(row),
         "created_at": isoformat(row.created_at),
     }
+
+
+def state_detail(row: Delivery) -> str:
+    """What the dashboard says beside the status word (:mod:`..delivery_state`), without
+    the countdown: ``attempt 1 failed (HTTP 500), retry 1 of 5``."""
+    settings = get_state().settings
+    return delivery_state(row, settings.retry_delays, utcnow()).detail
 
 
 def attempt(row: Attempt) -> dict[str, Any]:

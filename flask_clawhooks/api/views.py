@@ -13,6 +13,7 @@ from ..errors import TooManyTestSends
 from ..models import DeliveryStatus
 from ..ratelimit import over_limit
 from ..state import get_state
+from ..version import __version__
 from . import resources, serialize, validation
 from .errors import (
     InvalidApiKey,
@@ -40,7 +41,8 @@ QUERY_PARAMETERS = {
 
 #: Endpoints that need no API key: they describe the API and its events, the same for
 #: every owner, and hold nothing of any owner's.
-PUBLIC_ENDPOINTS = frozenset({"clawhooks_api.openapi", "clawhooks_api.event_types"})
+PUBLIC_ENDPOINTS = frozenset({"clawhooks_api.openapi", "clawhooks_api.event_types",
+                              "clawhooks_api.index"})
 
 
 def _owner() -> str:
@@ -96,6 +98,28 @@ def _known_events() -> set[str]:
 def _all_event_types() -> list[EventType]:
     """The catalog, the host's types, then ``webhook.test``."""
     return [*get_state().extension.event_types.values(), TEST_EVENT_TYPE]
+
+
+@views.get("/")
+def index() -> Response:
+    """What this API is and where to read about it; needs no API key, so the address a
+    person opens first (the one the banner and the demo's home page show) answers."""
+    state = get_state()
+    prefix = state.settings.api_prefix
+    dashboard = state.settings.dashboard_prefix
+    return json_response({
+        "name": "ClawBook webhooks API",
+        "version": __version__,
+        "authentication": "Send 'Authorization: Bearer <api key>' with every request "
+                          "except this one and the OpenAPI document.",
+        "links": {
+            "openapi": f"{prefix}/openapi.json",
+            "dashboard": f"{dashboard}/",
+            "webhooks": f"{prefix}/webhooks",
+            "deliveries": f"{prefix}/deliveries",
+            "events": f"{prefix}/events",
+        },
+    })
 
 
 @views.get("/openapi.json")
