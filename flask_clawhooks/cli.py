@@ -127,7 +127,10 @@ def worker(burst: bool, concurrency: int | None, processes: int, name: str | Non
             setup_logging(log_level)
             run = run_worker(app, burst=burst, name=name,
                              logging_level=rq_logging_level(log_level))
-            if run.failed_jobs:
+            # A burst run reports its failed jobs in its status; a worker stopped by
+            # SIGTERM has done what it was asked, whatever failed on the way (a job cut
+            # by a Redis restart is found again by the sweeper).
+            if burst and run.failed_jobs:
                 click.echo(f"{run.failed_jobs} job{'s' if run.failed_jobs != 1 else ''} "
                            "failed (see the log above; RQ keeps them in its failed job "
                            "registry).", err=True)

@@ -59,9 +59,16 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def postgres_schema_url() -> Iterator[str]:
-    """A URL whose connections work in a schema of this test session's own."""
+    """A URL of a PostgreSQL database of this test session's own, made from
+    ``CLAWHOOKS_TEST_POSTGRES_URL``'s and dropped at the end.
+
+    A database, not a schema in a shared one: test sessions running side by side (the
+    suite's pytest-xdist workers) must never wait on each other, and ``CREATE INDEX
+    CONCURRENTLY`` (the migrations) waits for every older transaction in its database.
+    """
     try:
-        engine = sa.create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
+        engine = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT",
+                                  connect_args={"connect_timeout": 3})
         with engine.connect() as conn:
             conn.execute(sa.text("select 1"))
     except Exception as exc:  # unreachable server: skip, or fail when it is required
@@ -69,16 +76,32 @@ def postgres_schema_url() -> Iterator[str]:
         if os.environ.get("CLAWHOOKS_REQUIRE_POSTGRES") == "1":
             pytest.fail(message + " (CLAWHOOKS_REQUIRE_POSTGRES=1)")
         pytest.skip(message)
-    schema = f"clawhooks_test_{os.getpid()}_{secrets.token_hex(3)}"
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    name = f"{SESSION_DATABASE_PREFIX}{os.getpid()}_{secrets.token_hex(3)}"
+    with engine.connect() as conn:
+        _drop_abandoned_databases(conn)
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     try:
-        sep = "&" if "?" in POSTGRES_URL else "?"
-        yield f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
+        yield sa.engine.make_url(POSTGRES_URL).set(database=name).render_as_string(
+            hide_password=False)
     finally:
-        with engine.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        with engine.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         engine.dispose()
+
+
+#: Databases made by :func:`postgres_schema_url` are named this, the pid and a suffix.
+SESSION_DATABASE_PREFIX = "clawhooks_test_"
+
+
+def _drop_abandoned_databases(conn: sa.Connection) -> None:
+    """Drop the databases of test sessions whose process is gone (killed before their
+    teardown), so that they do not pile up on a developer's server."""
+    names = conn.scalars(sa.text("SELECT datname FROM pg_database WHERE datname LIKE :like"),
+                         {"like": SESSION_DATABASE_PREFIX + "%"}).all()
+    for name in names:
+        pid = name[len(SESSION_DATABASE_PREFIX):].split("_")[0]
+        if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
