@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 #: The ``User-Agent`` of every delivery.
 USER_AGENT = f"ClawBook-Webhooks/{__version__}"
