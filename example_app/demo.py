@@ -274,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
               f"  Redis           {redis_url}{' (embedded)' if embedded else ''}\n\n"
               f"Commands reach this demo while it runs ({settings_file} says where):\n"
               f"  flask --app {shlex.quote(app_spec)} clawhooks emit system.health "
-              "'{\"status\": \"ok\"}' --owner demo\n\n"
+              "'{\"status\": \"ok\", \"checked_at\": \"2026-01-30T14:30:00Z\"}' --owner demo\n\n"
               "Ctrl-C stops everything.\n", flush=True)
         simulator = threading.Thread(target=_simulate, args=(app_url, stop, args.interval),
                                      daemon=True)

@@ -242,7 +242,7 @@ def prune_command(older_than: str) -> None:
 @click.option("--owner", required=True, help="Whose webhooks receive the event.")
 def emit(event_type: str, data_json: str, owner: str) -> None:
     """Emit EVENT_TYPE with DATA_JSON as its data, e.g.
-    flask clawhooks emit system.health '{"status": "ok"}' --owner acme"""
+    flask clawhooks emit backup.completed '{"backup_id": "b1", "size_bytes": 9}' --owner acme"""
     try:
         data = json.loads(data_json)
     except json.JSONDecodeError as exc:

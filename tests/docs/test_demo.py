@@ -68,7 +68,8 @@ def test_the_readmes_emit_command_reaches_a_running_demo_within_5_s(tmp_path):
     default one prints it exactly as the README does); it reads the Redis URL and the
     database the demo wrote there, so the demo receiver gets the event at once."""
     readme = README.read_text(encoding="utf-8")
-    tail = "clawhooks emit system.health '{\"status\": \"ok\"}' --owner demo"
+    tail = ("clawhooks emit system.health "
+            "'{\"status\": \"ok\", \"checked_at\": \"2026-01-30T14:30:00Z\"}' --owner demo")
     assert f"flask --app example_app {tail}" in readme
     instance = tmp_path / "instance"
     demo = Demo.start(instance, interval=3600)  # no simulated events in the way
