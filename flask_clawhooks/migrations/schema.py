@@ -25,6 +25,7 @@ import contextlib
 import enum
 import functools
 import re
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -50,6 +51,8 @@ TABLE_PREFIX = "clawhooks_"
 #: The PostgreSQL advisory lock held by the one ``db upgrade`` that runs at a time
 #: (the bytes of "clawhook" as a bigint).
 UPGRADE_LOCK_KEY = int.from_bytes(b"clawhook", "big")
+#: Seconds between two tries of a second upgrader for that lock.
+LOCK_POLL_SECONDS = 0.5
 #: Where ``env.py``, ``script.py.mako`` and ``versions/`` live.
 HERE = Path(__file__).resolve().parent
 #: The command that brings a database to the head revision, as messages name it.
@@ -453,10 +456,17 @@ def _one_upgrader(conn: Connection, say: Callable[[str], None]) -> Iterator[None
         return
     key = {"key": UPGRADE_LOCK_KEY}
     got = conn.scalar(text("SELECT pg_try_advisory_lock(:key)"), key)
+    conn.commit()
     if not got:
         say("Another upgrade of the webhook tables is running; waiting for it to finish.")
-        conn.execute(text("SELECT pg_advisory_lock(:key)"), key)
-    conn.commit()
+    while not got:
+        # Polled, each try its own short transaction, rather than waited for in one
+        # blocking pg_advisory_lock(): the first upgrader's CREATE INDEX CONCURRENTLY waits
+        # for every transaction older than it, so a second upgrader blocked in a statement
+        # that waits for the first one's lock made a deadlock.
+        time.sleep(LOCK_POLL_SECONDS)
+        got = conn.scalar(text("SELECT pg_try_advisory_lock(:key)"), key)
+        conn.commit()
     try:
         yield
     finally:

@@ -64,6 +64,44 @@ def test_a_second_upgrader_waits_for_the_first(postgres_schema_url):
         drop_ours(postgres_schema_url)
 
 
+def test_a_waiting_upgrader_never_deadlocks_the_first_ones_concurrent_index_build(
+    postgres_schema_url,
+):
+    """The first upgrader's CREATE INDEX CONCURRENTLY waits for every older transaction;
+    a second upgrader waiting for the lock inside one statement made a deadlock."""
+    drop_ours(postgres_schema_url)
+    upgrader = sa.create_engine(postgres_schema_url)
+    first = sa.create_engine(postgres_schema_url, poolclass=sa.pool.NullPool,
+                             isolation_level="AUTOCOMMIT")
+    said: list[str] = []
+    done: list[object] = []
+    key = {"key": schema.UPGRADE_LOCK_KEY}
+    try:
+        with first.connect() as holder:
+            holder.execute(sa.text("SELECT pg_advisory_lock(:key)"), key)
+            holder.exec_driver_sql("CREATE TABLE clawhooks_scratch (n integer)")
+            second = threading.Thread(
+                target=lambda: done.append(schema.upgrade(upgrader, say=said.append)))
+            second.start()
+            deadline = time.monotonic() + 30
+            while not said and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert said, "the second upgrader did not start waiting"
+            # The first upgrader builds an index concurrently while the second waits: it
+            # completes (no DeadlockDetected) and the second is still waiting.
+            holder.exec_driver_sql(
+                "CREATE INDEX CONCURRENTLY ix_clawhooks_scratch_n ON clawhooks_scratch (n)")
+            assert second.is_alive()
+            holder.exec_driver_sql("DROP TABLE clawhooks_scratch")
+            holder.execute(sa.text("SELECT pg_advisory_unlock(:key)"), key)
+        second.join(timeout=120)
+        assert done == [(None, schema.head())]
+    finally:
+        upgrader.dispose()
+        first.dispose()
+        drop_ours(postgres_schema_url)
+
+
 def test_an_interrupted_concurrent_index_build_is_built_again(postgres, postgres_schema_url):
     load_0_1_0(postgres_schema_url)
     schema.upgrade(postgres, "0003", say=lambda _: None)
