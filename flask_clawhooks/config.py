@@ -40,6 +40,9 @@ DEFAULTS: dict[str, Any] = {
     # Deliveries one worker process has in flight at once (an event loop, not threads:
     # a request waiting on a receiver costs a socket, so slow receivers get many).
     "CLAWHOOKS_CONCURRENCY": 256,
+    # Connections one worker process keeps open to one destination (scheme, host, port)
+    # at most; requests beyond wait for a free one.
+    "CLAWHOOKS_CONNECTIONS_PER_DESTINATION": 128,
     # On SQLite, switch the database file to write-ahead logging, so the web app and the
     # workers (separate processes writing the same file) do not block each other.
     "CLAWHOOKS_SQLITE_WAL": True,
@@ -131,6 +134,7 @@ class Settings:
     recover_limit: int = 10_000
     max_custom_headers: int = 10
     idempotency_window: float = 24 * 3600.0
+    connections_per_destination: int = 128
 
     @property
     def max_attempts(self) -> int:
@@ -297,4 +301,6 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
         max_custom_headers=_number(config, "CLAWHOOKS_MAX_CUSTOM_HEADERS", minimum=0,
                                    integer=True),
         idempotency_window=float(_number(config, "CLAWHOOKS_IDEMPOTENCY_WINDOW", minimum=1)),
+        connections_per_destination=_number(
+            config, "CLAWHOOKS_CONNECTIONS_PER_DESTINATION", minimum=1, integer=True),
     )

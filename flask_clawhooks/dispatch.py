@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 import redis
 from flask import Flask
 
-from . import ledger, metrics, notify, signals, transport
+from . import disclosure, ledger, metrics, notify, signals, transport
 from .enqueue import enqueue_at, whole_second_after
 from .ledger import Outcome, Work
 from .state import State, get_state
@@ -123,6 +123,10 @@ class _Slots:
                 self._cond.notify()
 
 
+def _owner(work: Work) -> str:
+    return work.owner
+
+
 class Dispatcher:
     """Sends claimed deliveries for one app. One per process; thread-safe."""
 
@@ -134,7 +138,12 @@ class Dispatcher:
         self._sender: transport.Sender[Work] = transport.Sender(
             concurrency, self._sent, policy=self._settings.destinations,
             timeout=self._settings.timeout,
-            excerpt_bytes=self._settings.response_excerpt_bytes,
+            # Read beyond the excerpt kept, so that a secret crossing its end is masked
+            # whole before the excerpt is cut (flask_clawhooks.disclosure).
+            excerpt_bytes=self._settings.response_excerpt_bytes + disclosure.MARGIN_BYTES,
+            # A keep-alive connection carries one owner's requests only.
+            partition=_owner,
+            connections_per_destination=self._settings.connections_per_destination,
         )
         self._mailer = ThreadPoolExecutor(1, thread_name_prefix="clawhooks-mail")
         # A claimed delivery holds one of these until it is sent. Twice the concurrency,

@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, TextClause, bindparam, or_, select, text, update
 
-from . import custom_headers
+from . import custom_headers, disclosure
 from .config import Settings
 from .ids import new_id
 from .models import (
@@ -37,7 +37,7 @@ from .models import (
     delivery_table,
     webhook_table,
 )
-from .outcome import Verdict, classify, describe, retry_after_seconds, retry_delay
+from .outcome import Verdict, classify, retry_after_seconds, retry_delay
 from .signing import signature_header, standard_signature
 from .timeutil import utcnow
 from .transport import USER_AGENT, HttpResult
@@ -420,7 +420,11 @@ def record(session: AnySession, outcomes: Sequence[Outcome], settings: Settings)
     for outcome in outcomes:
         work, result = outcome.work, outcome.result
         verdict = classify(result)
-        error = describe(result)
+        # Everything recorded of the answer, and all that is later shown of it (API,
+        # dashboard, CLI, e-mail, signals, logs), is what disclose() lets out.
+        shown = disclosure.disclose(result, work.secret_values,
+                                    settings.response_excerpt_bytes)
+        error = shown.error
         status = DeliveryStatus.PENDING
         next_at: dt.datetime | None = None
         attempt_outcome = "failed"
@@ -441,10 +445,6 @@ def record(session: AnySession, outcomes: Sequence[Outcome], settings: Settings)
             status = DeliveryStatus.FAILED
             if verdict is Verdict.GONE:
                 gone.add(work.webhook_id)
-        excerpt, response_headers = result.excerpt, result.headers or None
-        if work.secret_values:
-            excerpt, response_headers = custom_headers.scrub(
-                work.secret_values, excerpt, response_headers)
         if status == DeliveryStatus.FAILED:
             failure = Failure(
                 delivery_id=work.delivery_id, webhook_id=work.webhook_id, owner=work.owner,
@@ -460,8 +460,8 @@ def record(session: AnySession, outcomes: Sequence[Outcome], settings: Settings)
             "id": work.attempt_id, "outcome": attempt_outcome,
             "created_at": _timestamp(outcome.started_at),
             "response_code": result.status, "response_time_ms": result.elapsed_ms,
-            "error": error, "response_headers": response_headers,
-            "response_excerpt": excerpt,
+            "error": error, "response_headers": shown.headers,
+            "response_excerpt": shown.excerpt,
         })
         delivery_rows.append({
             "id": work.delivery_id, "lease_token": work.lease_token, "status": status,

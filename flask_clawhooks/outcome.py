@@ -51,19 +51,6 @@ def classify(result: HttpResult) -> Verdict:
     return Verdict.RETRY
 
 
-def describe(result: HttpResult) -> str | None:
-    """The error text logged for a result that is not a success."""
-    if result.error:
-        return result.error
-    status = result.status
-    if status is None or 200 <= status < 300:
-        return None
-    if 300 <= status < 400:
-        location = result.headers.get("Location") or result.headers.get("location") or "?"
-        return f"HTTP {status}: redirect to {location} not followed"
-    return f"HTTP {status}"
-
-
 def retry_after_seconds(
     headers: Mapping[str, str], status: int | None, now: dt.datetime
 ) -> float | None:
