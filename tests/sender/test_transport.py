@@ -7,6 +7,7 @@ import datetime as dt
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -37,6 +38,7 @@ class Server:
         self.tls = tls
         self.close_after = close_after
         self.connections = 0
+        self.open: set[socket.socket] = set()
         self.requests: list[bytes] = []
         self.closed = threading.Event()
         threading.Thread(target=self._accept, daemon=True).start()
@@ -59,6 +61,7 @@ class Server:
         try:
             if self.tls:
                 conn = self.tls.wrap_socket(conn, server_side=True)
+            self.open.add(conn)
             buffer = b""
             while not self.closed.is_set():
                 while b"\r\n\r\n" not in buffer:
@@ -82,6 +85,7 @@ class Server:
         except (OSError, ssl.SSLError):
             pass
         finally:
+            self.open.discard(conn)
             conn.close()
 
     def close(self) -> None:
@@ -342,3 +346,143 @@ def test_a_burst_to_a_fast_receiver_opens_few_connections(server):
     # Eight connections open at a time, and requests wait for a free one rather than
     # each opening its own: a fast receiver is not flooded with connections.
     assert receiver.connections < 100, receiver.connections
+
+
+# -- the strict parser (httptools / llhttp) and what it does to the connection ---------
+
+
+@pytest.mark.parametrize("answer", [
+    b"\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nContent-Length: \xc2\xb2\r\n\r\n",
+    b"HTTP/1.1 2000 OK\r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.1 200 OK\rContent-Length: 0\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nX-A: 1\r\n folded\r\nContent-Length: 0\r\n\r\n",
+    b"XTTP/1.1 200 Bearer-secret-in-the-status-line\r\n\r\n",
+], ids=["empty-head", "superscript-length", "status-2000", "bare-cr", "obs-fold",
+        "bad-status-line"])
+def test_a_head_the_parser_rejects_is_a_connection_error_without_a_traceback(
+    server, caplog, answer
+):
+    caplog.set_level("DEBUG")
+    receiver = server(lambda head: answer, close_after=True)
+
+    [result] = post_all([(receiver.url, {})])
+
+    assert result.status is None
+    assert result.error is not None and result.error.startswith("connection error: ")
+    assert "secret" not in result.error
+    assert not [r for r in caplog.records if r.exc_info or r.levelname in ("ERROR",
+                                                                            "CRITICAL")]
+
+
+def test_an_answer_with_both_length_and_chunks_is_refused_and_its_connection_closed(server):
+    answer = (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n"
+              b"2\r\nOK\r\n0\r\n\r\n")
+    receiver = server(lambda head: answer)
+
+    first, second = post_all([(receiver.url, {})] * 2, concurrency=1)
+
+    assert first.error is not None and first.error.startswith("connection error: ")
+    assert second.error is not None
+    assert receiver.connections == 2  # the first connection was not used again
+
+
+def test_bytes_beyond_a_complete_answer_close_the_connection(server):
+    sent = iter([OK + b"HTTP/1.1 410 Gone\r\nContent-Length: 0\r\n\r\n", OK])
+    receiver = server(lambda head: next(sent))
+
+    first, second = post_all([(receiver.url, {})] * 2, concurrency=1)
+
+    assert (first.status, second.status) == (200, 200)
+    assert receiver.connections == 2
+
+
+def test_bytes_arriving_on_an_idle_connection_close_it(server):
+    unsolicited = threading.Event()
+
+    receiver = server(lambda head: OK)
+    results: dict[int, HttpResult] = {}
+    done = {0: threading.Event(), 1: threading.Event()}
+
+    def on_done(index: int, result: HttpResult) -> None:
+        results[index] = result
+        done[index].set()
+
+    sender: Sender[int] = Sender(1, on_done, policy=LOOPBACK, timeout=5.0)
+    try:
+        sender.submit([(receiver.url, b"{}", {}, 0)])
+        assert done[0].wait(10)
+        # The receiver writes an answer nobody asked for on the idle connection.
+        [idle] = list(sender._open_connections)
+        _poke(receiver, b"HTTP/1.1 410 Gone\r\nContent-Length: 0\r\n\r\n", unsolicited)
+        assert unsolicited.wait(10)
+        deadline = time.monotonic() + 10
+        while not idle.closed and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert idle.closed
+        sender.submit([(receiver.url, b"{}", {}, 1)])
+        assert done[1].wait(10)
+    finally:
+        sender.close()
+    assert (results[0].status, results[1].status) == (200, 200)
+    assert receiver.connections == 2
+
+
+def _poke(receiver: Server, data: bytes, sent: threading.Event) -> None:
+    """Write ``data`` on every connection the receiver has open (unasked)."""
+    for conn in list(receiver.open):
+        try:
+            conn.sendall(data)
+        except OSError:
+            pass
+    sent.set()
+
+
+def test_keep_alive_connections_are_never_shared_between_owners(server):
+    receiver = server(lambda head: OK)
+    owners = ["pa", "pb", "pa", "pb", "pa"]
+    results: dict[int, HttpResult] = {}
+    finished = threading.Semaphore(0)
+
+    def on_done(index: int, result: HttpResult) -> None:
+        results[index] = result
+        finished.release()
+
+    sender: Sender[int] = Sender(1, on_done, policy=LOOPBACK, timeout=5.0,
+                                 partition=lambda index: owners[index])
+    try:
+        for index in range(len(owners)):  # one after the other
+            sender.submit([(receiver.url, b"{}", {}, index)])
+            assert finished.acquire(timeout=10)
+    finally:
+        sender.close()
+    assert [results[i].status for i in range(len(owners))] == [200] * len(owners)
+    assert receiver.connections == 2  # one per owner, each kept for its next request
+
+
+def test_requests_beyond_the_connection_cap_wait_for_a_free_connection(server):
+    release = threading.Event()
+    arrived = []
+
+    def slow(head: bytes) -> bytes:
+        arrived.append(head)
+        release.wait(5)
+        return OK
+
+    receiver = server(slow)
+    results: list[HttpResult] = []
+    runner = threading.Thread(target=lambda: results.extend(
+        post_all([(receiver.url, {})] * 20, concurrency=20,
+                 connections_per_destination=4)))
+    runner.start()
+    try:
+        deadline = time.monotonic() + 10
+        while len(arrived) < 4 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.3)  # room for more to arrive, were the cap not kept
+        assert (receiver.connections, len(arrived)) == (4, 4)
+    finally:
+        release.set()
+        runner.join()
+    assert [r.status for r in results] == [200] * 20
+    assert receiver.connections == 4
