@@ -63,9 +63,17 @@ RESERVED_PREFIXES = {
 _FIELDS = ("name", "value", "secret")
 
 
+def normal(name: str) -> str:
+    """``name`` as reserved names are compared: lower case, ``_`` read as ``-`` (many
+    servers and proxies, CGI and WSGI among them, treat the two alike, so
+    ``X_ClawBook_Signature`` could stand in for the real signature)."""
+    return name.lower().replace("_", "-")
+
+
 def reserved(name: str) -> str | None:
-    """Why ``name`` may not be set by an owner, or None if it may."""
-    lower = name.lower()
+    """Why ``name`` may not be set by an owner, or None if it may (compared after
+    :func:`normal`)."""
+    lower = normal(name)
     if lower in RESERVED_NAMES:
         return RESERVED_NAMES[lower]
     for prefix, reason in RESERVED_PREFIXES.items():
@@ -104,10 +112,10 @@ def parse(value: Any, *, max_count: int, current: Sequence[Mapping[str, Any]] | 
                                       "name, value and secret.")
         name = check_name(item.get("name"), f"{where}.name")
         lower = name.lower()
-        if lower in seen:
+        if normal(name) in seen:
             raise InvalidField(f"{where}.name", f"{name!r} is listed twice (names are "
-                                                "case-insensitive).")
-        seen.add(lower)
+                                                "case-insensitive, and _ counts as -).")
+        seen.add(normal(name))
         secret = item.get("secret", False)
         if not isinstance(secret, bool):
             raise InvalidField(f"{where}.secret", "must be true or false.")
