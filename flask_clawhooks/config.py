@@ -56,6 +56,8 @@ DEFAULTS: dict[str, Any] = {
     "CLAWHOOKS_API_PREFIX": "/api/v1",
     # Requests a minute one API key may make (429 with Retry-After beyond); None: no limit.
     "CLAWHOOKS_API_RATE_LIMIT": 600,
+    # Web processes serving the API: while Redis cannot count, each allows this share.
+    "CLAWHOOKS_API_RATE_LIMIT_PROCESSES": 1,
     # True: the API refuses webhook URLs that are not https:// (422).
     "CLAWHOOKS_REQUIRE_HTTPS": False,
     "CLAWHOOKS_DASHBOARD_PREFIX": "/settings/api/webhooks",
@@ -135,6 +137,7 @@ class Settings:
     max_custom_headers: int = 10
     idempotency_window: float = 24 * 3600.0
     connections_per_destination: int = 128
+    api_rate_limit_processes: int = 1
 
     @property
     def max_attempts(self) -> int:
@@ -303,4 +306,6 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
         idempotency_window=float(_number(config, "CLAWHOOKS_IDEMPOTENCY_WINDOW", minimum=1)),
         connections_per_destination=_number(
             config, "CLAWHOOKS_CONNECTIONS_PER_DESTINATION", minimum=1, integer=True),
+        api_rate_limit_processes=_number(
+            config, "CLAWHOOKS_API_RATE_LIMIT_PROCESSES", minimum=1, integer=True),
     )

@@ -23,7 +23,7 @@ from rq import Queue
 from .config import Settings
 from .enqueue import push_ready
 from .errors import NotInitialized
-from .ratelimit import InFlightLimiter
+from .ratelimit import InFlightLimiter, LocalLimiter
 from .redisclient import CircuitBreaker, connect
 
 if TYPE_CHECKING:
@@ -89,6 +89,8 @@ class State:
         #: Bounds the test sends this process makes (see :meth:`ClawHooks.send_test`).
         self.test_sends = InFlightLimiter(settings.test_send_limit_per_owner,
                                           settings.test_send_limit)
+        #: Counts API requests while Redis cannot (see :mod:`.ratelimit`).
+        self.local_rate_limit = LocalLimiter()
 
     @property
     def redis(self) -> Redis:
