@@ -6,10 +6,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .destinations import DestinationPolicy
+from .encryption import check_keys
 from .errors import ConfigurationError
 from .redisclient import RedisUrlError, check_url
 
@@ -92,6 +93,9 @@ DEFAULTS: dict[str, Any] = {
     "CLAWHOOKS_MAX_CUSTOM_HEADERS": 10,
     # Seconds an emit(..., idempotency_key=...) key is remembered.
     "CLAWHOOKS_IDEMPOTENCY_WINDOW": 24 * 3600,
+    # Fernet keys encrypting webhook secrets at rest: the first encrypts, any decrypts.
+    # None: stored unencrypted (development only; start-up says so).
+    "CLAWHOOKS_ENCRYPTION_KEYS": None,
 }
 
 
@@ -138,6 +142,8 @@ class Settings:
     idempotency_window: float = 24 * 3600.0
     connections_per_destination: int = 128
     api_rate_limit_processes: int = 1
+    #: Never in a repr: settings may be logged.
+    encryption_keys: tuple[str, ...] = field(default=(), repr=False)
 
     @property
     def max_attempts(self) -> int:
@@ -308,4 +314,5 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
             config, "CLAWHOOKS_CONNECTIONS_PER_DESTINATION", minimum=1, integer=True),
         api_rate_limit_processes=_number(
             config, "CLAWHOOKS_API_RATE_LIMIT_PROCESSES", minimum=1, integer=True),
+        encryption_keys=check_keys(config["CLAWHOOKS_ENCRYPTION_KEYS"]),
     )

@@ -39,6 +39,7 @@ from .models import (
 )
 from .outcome import Verdict, classify, retry_after_seconds, retry_delay
 from .signing import signature_header, standard_signature
+from .state import get_state
 from .timeutil import utcnow
 from .transport import USER_AGENT, HttpResult
 
@@ -367,11 +368,15 @@ def claim(
     works: list[Work] = []
     disabled: list[str] = []
     timestamp = int(time.time())
+    cipher = get_state().cipher
     for (delivery_id, count, webhook_id, owner, url, secret, previous, enabled, event_id,
          event_type, body, custom) in rows:
         if not enabled:
             disabled.append(delivery_id)
             continue
+        # Read with plain SQL: the secrets come as stored (encrypted at rest).
+        secret = cipher.open(secret)
+        previous = cipher.open(previous) if previous else previous
         work = Work(
             delivery_id, new_id("att"), count, token, webhook_id, owner, url, event_id,
             event_type, body,
@@ -382,7 +387,7 @@ def claim(
             custom = json.loads(custom)
         if custom:
             work.headers, work.log_headers, work.secret_values = custom_headers.apply(
-                work.headers, custom)
+                work.headers, cipher.open_headers(custom) or ())
         works.append(work)
     if disabled:
         conn.execute(

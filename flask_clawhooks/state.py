@@ -21,6 +21,7 @@ from redis import Redis
 from rq import Queue
 
 from .config import Settings
+from .encryption import Cipher
 from .enqueue import push_ready
 from .errors import NotInitialized
 from .ratelimit import InFlightLimiter, LocalLimiter
@@ -89,6 +90,8 @@ class State:
         #: Bounds the test sends this process makes (see :meth:`ClawHooks.send_test`).
         self.test_sends = InFlightLimiter(settings.test_send_limit_per_owner,
                                           settings.test_send_limit)
+        #: Seals and opens webhook secrets at rest (see :mod:`.encryption`).
+        self.cipher = Cipher(settings.encryption_keys)
         #: Counts API requests while Redis cannot (see :mod:`.ratelimit`).
         self.local_rate_limit = LocalLimiter()
 
