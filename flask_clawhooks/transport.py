@@ -169,8 +169,9 @@ class _Connection(asyncio.Protocol):
         self.closed = False
         self.counted = True  # counts towards its destination's open connections
         self.idle_since = 0.0
-        self._parser: httptools.HttpResponseParser | None = None
-        self._reason = bytearray()
+        # One parser for the connection's life: llhttp starts afresh after each complete
+        # answer, and a connection whose answer it did not complete is never reused.
+        self._parser = httptools.HttpResponseParser(self)
         self._status: int | None = None
         self._interim = False
         self._head_bytes = 0
@@ -192,7 +193,7 @@ class _Connection(asyncio.Protocol):
         self.sender._open_connections.add(self)
 
     def data_received(self, data: bytes) -> None:
-        if self.job is None or self._parser is None:
+        if self.job is None:
             # An answer nobody asked for (on an idle connection, or after the answer to
             # the request it carried): the connection is not sane, never use it again.
             self.abort()
@@ -252,9 +253,6 @@ class _Connection(asyncio.Protocol):
 
     # -- parser callbacks (httptools) ------------------------------------------------
 
-    def on_status(self, status: bytes) -> None:
-        self._reason += status
-
     def on_header(self, name: bytes, value: bytes) -> None:
         if self._status is not None:  # a trailer: not kept
             return
@@ -269,14 +267,12 @@ class _Connection(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         parser = self._parser
-        assert parser is not None
         status = parser.get_status_code()
         if 100 <= status < 200:  # an interim answer (100 Continue): the real one follows
             self._interim = True
             self._pending = {}
             self._header_count = 0
             self._framing = False
-            self._reason.clear()
             return
         self._interim = False
         self._status = status
@@ -311,8 +307,6 @@ class _Connection(asyncio.Protocol):
     def send(self, job: _Job[Any]) -> None:
         self.job = job
         job.conn = self
-        self._parser = httptools.HttpResponseParser(self)
-        self._reason.clear()
         self._status = None
         self._interim = False
         self._head_bytes = 0
@@ -330,7 +324,6 @@ class _Connection(asyncio.Protocol):
 
     def abort(self) -> None:
         self.closed = True
-        self._parser = None
         if self.transport is not None:
             self.transport.abort()
         self.sender._release(self)
@@ -344,7 +337,6 @@ class _Connection(asyncio.Protocol):
     def _complete(self, reusable: bool) -> None:
         job, self.job = self.job, None
         assert job is not None
-        self._parser = None
         if not (reusable and self._keep_alive and self._message_done):
             self.abort()
         self.sender._finish(job, self._status, None, self._headers, self._text(),
