@@ -167,7 +167,9 @@ class _Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.job: _Job[Any] | None = None
         self.closed = False
-        self.counted = True  # counts towards its destination's open connections
+        #: Holds one of its destination's places (``connections_per_destination``): the
+        #: place reserved when its opening began is handed over once it is open.
+        self.counted = False
         self.idle_since = 0.0
         # One parser for the connection's life: llhttp starts afresh after each complete
         # answer, and a connection whose answer it did not complete is never reused.
@@ -624,8 +626,10 @@ class Sender(Generic[Context]):
         try:
             try:
                 conn = await self._open(job)
-                opened = True
+                conn.counted = opened = True  # the place _open_for reserved is its now
             finally:
+                # Not opened: give its place back (a connection object made on the way
+                # and closed does not hold one, so nothing is counted twice).
                 self._opened(job.target.key, opened)
         except DestinationRefused as exc:
             self._finish(job, None, str(exc), {}, None, refused=True)
