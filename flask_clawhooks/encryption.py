@@ -143,11 +143,22 @@ class Cipher:
                 for h in headers]
 
 
+#: Finds the current app's :class:`Cipher`; :mod:`flask_clawhooks.state` sets it when it
+#: is imported (it imports this module, so this one cannot import it).
+_lookup: Callable[[], Cipher] | None = None
+
+
+def find_cipher_with(lookup: Callable[[], Cipher]) -> None:
+    global _lookup
+    _lookup = lookup
+
+
 def current() -> Cipher:
     """The :class:`Cipher` of the current app."""
-    from .state import get_state
-
-    return get_state().cipher
+    if _lookup is None:
+        raise RuntimeError("No app's encryption keys are known: register ClawHooks on the "
+                           "app first (ClawHooks(app) or clawhooks.init_app(app)).")
+    return _lookup()
 
 
 class SealedText(TypeDecorator[str]):

@@ -20,6 +20,7 @@ from flask_sqlalchemy import SQLAlchemy
 from redis import Redis
 from rq import Queue
 
+from . import encryption
 from .config import Settings
 from .encryption import Cipher
 from .enqueue import push_ready
@@ -178,3 +179,6 @@ class State:
             self.breaker.failed(exc)
             raise
         self.breaker.succeeded()
+
+
+encryption.find_cipher_with(lambda: get_state().cipher)
