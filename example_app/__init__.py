@@ -2,7 +2,9 @@
 
 ``flask --app example_app clawhooks …`` works against it; settings come from the
 environment through ``from_prefixed_env`` (``FLASK_SQLALCHEMY_DATABASE_URI``,
-``FLASK_CLAWHOOKS_REDIS_URL``, …). ``python -m example_app`` runs the whole demo.
+``FLASK_CLAWHOOKS_REDIS_URL``, …). ``python -m example_app`` runs the whole demo, and
+while it runs it keeps its Redis URL and database in ``instance/demo-settings.json``
+(:data:`DEMO_SETTINGS_FILE`), so those commands reach it.
 
 It shows what a host does to open the dashboard to its users: tell the extension who is
 looking (:meth:`~flask_clawhooks.ClawHooks.dashboard_owner_loader`, here the owner picked
@@ -56,6 +58,10 @@ DEMO_SECRET = "demo-webhook-secret-change-me"
 #: Where the demo keeps the API keys it shows, in the instance folder. A real install
 #: shows a key once and stores only its hash; the demo keeps them to show them again.
 API_KEYS_FILE = "demo-api-keys.json"
+#: What a running demo (``python -m example_app``) writes to the instance folder so that
+#: ``flask --app example_app …`` beside it reaches its Redis and database; removed when
+#: the demo stops. Settings from the environment (``FLASK_…``) win over it.
+DEMO_SETTINGS_FILE = "demo-settings.json"
 _SESSION_KEY = "demo_owner"
 
 #: The same headers as the dashboard's pages (flask_clawhooks.dashboard.views).
@@ -91,6 +97,8 @@ def create_app(config: dict[str, Any] | None = None, instance_path: str | None =
         # (python -m example_app sets FLASK_DEMO_RECEIVER_URL).
         DEMO_RECEIVER_URL=None,
     )
+    app.config.from_file(os.path.join(app.instance_path, DEMO_SETTINGS_FILE), load=json.load,
+                         silent=True)
     app.config.from_prefixed_env()
     app.config.update(config or {})
     db.init_app(app)

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import json
 import os
 import random
+import shlex
 import signal
 import socket
 import subprocess
@@ -31,6 +33,7 @@ from typing import Any, NoReturn
 
 from flask_clawhooks.catalog import CATALOG
 from flask_clawhooks.embedded_redis import find_redis_server, free_port
+from flask_clawhooks.migrations.schema import SchemaNotCurrent, upgrade
 from flask_clawhooks.models import Webhook
 
 #: Seconds the worker may take to finish the POSTs in flight (the delivery timeout is 30).
@@ -42,7 +45,9 @@ STOPPING = "Stopping the demo: simulator, worker, app and receiver, Redis…"
 STOPPED = "Demo stopped."
 
 
-def _port(preferred: int) -> int:
+def _port(preferred: int, what: str) -> int:
+    """``preferred``, or a free port when it is taken (saying so: webhooks made for the
+    usual port would otherwise reach whatever holds it)."""
     if preferred == 0:
         return free_port()
     with socket.socket() as sock:
@@ -50,7 +55,21 @@ def _port(preferred: int) -> int:
             sock.bind(("127.0.0.1", preferred))
             return preferred
         except OSError:
-            return free_port()
+            port = free_port()
+    print(f"Port {preferred} is taken; the {what} listens on {port} instead.",
+          file=sys.stderr, flush=True)
+    return port
+
+
+def _write_settings(instance_path: str, settings: dict[str, str]) -> Path:
+    """Write what ``flask --app example_app …`` needs to reach this demo (see
+    :data:`example_app.DEMO_SETTINGS_FILE`); return the file."""
+    from . import DEMO_SETTINGS_FILE
+
+    path = Path(instance_path) / DEMO_SETTINGS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
+    return path
 
 
 def _wait_http(url: str, timeout: float = 30.0) -> None:
@@ -141,13 +160,18 @@ def _start_redis(children: Children, workdir: str) -> str:
     raise SystemExit(f"redis-server did not answer on port {port}")
 
 
-def _prepare(redis_url: str, receiver_url: str, instance_path: str | None = None) -> str:
-    """Create the tables, the demo webhook and the API keys; return the dashboard's path."""
+def _prepare(redis_url: str, receiver_url: str,
+             instance_path: str | None = None) -> tuple[str, dict[str, str]]:
+    """Create the tables, the demo webhook and the API keys; return the dashboard's path
+    and the settings commands beside the demo need (its Redis and database)."""
     from . import DEMO_OWNER, DEMO_SECRET, clawhooks, create_app, db, demo_api_keys
 
     app = create_app({"CLAWHOOKS_REDIS_URL": redis_url}, instance_path=instance_path)
     with app.app_context():
-        clawhooks.create_all()
+        try:
+            clawhooks.create_all()
+        except SchemaNotCurrent:  # the demo's database, kept from an older version
+            upgrade(db.engine, say=print)
         webhook = db.session.scalar(
             db.select(Webhook).where(Webhook.owner == DEMO_OWNER,
                                      Webhook.description == "The demo receiver"))
@@ -161,7 +185,10 @@ def _prepare(redis_url: str, receiver_url: str, instance_path: str | None = None
         webhook.events = [t.name for t in CATALOG]
         db.session.commit()
         demo_api_keys()
-        return str(app.config["CLAWHOOKS_DASHBOARD_PREFIX"]).rstrip("/") + "/"
+        settings = {"CLAWHOOKS_REDIS_URL": redis_url,
+                    "SQLALCHEMY_DATABASE_URI": str(app.config["SQLALCHEMY_DATABASE_URI"]),
+                    "_instance_path": app.instance_path}
+        return str(app.config["CLAWHOOKS_DASHBOARD_PREFIX"]).rstrip("/") + "/", settings
 
 
 def _simulate(app_url: str, stop: threading.Event, interval: float) -> None:
@@ -206,15 +233,20 @@ def main(argv: list[str] | None = None) -> int:
     simulator: threading.Thread | None = None
     workdir = tempfile.TemporaryDirectory(prefix="clawbook-demo-")
     code = 0
+    settings_file: Path | None = None
     try:
         redis_url = os.environ.get("FLASK_CLAWHOOKS_REDIS_URL")
         embedded = redis_url is None
         if redis_url is None:
             redis_url = _start_redis(children, workdir.name)
-        app_port, receiver_port = _port(args.port), _port(args.receiver_port)
+        app_port = _port(args.port, "ClawBook app")
+        receiver_port = _port(args.receiver_port, "demo receiver")
         app_url = f"http://127.0.0.1:{app_port}"
         receiver_url = f"http://127.0.0.1:{receiver_port}"
-        dashboard = app_url + _prepare(redis_url, f"{receiver_url}/webhook", instance_path)
+        path, settings = _prepare(redis_url, f"{receiver_url}/webhook", instance_path)
+        dashboard = app_url + path
+        folder = settings.pop("_instance_path")
+        settings_file = _write_settings(folder, settings)
 
         from . import DEMO_SECRET
 
@@ -240,6 +272,9 @@ def main(argv: list[str] | None = None) -> int:
               f"  API             {app_url}/api/v1/   (API keys: {app_url}/demo/sign-in)\n"
               f"  Demo receiver   {receiver_url}/   (the events it verified)\n"
               f"  Redis           {redis_url}{' (embedded)' if embedded else ''}\n\n"
+              f"Commands reach this demo while it runs ({settings_file} says where):\n"
+              f"  flask --app {shlex.quote(app_spec)} clawhooks emit system.health "
+              "'{\"status\": \"ok\"}' --owner demo\n\n"
               "Ctrl-C stops everything.\n", flush=True)
         simulator = threading.Thread(target=_simulate, args=(app_url, stop, args.interval),
                                      daemon=True)
@@ -265,6 +300,8 @@ def main(argv: list[str] | None = None) -> int:
         children.stop(["worker"], WORKER_STOP_TIMEOUT)
         children.stop(["app", "receiver"], STOP_TIMEOUT)
         children.stop(["redis"], STOP_TIMEOUT)
+        if settings_file is not None:
+            settings_file.unlink(missing_ok=True)  # its Redis is gone
         workdir.cleanup()
         print(STOPPED, file=sys.stderr, flush=True)
     return code

@@ -16,9 +16,12 @@ from flask import Flask, jsonify, render_template_string
 
 from receiver_kit import current_event, verify_webhook
 
-PAGE = """<!doctype html><title>Demo receiver</title>
-<style>body{font:15px system-ui;margin:2rem}td,th{padding:.2rem .8rem;text-align:left}
-code{font-size:13px}</style>
+PAGE = """<!doctype html><html lang="en"><title>Demo receiver</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{font:15px system-ui;margin:1rem}td,th{padding:.2rem .5rem;text-align:left;
+vertical-align:top}code{font-size:13px;overflow-wrap:anywhere}
+table{width:100%;table-layout:fixed;border-collapse:collapse}
+th:nth-child(1),th:nth-child(2){width:22%}th:nth-child(3){width:26%}</style>
 <h1>Verified ClawBook webhooks</h1>
 <p>{{ total }} events verified; {{ counts|length }} types:
 {% for type, n in counts.items() %}<code>{{ type }}</code> × {{ n }}

@@ -6,6 +6,7 @@ from .catalog import CATALOG, TEST_EVENT, EventType
 from .errors import (
     ClawHooksError,
     ConfigurationError,
+    InvalidEventData,
     NotInitialized,
     UnknownEventType,
 )
@@ -19,6 +20,7 @@ __all__ = [
     "ClawHooksError",
     "ConfigurationError",
     "EventType",
+    "InvalidEventData",
     "NotInitialized",
     "UnknownEventType",
     "__version__",

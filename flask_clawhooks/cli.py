@@ -10,16 +10,44 @@ from collections.abc import Callable
 from typing import Any
 
 import click
+import redis
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, ScriptInfo
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from .errors import TooManyTestSends, UnknownEventType
+from . import cli_webhooks, delivery_state
+from .durations import Duration
+from .errors import InvalidEventData, TooManyTestSends, UnknownEventType
+from .migrations.commands import db as db_commands
+from .migrations.gate import require_usable
+from .migrations.schema import SchemaError
 from .models import Delivery, DeliveryStatus
+from .receiver_check import check_receiver
 from .state import State, get_state
+from .timeutil import utcnow
+from .version import __version__
 
-cli = AppGroup("clawhooks", help="Manage ClawBook webhooks: workers, events, deliveries.")
+
+class _Commands(AppGroup):
+    """The ``clawhooks`` group: a Redis that does not answer is one line and status 1,
+    not a traceback, whichever command met it."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            # Outside the command's app context by now: find the app again.
+            info = ctx.find_object(ScriptInfo)
+            app = info.load_app() if info is not None else None
+            raise click.ClickException(_redis_down(get_state(app), exc)) from None
+
+
+cli = _Commands("clawhooks", help="Manage ClawBook webhooks: workers, events, deliveries.")
+click.version_option(__version__, "--version", package_name="flask-clawhooks",
+                     prog_name="flask-clawhooks")(cli)
+cli.add_command(db_commands)
+cli.add_command(check_receiver)
 
 
 
@@ -29,6 +57,8 @@ def init_db() -> None:
     state = get_state()
     try:
         state.extension.create_all()
+    except SchemaError as exc:
+        raise click.ClickException(f"{exc} Nothing was changed.") from exc
     except SQLAlchemyError as exc:
         raise click.ClickException(f"Could not create the tables: {exc}") from exc
     click.echo(f"Webhook tables ready in {state.db.engine.url.render_as_string()}.")
@@ -62,17 +92,26 @@ class ProcessCount(click.ParamType):  # type: ignore[type-arg]
 @click.option("--name", default=None, help="Worker name shown by RQ (default: random).")
 @click.option("--log-level", default="INFO", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
-              help="INFO logs every job; WARNING only trouble.")
+              help="INFO logs every attempt that did not succeed (refused, failed, retry "
+                   "scheduled) with its webhook and reason; DEBUG adds successes and RQ's "
+                   "lines per job; WARNING only trouble of the worker itself.")
 @click.option("--metrics-port", type=click.IntRange(0, 65535), default=None,
               help="Serve Prometheus metrics over HTTP on this port (every path answers).")
 @click.option("--metrics-host", default="127.0.0.1", show_default=True,
               help="Address the metrics port listens on; 0.0.0.0 for every interface.")
 def worker(burst: bool, concurrency: int | None, processes: int, name: str | None,
            log_level: str, metrics_port: int | None, metrics_host: str) -> None:
-    """Deliver webhooks: an RQ worker with its scheduler, sweeping periodically."""
-    from .worker import run_worker
+    """Deliver webhooks: an RQ worker with its scheduler, sweeping periodically.
+
+    With --burst it exits when the queue is empty, with status 1 if a job failed.
+    """
+    from .worker import rq_logging_level, run_worker, setup_logging
 
     state = get_state()
+    try:
+        require_usable(current_app, state.db)
+    except SchemaError as exc:
+        raise click.ClickException(f"{exc} The worker was not started.") from exc
     if concurrency is not None:
         state.settings = dataclasses.replace(state.settings, concurrency=concurrency)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
@@ -86,7 +125,14 @@ def worker(burst: bool, concurrency: int | None, processes: int, name: str | Non
     code = 0
     try:
         if processes == 1:
-            run_worker(app, burst=burst, name=name, logging_level=log_level.upper())
+            setup_logging(log_level)
+            run = run_worker(app, burst=burst, name=name,
+                             logging_level=rq_logging_level(log_level))
+            if run.failed_jobs:
+                click.echo(f"{run.failed_jobs} job{'s' if run.failed_jobs != 1 else ''} "
+                           "failed (see the log above; RQ keeps them in its failed job "
+                           "registry).", err=True)
+                code = 1
         else:
             code = _supervise(app, processes, burst, name, log_level.upper(),
                               process_exited if server is not None else None)
@@ -102,13 +148,10 @@ def worker(burst: bool, concurrency: int | None, processes: int, name: str | Non
 def _supervise(app: Any, processes: int, burst: bool, name: str | None, log_level: str,
                on_exit: Callable[[int], None] | None) -> int:
     """Run ``processes`` workers under a :class:`~flask_clawhooks.supervisor.Supervisor`."""
-    import logging
-
     from .supervisor import Supervisor
+    from .worker import setup_logging
 
-    logging.getLogger("flask_clawhooks").setLevel(log_level)
-    if not logging.getLogger().handlers:
-        logging.basicConfig(format="%(asctime)s %(message)s")
+    setup_logging(log_level)
     return Supervisor(app, processes, burst=burst, name=name, logging_level=log_level,
                       on_exit=on_exit).run()
 
@@ -131,9 +174,9 @@ def _metrics_server(app: Any, host: str, port: int | None) -> Any:
 
 
 @cli.command("sweep")
-@click.option("--grace", type=click.FloatRange(0), default=None,
-              help="Only deliveries due at least this many seconds ago "
-                   "(default: CLAWHOOKS_SWEEP_GRACE).")
+@click.option("--grace", type=Duration(bare_seconds=True), default=None,
+              help="Only deliveries due at least this long ago: 30s, 5m (a bare number "
+                   "is seconds; default: CLAWHOOKS_SWEEP_GRACE).")
 def sweep(grace: float | None) -> None:
     """Queue again every delivery that is due but not in flight (after losing Redis)."""
     count = get_state().extension.sweep(grace=grace)
@@ -142,8 +185,8 @@ def sweep(grace: float | None) -> None:
 
 @cli.command("check-health")
 def check_health() -> None:
-    """Warn about and switch off webhooks that keep failing, now (workers do it every
-    CLAWHOOKS_HEALTH_CHECK_INTERVAL seconds)."""
+    """Warn about and switch off webhooks that keep failing, now, and name the failing
+    ones (workers check every CLAWHOOKS_HEALTH_CHECK_INTERVAL seconds)."""
     from . import health
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
@@ -151,6 +194,13 @@ def check_health() -> None:
     click.echo(f"{len(report.failing)} failing webhook(s); warned: "
                f"{', '.join(report.warned) or 'none'}; disabled: "
                f"{', '.join(report.disabled) or 'none'}.")
+    if report.failing:
+        from .models import Webhook
+
+        hooks = get_state().db.session.scalars(
+            select(Webhook).where(Webhook.id.in_(report.failing)).order_by(Webhook.id))
+        for hook in hooks:
+            click.echo(f"  failing: {hook.id}  {hook.owner}  {hook.url}")
 
 
 @cli.command("prune")
@@ -158,14 +208,24 @@ def check_health() -> None:
               help="Delete events older than this: 30d, 12h, 90m, 2w.")
 def prune_command(older_than: str) -> None:
     """Delete old events with their deliveries and attempts (pending ones are kept)."""
-    from .pruning import parse_age, prune
+    from .pruning import parse_age, prunable, prune
 
     try:
         age = parse_age(older_than)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--older-than") from exc
-    deleted = prune(get_state().db.session,
-                    age, progress=lambda n: click.echo(f"  {n} events deleted…", err=True))
+    session = get_state().db.session
+    total = prunable(session, age)
+    click.echo(f"Deleting {total} events older than {older_than}.")
+    with click.progressbar(length=total, label="Deleting events", show_pos=True) as bar:
+        done = 0
+
+        def advance(deleted: int) -> None:
+            nonlocal done
+            bar.update(deleted - done)
+            done = deleted
+
+        deleted = prune(session, age, progress=advance)
     click.echo(f"Deleted {deleted} events older than {older_than}.")
     from .idempotency import prune_expired
 
@@ -221,14 +281,21 @@ def emit(event_type: str, data_json: str, owner: str) -> None:
     except json.JSONDecodeError as exc:
         raise click.BadParameter(f"not valid JSON: {exc}", param_hint="DATA_JSON") from exc
     state = get_state()
+    down = _unreachable(state)
     try:
         event = state.extension.emit(event_type, data, owner=owner)
     except UnknownEventType as exc:
         raise click.BadParameter(str(exc), param_hint="EVENT_TYPE") from exc
+    except InvalidEventData as exc:
+        raise click.BadParameter(str(exc), param_hint="DATA_JSON") from exc
     state.db.session.commit()
     deliveries = state.db.session.scalar(
         select(func.count()).select_from(Delivery).where(Delivery.event_id == event.id)
     )
+    if down is not None and deliveries:
+        raise click.ClickException(
+            f"{event.id} is stored for {deliveries} webhook(s) but not queued: {down} "
+            "A worker's sweeper sends it once it reaches Redis.")
     click.echo(f"{event.id} emitted to {deliveries} webhook(s).")
 
 
@@ -243,6 +310,26 @@ def _redis_label(state: State) -> str:
     from .redisclient import describe
 
     return describe(state.settings.redis_url)
+
+
+def _redis_down(state: State, error: BaseException) -> str:
+    """One line on a Redis that does not answer, and what to do."""
+    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return (f"Redis at {_redis_label(state)} is unreachable ({reason}). Start it, or set "
+            "CLAWHOOKS_REDIS_URL (FLASK_CLAWHOOKS_REDIS_URL) to the Redis your workers use.")
+
+
+def _unreachable(state: State) -> str | None:
+    """Why Redis cannot be reached now (see :func:`_redis_down`), or None if it answers.
+
+    A failure also opens the circuit breaker, so the enqueue after the commit skips
+    Redis quietly and leaves the deliveries to the sweeper."""
+    try:
+        state.request_redis.ping()
+    except (redis.RedisError, OSError) as exc:
+        state.breaker.failed(exc)
+        return _redis_down(state, exc)
+    return None
 
 
 # -- API keys, webhooks and deliveries -------------------------------------------------
@@ -348,6 +435,10 @@ def webhooks() -> None:
     """List, create and delete webhooks of any owner."""
 
 
+for _command in cli_webhooks.COMMANDS:  # update, disable, enable, rotate-secret
+    webhooks.add_command(_command)
+
+
 @webhooks.command("list")
 @click.option("--owner", default=None, help="Only this owner's webhooks.")
 def webhooks_list(owner: str | None) -> None:
@@ -403,12 +494,16 @@ def webhooks_create(owner: str, url: str, events: tuple[str, ...], secret: str |
 
 @webhooks.command("delete")
 @click.argument("webhook_id")
-def webhooks_delete(webhook_id: str) -> None:
-    """Delete WEBHOOK_ID with its delivery log."""
+@click.option("--yes", "-y", is_flag=True, help="Do not ask first (for scripts).")
+def webhooks_delete(webhook_id: str, yes: bool) -> None:
+    """Delete WEBHOOK_ID with its delivery log, after asking (--yes skips the question)."""
     from .api import resources
 
     session = get_state().db.session
     hook = _found(resources.get_webhook, session, webhook_id, None)
+    if not yes:
+        click.confirm(f"Delete {hook.id} ({hook.url}, owner {hook.owner!r}) and its "
+                      "delivery log?", abort=True)
     resources.delete_webhook(session, hook)
     click.echo(f"Deleted {webhook_id}.")
 
@@ -419,7 +514,6 @@ def test_webhook(webhook_id: str) -> None:
     """Send a webhook.test event to WEBHOOK_ID now and show the outcome; exits 1 unless
     the receiver answered 2xx."""
     from .api import resources
-    from .models import DeliveryStatus
 
     state = get_state()
     session = state.db.session
@@ -439,29 +533,43 @@ def test_webhook(webhook_id: str) -> None:
 
 @cli.command("deliveries")
 @click.argument("webhook_id")
-@click.option("--status", type=click.Choice([status.value for status in DeliveryStatus]),
-              default=None,
-              help="Only deliveries in this state.")
+@click.option("--status", type=click.Choice(delivery_state.STATUSES), default=None,
+              help="Only deliveries in this state (the dashboard's and the API's words).")
 @click.option("--limit", type=click.IntRange(1, 100), default=20, show_default=True,
               help="How many, newest first.")
-def deliveries(webhook_id: str, status: str | None, limit: int) -> None:
-    """Show the delivery log of WEBHOOK_ID, newest first."""
-    from .api import resources
+@click.option("--after", metavar="DELIVERY_ID", default=None,
+              help="Continue below this delivery: the id the previous page ends with.")
+def deliveries(webhook_id: str, status: str | None, limit: int, after: str | None) -> None:
+    """Show the delivery log of WEBHOOK_ID, newest first, a page at a time.
 
-    session = get_state().db.session
+    Each line ends with the delivery's state as the dashboard says it: the status word
+    (pending, success, failed), then what happened and what happens next.
+    """
+    from .api import resources, validation
+    from .dashboard.display import countdown
+
+    if after is not None and not validation.is_id(after, "del"):
+        raise click.BadParameter(f"{after!r} is not a delivery id (del_…).",
+                                 param_hint="--after")
+    state = get_state()
+    session = state.db.session
     hook = _found(resources.get_webhook, session, webhook_id, None)
-    rows, more = resources.list_deliveries(session, hook, limit, status=status)
+    rows, more = resources.list_deliveries(session, hook, limit, after=after, status=status)
     if not rows:
         click.echo("No deliveries.")
+    now = utcnow()
     for row in rows:
         code = row.response_code if row.response_code is not None else "-"
         ms = row.response_time_ms if row.response_time_ms is not None else "-"
-        click.echo(f"{row.id}  {row.event_id}  {row.event_type:24}  {row.status:7}  "
+        said = delivery_state.delivery_state(row, state.settings.retry_delays, now)
+        due = countdown(said.due, now) if said.due else ""
+        click.echo(f"{row.id}  {row.event_id}  {row.event_type:24}  "
                    f"HTTP {code}  {ms} ms  attempts={row.attempt_count}  "
-                   f"{_when(row.updated_at)}")
+                   f"{_when(row.updated_at)}  {said.text(due)}")
     if more:
-        click.echo(f"(more: raise --limit, up to 100, or use GET …/webhooks/{hook.id}"
-                   "/deliveries?after=…)")
+        options = f" --status {status}" if status else ""
+        click.echo(f"More: flask clawhooks deliveries {hook.id}{options} "
+                   f"--limit {limit} --after {rows[-1].id}")
 
 
 @cli.command("retry")
@@ -475,7 +583,11 @@ def retry(delivery_id: str) -> None:
     delivery = _found(resources.get_delivery, session, delivery_id, None)
     _found(resources.ensure_enabled, delivery.webhook, "retrying its deliveries")
     _found(resources.ensure_not_in_flight, delivery)
+    down = _unreachable(state)
     state.extension.retry(delivery.id)
+    if down is not None:
+        raise click.ClickException(f"{delivery.id} is pending again but not queued: {down} "
+                                   "A worker's sweeper sends it once it reaches Redis.")
     click.echo(f"{delivery.id} is queued for another attempt; a worker will send it.")
 
 

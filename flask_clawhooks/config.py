@@ -96,7 +96,14 @@ DEFAULTS: dict[str, Any] = {
     # Fernet keys encrypting webhook secrets at rest: the first encrypts, any decrypts.
     # None: stored unencrypted (development only; start-up says so).
     "CLAWHOOKS_ENCRYPTION_KEYS": None,
+    # emit() checks data against the event type's JSON Schema: "off", "warn" (log what
+    # does not match, send anyway) or "strict" (raise InvalidEventData, send nothing).
+    # None: "warn" when the app runs in debug mode, else "off".
+    "CLAWHOOKS_VALIDATE_PAYLOADS": None,
 }
+
+#: The values ``CLAWHOOKS_VALIDATE_PAYLOADS`` allows.
+VALIDATE_PAYLOADS_MODES = ("off", "warn", "strict")
 
 
 @dataclass(frozen=True)
@@ -144,6 +151,8 @@ class Settings:
     api_rate_limit_processes: int = 1
     #: Never in a repr: settings may be logged.
     encryption_keys: tuple[str, ...] = field(default=(), repr=False)
+    #: ``off``, ``warn`` or ``strict``, the default already resolved.
+    validate_payloads: str = "off"
 
     @property
     def max_attempts(self) -> int:
@@ -195,6 +204,18 @@ def _endpoint(config: Mapping[str, Any], key: str) -> str | None:
             f"got {value!r}."
         )
     return value
+
+
+def _validate_payloads(config: Mapping[str, Any]) -> str:
+    value = config["CLAWHOOKS_VALIDATE_PAYLOADS"]
+    if value is None:
+        return "warn" if config.get("DEBUG") else "off"
+    if isinstance(value, str) and value.strip().lower() in VALIDATE_PAYLOADS_MODES:
+        return value.strip().lower()
+    raise ConfigurationError(
+        "CLAWHOOKS_VALIDATE_PAYLOADS must be 'off', 'warn', 'strict' or None (warn in "
+        f"debug mode, else off), got {value!r}."
+    )
 
 
 def _destinations(config: Mapping[str, Any]) -> DestinationPolicy:
@@ -315,4 +336,5 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
         api_rate_limit_processes=_number(
             config, "CLAWHOOKS_API_RATE_LIMIT_PROCESSES", minimum=1, integer=True),
         encryption_keys=check_keys(config["CLAWHOOKS_ENCRYPTION_KEYS"]),
+        validate_payloads=_validate_payloads(config),
     )

@@ -134,7 +134,8 @@ def shorten(text: str, limit: int, secrets: Sequence[str] = ()) -> str:
 
 
 def describe(result: HttpResult) -> str | None:
-    """The error text of a result that is not a success, before any masking."""
+    """The error text of a result that is not a success, before any masking: never
+    shown as it is (:func:`error_text` is)."""
     if result.error:
         return result.error
     status = result.status
@@ -147,6 +148,13 @@ def describe(result: HttpResult) -> str | None:
     return f"HTTP {status}"
 
 
+def error_text(result: HttpResult, secrets: Sequence[str]) -> str | None:
+    """The error text of ``result`` as it may be stored, shown and logged: secrets
+    masked, then cut to :data:`ERROR_MAX`."""
+    error = describe(result)
+    return None if error is None else shorten(error, ERROR_MAX, secrets)
+
+
 def disclose(result: HttpResult, secrets: Sequence[str], excerpt_bytes: int) -> Disclosed:
     """What may be stored and shown of ``result``: its error text, excerpt and headers,
     each with every spelling of ``secrets`` masked, then cut to length.
@@ -155,9 +163,7 @@ def disclose(result: HttpResult, secrets: Sequence[str], excerpt_bytes: int) -> 
     :param excerpt_bytes: ``CLAWHOOKS_RESPONSE_EXCERPT_BYTES``; the transport read up to
         :data:`MARGIN_BYTES` more so that masking sees whole secrets.
     """
-    error = describe(result)
-    if error is not None:
-        error = shorten(error, ERROR_MAX, secrets)
+    error = error_text(result, secrets)
     excerpt = result.excerpt
     if excerpt is not None:
         excerpt = shorten(excerpt, excerpt_bytes, secrets)

@@ -12,91 +12,29 @@ and runs the follow-ups (retries on RQ's scheduler, signals, e-mail) after each 
 
 from __future__ import annotations
 
-import collections
 import datetime as dt
 import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import urlsplit
 
 import redis
 from flask import Flask
 
 from . import disclosure, ledger, metrics, notify, signals, transport
 from .enqueue import enqueue_at, whole_second_after
+from .fairness import DEFER_SECONDS, Fairness
 from .ledger import Outcome, Work
+from .outcome import Verdict, classify
 from .state import State, get_state
-from .timeutil import utcnow
+from .timeutil import isoformat, utcnow
 
 log = logging.getLogger("flask_clawhooks")
 
 #: Most outcomes written in one transaction.
 RECORD_BATCH = 500
-#: Seconds before deliveries to a held-back destination are tried again.
-DEFER_SECONDS = 2.0
-#: Seconds a destination stays held back after a timeout or connection failure.
-PENALTY_SECONDS = 60.0
-
-
-class Fairness:
-    """Keeps one slow or dead destination from taking every sender.
-
-    A destination (scheme, host and port) whose attempt timed out or could not connect
-    is held back for :data:`PENALTY_SECONDS`: it may have at most an eighth of the
-    senders busy, and deliveries beyond that are deferred for :data:`DEFER_SECONDS`
-    without using an attempt. Healthy destinations, however slow to answer, may use
-    every sender.
-    """
-
-    def __init__(self, concurrency: int) -> None:
-        self._cap = max(1, concurrency // 8)
-        self._busy: collections.Counter[str] = collections.Counter()
-        self._held_until: dict[str, float] = {}
-        self._lock = threading.Lock()
-
-    @staticmethod
-    def destination(url: str) -> str:
-        parts = urlsplit(url)
-        return f"{parts.scheme}://{parts.netloc}"
-
-    def admitter(self) -> Callable[[str], bool] | None:
-        """A claim filter while any destination is held back, else None (no filtering)."""
-        now = time.monotonic()
-        with self._lock:
-            held = {d for d, until in self._held_until.items() if until > now}
-            for gone in [d for d in self._held_until if d not in held]:
-                del self._held_until[gone]
-            if not held:
-                return None
-            room = {d: self._cap - self._busy[d] for d in held}
-
-        def admit(url: str) -> bool:
-            destination = self.destination(url)
-            if destination not in room:
-                return True
-            room[destination] -= 1
-            return room[destination] >= 0
-
-        return admit
-
-    def started(self, urls: Iterable[str]) -> None:
-        destinations = [self.destination(url) for url in urls]
-        with self._lock:
-            self._busy.update(destinations)
-
-    def finished(self, url: str, result: transport.HttpResult) -> None:
-        destination = self.destination(url)
-        with self._lock:
-            self._busy[destination] -= 1
-            if result.status is None and not result.refused:
-                self._held_until[destination] = time.monotonic() + PENALTY_SECONDS
-            elif result.status is not None:
-                self._held_until.pop(destination, None)
-
-
 class _Slots:
     """A counting semaphore whose holders take many slots at once."""
 
@@ -237,6 +175,7 @@ class Dispatcher:
             try:
                 with self._app.app_context():
                     follow = ledger.record(self._state.db.session, batch, self._settings)
+                    log_outcomes(batch, follow)
                     self._after_record(follow)
                 return
             except Exception:
@@ -291,6 +230,30 @@ class Dispatcher:
         self.drain()
         self._sender.close()
         self._mailer.shutdown(wait=True)
+
+
+def log_outcomes(batch: Sequence[Outcome], follow: ledger.Followups) -> None:
+    """One line per recorded attempt: INFO for each that did not succeed (refused by the
+    destination guard, failed for good, or failed with a retry scheduled), with the
+    webhook and the reason; DEBUG for a success, so a busy worker's log shows trouble."""
+    retries = dict(follow.retries)
+    for outcome in batch:
+        work, result = outcome.work, outcome.result
+        where = (f"Delivery {work.delivery_id} of {work.event_type} to webhook "
+                 f"{work.webhook_id}, attempt {work.attempt_number}")
+        if classify(result) is Verdict.SUCCESS:
+            log.debug("%s: succeeded (HTTP %s in %d ms)", where, result.status,
+                      result.elapsed_ms)
+            continue
+        # As stored: the receiver's echo of a secret header value masked.
+        reason = disclosure.error_text(result, work.secret_values) or "no answer"
+        if result.refused:
+            log.info("%s: refused, not sent: %s; not retried", where, reason)
+        elif work.delivery_id in retries:
+            log.info("%s: failed: %s; retry scheduled for %s", where, reason,
+                     isoformat(retries[work.delivery_id]))
+        else:
+            log.info("%s: failed: %s; not retried", where, reason)
 
 
 def process_dispatcher(app: Flask) -> Dispatcher:

@@ -120,11 +120,11 @@ def _send_pending(session: Session) -> None:
     for send, ids in pending.items():
         try:
             send(ids)
-        except (redis.RedisError, OSError):
-            log.warning(
-                "Could not queue %d deliveries; the sweeper will send them.",
-                len(ids), exc_info=True,
-            )
+        except (redis.RedisError, OSError) as exc:
+            # One line, not a traceback: an unreachable Redis is an outage to report,
+            # not a bug, and the sweeper makes up for it.
+            log.warning("Could not queue %d deliveries (%s); the sweeper will send them.",
+                        len(ids), exc)
 
 
 @event.listens_for(Session, "after_rollback")

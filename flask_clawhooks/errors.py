@@ -15,6 +15,22 @@ class UnknownEventType(ClawHooksError, ValueError):
     """:meth:`ClawHooks.emit` was called with a type that is not in the catalog."""
 
 
+class InvalidEventData(ClawHooksError, ValueError):
+    """:meth:`ClawHooks.emit` was given ``data`` that does not match its event type's
+    JSON Schema, with ``CLAWHOOKS_VALIDATE_PAYLOADS = "strict"``. Nothing was recorded.
+
+    .. versionadded:: 0.3.0
+    """
+
+    def __init__(self, message: str, *, event_type: str, errors: list[str]) -> None:
+        super().__init__(message)
+        #: The type emitted.
+        self.event_type = event_type
+        #: One ``"<field path>: <problem>"`` line per mismatch, such as
+        #: ``"data.sender.name: 'name' is a required property"``.
+        self.errors = errors
+
+
 class NotInitialized(ClawHooksError, RuntimeError):
     """The extension was used with an app that it was never registered on."""
 

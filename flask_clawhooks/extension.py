@@ -15,12 +15,19 @@ from sqlalchemy import event, func, select
 from sqlalchemy import inspect as sa_inspect
 
 from . import ledger, metrics, signals
-from .catalog import CATALOG, TEST_EVENT, EventType
+from .catalog import CATALOG, TEST_EVENT, TEST_EVENT_TYPE, EventType
 from .config import DEFAULTS, load_settings
 from .dispatch import process_dispatcher
 from .enqueue import after_commit, push_ready
-from .errors import ConfigurationError, NotInitialized, TooManyTestSends, UnknownEventType
+from .errors import (
+    ConfigurationError,
+    InvalidEventData,
+    NotInitialized,
+    TooManyTestSends,
+    UnknownEventType,
+)
 from .ids import new_id
+from .migrations.host import alembic_include_name
 from .models import (
     AnySession,
     Base,
@@ -31,6 +38,7 @@ from .models import (
 )
 from .ratelimit import LimitReached
 from .samples import SAMPLES, sample_data
+from .schemas import check_schema, data_errors
 from .signing import envelope_bytes
 from .state import EXTENSION_KEY, Loaders, State, get_state
 from .timeutil import isoformat, utcnow
@@ -120,9 +128,15 @@ class ClawHooks:
         if settings.metrics_view is not None:
             metrics.register_view(app, settings.metrics_view)
 
+        from .dashboard import NAME as DASHBOARD
         from .dashboard import create_blueprint as create_dashboard
 
         app.register_blueprint(create_dashboard(), url_prefix=settings.dashboard_prefix)
+
+        from .migrations import gate, host
+
+        gate.install(app, db, {"clawhooks_api": "api", DASHBOARD: "dashboard"})
+        host.watch_for_flask_migrate(app)
 
     # -- configuration by the host ---------------------------------------------------
 
@@ -162,11 +176,28 @@ class ClawHooks:
         self.loaders.api_key = loader
         return loader
 
-    def register_event_type(self, name: str, description: str, group: str = "Custom") -> None:
-        """Allow :meth:`emit` of another event type, such as ``invoice.paid``."""
+    def register_event_type(self, name: str, description: str, group: str = "Custom", *,
+                            schema: dict[str, Any] | None = None) -> None:
+        """Allow :meth:`emit` of another event type, such as ``invoice.paid``.
+
+        :param schema: the JSON Schema (draft 2020-12) of the event's ``data``: served by
+            the API (``/event-types``, the OpenAPI ``webhooks``), shown in the dashboard,
+            and checked by :meth:`emit` as ``CLAWHOOKS_VALIDATE_PAYLOADS`` says. Without
+            one, receivers learn nothing of the shape and ``data`` is not checked.
+        :raises ValueError: for a malformed name or a schema that is not valid.
+
+        .. versionchanged:: 0.3.0 ``schema``.
+        """
         if not name or "." not in name or name == TEST_EVENT:
             raise ValueError(f"Event types look like 'group.action', got {name!r}.")
-        self.event_types[name] = EventType(name, description, group)
+        checked = check_schema(schema) if schema is not None else None
+        self.event_types[name] = EventType(name, description, group, checked)
+
+    def event_type(self, name: str) -> EventType | None:
+        """The catalog entry of ``name`` (``webhook.test`` included), or ``None``."""
+        if name == TEST_EVENT:
+            return TEST_EVENT_TYPE
+        return self.event_types.get(name)
 
     # -- use ---------------------------------------------------------------------------
 
@@ -187,9 +218,25 @@ class ClawHooks:
         return state
 
     def create_all(self) -> None:
-        """Create the webhook tables with the host's engine (``flask clawhooks init-db``)."""
+        """Create the webhook tables with the host's engine and record their schema
+        revision (``flask clawhooks init-db``). Tables already at that revision are kept.
+
+        :raises ~flask_clawhooks.migrations.schema.SchemaNotCurrent: when the tables were
+            made by an older version: nothing is changed, ``flask clawhooks db upgrade``
+            brings them up to date.
+
+        .. versionchanged:: 0.3.0
+            Records the schema revision; refuses tables of an older version.
+        """
+        from .migrations import schema
+
         state = self.state()
-        Base.metadata.create_all(state.db.engine)
+        schema.create_all(state.db.engine, Base.metadata)
+
+    #: An Alembic ``include_name`` filter for a host's own migrations that leaves the
+    #: ``clawhooks_*`` tables out (set for Flask-Migrate automatically); see
+    #: :func:`flask_clawhooks.migrations.host.alembic_include_name`.
+    alembic_include_name = staticmethod(alembic_include_name)
 
     def emit(
         self,
@@ -213,10 +260,15 @@ class ClawHooks:
             ``CLAWHOOKS_IDEMPOTENCY_WINDOW`` creates nothing and returns this event, even
             when the two race in separate transactions (:mod:`.idempotency`).
         :raises UnknownEventType: for a type not in the catalog.
+        :raises InvalidEventData: when ``CLAWHOOKS_VALIDATE_PAYLOADS`` is ``"strict"`` and
+            ``data`` does not match the type's schema; ``"warn"`` logs the mismatch once
+            per call (logger ``flask_clawhooks``) and sends anyway.
         :raises TypeError: if ``data`` cannot be serialized as JSON.
 
         .. versionchanged:: 0.2.0
             ``idempotency_key``.
+        .. versionchanged:: 0.3.0
+            ``data`` is checked against the type's schema (``CLAWHOOKS_VALIDATE_PAYLOADS``).
         """
         if event_type not in self.event_types and event_type != TEST_EVENT:
             known = ", ".join(sorted(self.event_types))
@@ -229,10 +281,34 @@ class ClawHooks:
                 "emit() needs owner=, a non-empty string naming whose webhooks get it."
             )
         state = self.state()
+        self._check_data(state, event_type, data)
         session = session if session is not None else state.db.session
         if idempotency_key is not None:
             return self._emit_once(state, session, event_type, data, owner, idempotency_key)
         return self._record_event(state, session, event_type, data, owner, None)
+
+    def _check_data(self, state: State, event_type: str, data: Any) -> None:
+        """Check ``data`` against the type's schema as ``CLAWHOOKS_VALIDATE_PAYLOADS``
+        says: nothing (``off``, or a type without a schema), one log record, or
+        :class:`InvalidEventData`."""
+        mode = state.settings.validate_payloads
+        if mode == "off":
+            return
+        known = self.event_type(event_type)
+        if known is None or known.schema is None:
+            return
+        errors = data_errors(known.schema, data)
+        if not errors:
+            return
+        listed = "; ".join(errors)
+        if mode == "strict":
+            raise InvalidEventData(
+                f"emit({event_type!r}): data does not match the event type's schema: "
+                f"{listed}. Send the fields the schema requires (GET /event-types of the "
+                "API, or docs/events.rst), or set CLAWHOOKS_VALIDATE_PAYLOADS to 'warn'.",
+                event_type=event_type, errors=errors)
+        log.warning("emit(%r): data does not match the event type's schema: %s. It is "
+                    "sent anyway (CLAWHOOKS_VALIDATE_PAYLOADS = 'warn').", event_type, listed)
 
     def _emit_once(self, state: State, session: AnySession, event_type: str, data: Any,
                    owner: str, key: str) -> Event:

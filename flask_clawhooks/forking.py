@@ -23,6 +23,10 @@ registers an :func:`os.register_at_fork` hook that, in every child forked afterw
 * closes its copies of the sockets of the Redis clients passed to :func:`protect_redis`,
 * and arranges for the child to exit when its parent dies (:func:`die_with_parent`).
 
+The hooks also hold SIGTERM and SIGINT while the fork is under way (a stop handler that
+raised inside the fork hooks left the logging lock held and hung the worker), and give
+the child the default handlers of those two signals, not the parent worker's.
+
 Then a SIGKILLed worker's database sessions end with it, and so do its children.
 """
 
@@ -62,6 +66,10 @@ _redis_clients: weakref.WeakSet[redis.Redis] = weakref.WeakSet()
 _inherited: list[Any] = []
 _installed = False
 _forking_pid = 0
+#: The signals a worker stops on; held while a fork is under way.
+STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
+#: The forking thread's signal mask before :func:`_before_fork` held them.
+_mask_before_fork: set[int | signal.Signals] | None = None
 _parent_watch: _ParentWatch | None = None
 
 
@@ -70,7 +78,8 @@ def install() -> None:
     global _installed
     if _installed or not hasattr(os, "register_at_fork"):
         return
-    os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
+    os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
+                        after_in_child=_after_fork_in_child)
     _installed = True
 
 
@@ -116,11 +125,34 @@ def _remember_socket(dbapi_connection: Any, record: Any) -> None:
 
 
 def _before_fork() -> None:
-    global _forking_pid
+    global _forking_pid, _mask_before_fork
     _forking_pid = os.getpid()
+    # The worker's SIGTERM/SIGINT handlers (RQ's and ours) raise StopRequested. Raised in
+    # the middle of the fork hooks, it left the logging module's lock held for good in
+    # the parent (its after-fork release never ran), and the next log line hung the
+    # worker. Held here, before any other hook (before-hooks run last-registered first),
+    # such a signal is handled once the fork is done.
+    _mask_before_fork = None
+    _mask_before_fork = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+
+
+def _restore_signal_mask() -> None:
+    global _mask_before_fork
+    if _mask_before_fork is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, _mask_before_fork)
+        _mask_before_fork = None
+
+
+def _after_fork_in_parent() -> None:
+    _restore_signal_mask()
 
 
 def _after_fork_in_child() -> None:
+    # The parent's handlers belong to the parent's worker; in the child (RQ's scheduler,
+    # until it installs its own) a stop signal simply ends the process.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    _restore_signal_mask()
     try:
         _close_inherited_database_sockets()
         _close_inherited_redis_sockets()

@@ -37,11 +37,11 @@ from .models import (
     delivery_table,
     webhook_table,
 )
-from .outcome import Verdict, classify, retry_after_seconds, retry_delay
-from .signing import signature_header, standard_signature
+from .outcome import decide
+from .signing import request_headers
 from .state import get_state
 from .timeutil import utcnow
-from .transport import USER_AGENT, HttpResult
+from .transport import HttpResult
 
 _attempts = attempt_table
 _deliveries = delivery_table
@@ -207,27 +207,6 @@ FROM {_rows(postgres, "id text, lease_token text, status text, next_attempt_at t
                       "response_code int, response_time_ms int, last_error text, "
                       "updated_at timestamp")}
 WHERE d.id = v.id AND d.lease_token = v.lease_token""") for postgres in (True, False)}
-
-
-def request_headers(
-    signing_secrets: Sequence[str], body: bytes, event_id: str, event_type: str,
-    delivery_id: str,
-    timestamp: int,
-) -> dict[str, str]:
-    """The headers of one attempt. ``signing_secrets[0]`` is current; any others are still in
-    their rotation grace period and only add Standard Webhooks signatures."""
-    return {
-        "Content-Type": "application/json",
-        "User-Agent": USER_AGENT,
-        "X-ClawBook-Event": event_type,
-        "X-ClawBook-Delivery": delivery_id,
-        "X-ClawBook-Signature": signature_header(signing_secrets[0], body),
-        "webhook-id": event_id,
-        "webhook-timestamp": str(timestamp),
-        "webhook-signature": " ".join(
-            standard_signature(secret, event_id, timestamp, body) for secret in signing_secrets
-        ),
-    }
 
 
 _INSERT_EVENT = """
@@ -424,45 +403,34 @@ def record(session: AnySession, outcomes: Sequence[Outcome], settings: Settings)
 
     for outcome in outcomes:
         work, result = outcome.work, outcome.result
-        verdict = classify(result)
+        decision = decide(result, work.attempt_number, outcome.finished_at,
+                          settings.retry_delays, work.secret_values)
+        status, next_at, error = decision.status, decision.next_attempt_at, decision.error
+        if status == DeliveryStatus.SUCCESS:
+            follow.succeeded.append(outcome)
+        elif next_at is not None:
+            follow.retries.append((work.delivery_id, next_at))
+        if decision.exhausted:
+            exhausted.add(work.webhook_id)
+        if decision.gone:
+            gone.add(work.webhook_id)
         # Everything recorded of the answer, and all that is later shown of it (API,
-        # dashboard, CLI, e-mail, signals, logs), is what disclose() lets out.
+        # dashboard, CLI, e-mail, signals, logs), is what disclosure lets out.
         shown = disclosure.disclose(result, work.secret_values,
                                     settings.response_excerpt_bytes)
-        error = shown.error
-        status = DeliveryStatus.PENDING
-        next_at: dt.datetime | None = None
-        attempt_outcome = "failed"
-        if verdict is Verdict.SUCCESS:
-            status, attempt_outcome = DeliveryStatus.SUCCESS, "success"
-            follow.succeeded.append(outcome)
-        elif verdict is Verdict.RETRY:
-            wait = retry_after_seconds(result.headers, result.status, outcome.finished_at)
-            delay = retry_delay(settings.retry_delays, work.attempt_number, wait)
-            if delay is None:
-                status = DeliveryStatus.FAILED
-                exhausted.add(work.webhook_id)
-            else:
-                attempt_outcome = "retry"
-                next_at = outcome.finished_at + dt.timedelta(seconds=delay)
-                follow.retries.append((work.delivery_id, next_at))
-        else:
-            status = DeliveryStatus.FAILED
-            if verdict is Verdict.GONE:
-                gone.add(work.webhook_id)
         if status == DeliveryStatus.FAILED:
             failure = Failure(
                 delivery_id=work.delivery_id, webhook_id=work.webhook_id, owner=work.owner,
                 url=work.url, event_id=work.event_id, event_type=work.event_type,
                 reason=error or "failed", attempts=work.attempt_number,
-                exhausted=verdict is Verdict.RETRY,
+                exhausted=decision.exhausted,
             )
             follow.failures.append(failure)
             terminal.append((failure, work.webhook_id))
         elif status == DeliveryStatus.SUCCESS:
             terminal.append((None, work.webhook_id))
         attempt_rows.append({
-            "id": work.attempt_id, "outcome": attempt_outcome,
+            "id": work.attempt_id, "outcome": decision.outcome,
             "created_at": _timestamp(outcome.started_at),
             "response_code": result.status, "response_time_ms": result.elapsed_ms,
             "error": error, "response_headers": shown.headers,

@@ -44,12 +44,18 @@ def _message(subject: str, text: str, sender: str, recipient: str) -> EmailMessa
 
 
 def failure_message(failure: Failure, api_prefix: str, sender: str,
-                    recipient: str) -> EmailMessage:
+                    recipient: str, *, dashboard_prefix: str | None = None) -> EmailMessage:
+    """:param dashboard_prefix: where the dashboard is mounted; the e-mail then names the
+        delivery's own page (a path: the worker knows no host name)."""
+    page = (f"Its attempts, request and responses are on its page in the dashboard:\n"
+            f"  {dashboard_prefix}/{failure.webhook_id}/deliveries/{failure.delivery_id}\n\n"
+            if dashboard_prefix is not None else "")
     return _message(
         f"[ClawBook] Webhook {failure.webhook_id} failed",
         f"Your webhook {failure.webhook_id} ({failure.url}) has been marked as failed.\n\n"
         f"Delivery {failure.delivery_id} of event {failure.event_id} ({failure.event_type})\n"
         f"failed {failure.attempts} times. Last error: {failure.reason}\n\n"
+        f"{page}"
         "New events are still sent to this webhook, and it becomes active again after its\n"
         "next successful delivery. Check that the endpoint answers 2xx within the timeout,\n"
         "then retry the delivery from the dashboard or with\n"
@@ -130,7 +136,8 @@ def send_failure_email(state: State, failure: Failure) -> bool:
         return False
     settings = state.settings
     _send(state, failure_message(failure, settings.api_prefix, settings.mail_sender,
-                                 recipient), "failed")
+                                 recipient, dashboard_prefix=settings.dashboard_prefix),
+          "failed")
     return True
 
 

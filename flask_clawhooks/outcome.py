@@ -20,7 +20,10 @@ import datetime as dt
 import email.utils
 import enum
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
+from .disclosure import error_text
+from .models import AttemptOutcome, DeliveryStatus
 from .transport import HttpResult
 
 #: Longest ``Retry-After`` honoured, in seconds; longer requests are cut to this.
@@ -83,3 +86,46 @@ def retry_delay(
     if retry_after is not None:
         delay = max(delay, retry_after)
     return delay
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What one finished attempt means for its attempt row, its delivery and its webhook."""
+
+    #: The attempt row's outcome.
+    outcome: AttemptOutcome
+    #: The delivery's status: still pending (a retry is due), success, or failed.
+    status: DeliveryStatus
+    #: When the retry is due, for a pending delivery.
+    next_attempt_at: dt.datetime | None
+    #: The error text of the attempt and the delivery (None for an answer that says all).
+    error: str | None
+    #: The receiver answered 410 Gone: the webhook is to be disabled.
+    gone: bool = False
+    #: The last retry failed: the webhook is marked failed.
+    exhausted: bool = False
+
+
+def decide(result: HttpResult, attempt_number: int, finished_at: dt.datetime,
+           retry_delays: Sequence[float], secrets: Sequence[str] = ()) -> Decision:
+    """The outcome rules above applied to attempt ``attempt_number`` (1-based) of a
+    delivery, which ended at ``finished_at`` (naive UTC). Pure: it reads nothing else
+    and writes nothing, so :func:`flask_clawhooks.ledger.record` only stores what it says.
+
+    :param secrets: the webhook's secret custom header values, masked in the error text
+        (:func:`flask_clawhooks.disclosure.error_text`).
+    """
+    verdict = classify(result)
+    error = error_text(result, secrets)
+    if verdict is Verdict.SUCCESS:
+        return Decision(AttemptOutcome.SUCCESS, DeliveryStatus.SUCCESS, None, error)
+    if verdict is Verdict.RETRY:
+        wait = retry_after_seconds(result.headers, result.status, finished_at)
+        delay = retry_delay(retry_delays, attempt_number, wait)
+        if delay is None:
+            return Decision(AttemptOutcome.FAILED, DeliveryStatus.FAILED, None, error,
+                            exhausted=True)
+        return Decision(AttemptOutcome.RETRY, DeliveryStatus.PENDING,
+                        finished_at + dt.timedelta(seconds=delay), error)
+    return Decision(AttemptOutcome.FAILED, DeliveryStatus.FAILED, None, error,
+                    gone=verdict is Verdict.GONE)

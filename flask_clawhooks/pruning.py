@@ -10,8 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
+from typing import Any
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import delete, exists, func, select
 
 from .models import AnySession, Attempt, Delivery, DeliveryStatus, Event
 from .timeutil import utcnow
@@ -45,6 +46,19 @@ def parse_age(text: str) -> dt.timedelta:
     return dt.timedelta(seconds=seconds)
 
 
+def _prunable(older_than: dt.timedelta) -> Any:
+    cutoff = utcnow() - older_than
+    still_pending = exists().where(Delivery.event_id == Event.id,
+                                   Delivery.status == DeliveryStatus.PENDING)
+    return (Event.created_at < cutoff, ~still_pending)
+
+
+def prunable(session: AnySession, older_than: dt.timedelta) -> int:
+    """How many events :func:`prune` would delete now (the total of its progress bar)."""
+    return int(session.scalar(select(func.count()).select_from(Event)
+                              .where(*_prunable(older_than))) or 0)
+
+
 def prune(
     session: AnySession,
     older_than: dt.timedelta,
@@ -55,13 +69,11 @@ def prune(
     Commits every :data:`PRUNE_BATCH` events and calls ``progress(deleted_so_far)``.
     :returns: how many events were deleted.
     """
-    cutoff = utcnow() - older_than
-    still_pending = exists().where(Delivery.event_id == Event.id,
-                                   Delivery.status == DeliveryStatus.PENDING)
+    conditions = _prunable(older_than)
     deleted = 0
     while True:
         ids = list(session.scalars(
-            select(Event.id).where(Event.created_at < cutoff, ~still_pending)
+            select(Event.id).where(*conditions)
             .order_by(Event.id).limit(PRUNE_BATCH)
         ))
         if not ids:

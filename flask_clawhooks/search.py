@@ -24,6 +24,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from sqlalchemy import Select, literal_column, select, union_all
+from sqlalchemy.orm import selectinload
 
 from .ids import first_id_at
 from .models import (
@@ -148,7 +149,9 @@ def search(session: AnySession, owner: str | None, query: DeliveryQuery, limit: 
     ids = ids[:limit]
     if not ids:
         return [], False
+    # Attempts come along: the state's detail reads the last one's outcome.
     rows = list(session.scalars(
         select(Delivery).where(Delivery.id.in_(ids)).order_by(Delivery.id.desc())
+        .options(selectinload(Delivery.attempts))
     ))
     return rows, more

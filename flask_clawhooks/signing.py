@@ -18,7 +18,10 @@ import functools
 import hmac
 import json
 import secrets
+from collections.abc import Sequence
 from typing import Any
+
+from .version import USER_AGENT
 
 
 def envelope_bytes(event_id: str, event_type: str, created_at: str, data: Any) -> bytes:
@@ -68,3 +71,24 @@ def standard_signature(secret: str, message_id: str, timestamp: int, body: bytes
     signed = f"{message_id}.{timestamp}.".encode() + body
     digest = hmac.digest(standard_key(secret), signed, "sha256")
     return "v1," + base64.b64encode(digest).decode("ascii")
+
+
+def request_headers(
+    signing_secrets: Sequence[str], body: bytes, event_id: str, event_type: str,
+    delivery_id: str,
+    timestamp: int,
+) -> dict[str, str]:
+    """The headers of one attempt. ``signing_secrets[0]`` is current; any others are still in
+    their rotation grace period and only add Standard Webhooks signatures."""
+    return {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "X-ClawBook-Event": event_type,
+        "X-ClawBook-Delivery": delivery_id,
+        "X-ClawBook-Signature": signature_header(signing_secrets[0], body),
+        "webhook-id": event_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": " ".join(
+            standard_signature(secret, event_id, timestamp, body) for secret in signing_secrets
+        ),
+    }

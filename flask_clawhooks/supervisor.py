@@ -157,12 +157,13 @@ class Supervisor:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.pthread_sigmask(signal.SIG_SETMASK, set())
             forking.die_with_parent(self.shutdown_timeout)
-            from .worker import run_worker
+            from .worker import rq_logging_level, run_worker
 
             name = f"{self.name}.{os.getpid()}" if self.name else None
-            run_worker(self.app, burst=self.burst, logging_level=self.logging_level,
-                       name=name, supervised=True)
-            code = 0
+            run = run_worker(self.app, burst=self.burst,
+                             logging_level=rq_logging_level(self.logging_level),
+                             name=name, supervised=True)
+            code = 1 if run.failed_jobs and self.burst else 0
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 1
         except BaseException:

@@ -35,9 +35,6 @@ import httptools
 
 from .destinations import DestinationPolicy, DestinationRefused
 from .timeutil import utcnow
-from .version import __version__
-
-USER_AGENT = f"ClawBook-Webhooks/{__version__}"
 
 #: Body bytes beyond the excerpt read to keep a connection; a longer answer closes it.
 _DRAIN_LIMIT = 64 * 1024

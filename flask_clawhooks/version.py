@@ -5,3 +5,6 @@
 from __future__ import annotations
 
 __version__ = "0.2.0"
+
+#: The ``User-Agent`` of every delivery.
+USER_AGENT = f"ClawBook-Webhooks/{__version__}"

@@ -19,6 +19,7 @@ import logging
 import signal
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -43,12 +44,43 @@ _STABLE_RUN_SECONDS = 60.0
 PUBSUB_POLL_SECONDS = 0.2
 
 
+def rq_logging_level(level: str) -> str:
+    """RQ's level for the worker's ``--log-level``: RQ logs three or four lines per job at
+    INFO, which would bury the one line per failed attempt this package logs
+    (:func:`flask_clawhooks.dispatch.log_outcomes`), so they show only at DEBUG."""
+    level = level.upper()
+    return level if level in ("DEBUG", "WARNING", "ERROR", "CRITICAL") else "WARNING"
+
+
+def setup_logging(level: str) -> None:
+    """Show this package's log at ``level`` on standard error, unless the host already
+    configured a handler for it (or for the root logger)."""
+    logger = logging.getLogger("flask_clawhooks")
+    logger.setLevel(level.upper())
+    if not logger.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+        logger.addHandler(handler)
+
+
+@dataclass
+class WorkerRun:
+    """What :func:`run_worker` did."""
+
+    #: Whether any job was processed.
+    worked: bool = False
+    #: Jobs that raised (RQ moved them to its failed job registry).
+    failed_jobs: int = 0
+
+
 class ClawHooksWorker(SimpleWorker):
     """A :class:`~rq.worker.SimpleWorker` that runs jobs in ``flask_app``'s context."""
 
     def __init__(self, *args: Any, flask_app: Flask, supervised: bool = False,
                  **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        #: Jobs of this worker that raised: ``--burst`` exits non-zero when there are any.
+        self.jobs_failed = 0
         self.flask_app = flask_app
         self._sweeper: Sweeper | None = None
         self._sweep_in_background = False
@@ -83,6 +115,10 @@ class ClawHooksWorker(SimpleWorker):
         get_state(self.flask_app).stopping = True
         super().handle_warm_shutdown_request()  # type: ignore[no-untyped-call]
 
+    def handle_job_failure(self, job: Job, queue: Queue, *args: Any, **kwargs: Any) -> None:
+        self.jobs_failed += 1
+        super().handle_job_failure(job, queue, *args, **kwargs)
+
     def perform_job(self, job: Job, queue: Queue, *args: Any, **kwargs: Any) -> bool:
         with self.flask_app.app_context():
             return bool(super().perform_job(job, queue, *args, **kwargs))
@@ -90,6 +126,10 @@ class ClawHooksWorker(SimpleWorker):
     def dequeue_job_and_maintain_ttl(self, *args: Any, **kwargs: Any) -> Any:
         # Started here, after RQ has forked its scheduler process, so that process
         # inherits no threads of ours.
+        if get_state(self.flask_app).stopping:
+            # A stop whose StopRequested was lost (raised where it could only be ignored,
+            # e.g. a fork hook) still stops the worker before it takes more work.
+            raise StopRequested()
         if self._sweep_in_background and self._sweeper is None:
             self._sweeper = Sweeper(self.flask_app)
             self._sweeper.start()
@@ -156,7 +196,7 @@ def run_worker(
     logging_level: str = "INFO",
     name: str | None = None,
     supervised: bool = False,
-) -> bool:
+) -> WorkerRun:
     """Sweep once, then work the app's queue (until it is empty, with ``burst``).
 
     RQ's worker quits when it loses Redis; outside burst mode this starts it again,
@@ -165,20 +205,25 @@ def run_worker(
 
     :param supervised: run under :class:`~flask_clawhooks.supervisor.Supervisor`, which
         alone answers Ctrl-C.
-    :returns: whether any job was processed.
+    :param logging_level: RQ's own level (see :func:`rq_logging_level`).
+    :returns: whether any job was processed and how many failed.
     """
     state = get_state(app)
     state.worker_mode = True
     state.stopping = False
     prepare_process(app)
-    worked = False
+    run = WorkerRun()
     pause = 1.0
+    previous_handlers = _catch_stop_signals(state, supervised)
     try:
         # state.stopping is set by whichever worker's signal handler got SIGTERM/SIGINT,
         # including that of a worker which already lost Redis, between two runs.
         while not state.stopping:
             worker: ClawHooksWorker | None = None
             started = time.monotonic()
+            # Outside RQ's work() (the sweep, the pause after losing Redis) the signals
+            # are ours again: a stop there must not reach a finished worker's handler.
+            _catch_stop_signals(state, supervised)
             try:
                 with app.app_context():
                     state.extension.sweep()
@@ -187,8 +232,11 @@ def run_worker(
                 worker = ClawHooksWorker([state.queue], connection=state.redis, flask_app=app,
                                          name=name, supervised=supervised)
                 worker._sweep_in_background = not burst
-                worked |= bool(worker.work(burst=burst, with_scheduler=with_scheduler,
-                                           logging_level=logging_level))
+                try:
+                    run.worked |= bool(worker.work(burst=burst, with_scheduler=with_scheduler,
+                                                   logging_level=logging_level))
+                finally:
+                    run.failed_jobs += worker.jobs_failed
             except StopRequested:  # RQ's signal handler, between two runs
                 break
             except (redis.ConnectionError, redis.TimeoutError) as exc:
@@ -213,6 +261,25 @@ def run_worker(
             except StopRequested:
                 break
             pause = min(pause * 2, 30.0)
-        return worked
+        return run
     finally:
         state.worker_mode = False
+        for signum, handler in previous_handlers.items():
+            signal.signal(signum, handler)
+
+
+def _catch_stop_signals(state: Any, supervised: bool) -> dict[int, Any]:
+    """Answer SIGTERM (and SIGINT, unless a supervisor answers it) outside RQ's own
+    handlers: set ``state.stopping`` and raise :class:`StopRequested` where the worker is,
+    so a stop during the first sweep or between two runs ends the worker cleanly instead
+    of killing it by the signal's default action. Returns the handlers it replaced (none
+    off the main thread, where Python allows no handlers)."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+
+    def stop(signum: int, frame: Any) -> None:
+        state.stopping = True
+        raise StopRequested()
+
+    signums = [signal.SIGTERM] if supervised else [signal.SIGTERM, signal.SIGINT]
+    return {signum: signal.signal(signum, stop) for signum in signums}

@@ -21,6 +21,10 @@ TIMESTAMP_HEADER = "webhook-timestamp"
 STANDARD_SIGNATURE_HEADER = "webhook-signature"
 STANDARD_HEADERS: tuple[str, str, str] = (ID_HEADER, TIMESTAMP_HEADER, STANDARD_SIGNATURE_HEADER)
 
+#: Sent (``true``) on the kit's answer to a duplicate, so that a sender or a checker
+#: (:mod:`receiver_kit.check`) can tell that the handler did not run again.
+DUPLICATE_HEADER = "Webhook-Duplicate"
+
 #: Read only when the direct peer is a trusted proxy, see :mod:`receiver_kit.allowlist`.
 FORWARDED_FOR_HEADER = "X-Forwarded-For"
 

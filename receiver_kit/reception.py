@@ -6,7 +6,7 @@ Every adapter runs the same three steps, so they live here once:
    its event id in the idempotency store;
 2. when :attr:`Reception.answer` is set the adapter sends it and does not run the handler:
    a rejection (401, 403, 400, or 503 while another request holds the event) or a
-   duplicate's ``200 {"status": "duplicate", "id": ...}``;
+   duplicate's ``200 {"status": "duplicate", "id": ...}`` with ``Webhook-Duplicate: true``;
 3. otherwise the handler runs with :attr:`Reception.event`, and the adapter calls
    :meth:`Reception.finish` with whether it succeeded: only then is the event marked
    processed; a failure releases the claim, so the sender's retry runs the handler again.
@@ -17,14 +17,15 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import Answer, EventInProgress, WebhookRejected
-from .headers import Headers
+from .headers import DUPLICATE_HEADER, Headers
 from .idempotency import Claim, IdempotencyStore, retry_after
 from .options import ReceiverOptions
 
 
 def duplicate_answer(event_id: str) -> Answer:
-    """The ``200`` answer to an event processed before; the handler does not run."""
-    return Answer(200, {"status": "duplicate", "id": event_id})
+    """The ``200`` answer to an event processed before, with ``Webhook-Duplicate: true``;
+    the handler does not run."""
+    return Answer(200, {"status": "duplicate", "id": event_id}, ((DUPLICATE_HEADER, "true"),))
 
 
 class Reception:

@@ -156,7 +156,10 @@ class Host:
             time.sleep(min(max(wait, 0.05) + 0.05, 2.0))
 
 
-def make_host(database_url: str, redis_url: str, instance_path: str, **config: Any) -> Host:
+def make_host(database_url: str, redis_url: str, instance_path: str, *,
+              create_tables: bool = True, **config: Any) -> Host:
+    """A host app on ``database_url``; ``create_tables`` runs ``init-db`` (creates the
+    tables and records the head schema revision, without running the migrations)."""
     app = Flask("clawbook_test", instance_path=instance_path)
     app.config.update(
         TESTING=True,
@@ -174,8 +177,9 @@ def make_host(database_url: str, redis_url: str, instance_path: str, **config: A
     clawhooks = ClawHooks(app, db=db)
     host = Host(app, db, clawhooks)
     clawhooks.owner_email_loader(host.emails.get)
-    with app.app_context():
-        clawhooks.create_all()
+    if create_tables:
+        with app.app_context():
+            clawhooks.create_all()
     return host
 
 

@@ -5,23 +5,33 @@
   accepts.
 * ``.. clawhooks-sample:: TYPE`` renders the sample envelope of ``TYPE`` from
   :data:`flask_clawhooks.samples.SAMPLES`, the copy the dashboard's *Send test* sends.
+* ``.. clawhooks-schema:: TYPE`` renders the JSON Schema of ``TYPE``'s ``data`` from
+  :data:`flask_clawhooks.schemas.DATA_SCHEMAS`, the schema ``emit()`` checks and the API
+  serves.
 * ``.. clawhooks-openapi::`` renders the HTTP API reference from the OpenAPI document the
   API serves (:func:`flask_clawhooks.api.openapi.document`), so it cannot drift from it.
 * At the end of a build, every key of :data:`flask_clawhooks.config.DEFAULTS` must have a
   ``.. data::`` entry (``config.rst``); a missing one is a warning, which ``-W`` turns into
   a failed build.
+* Before reading any page, everything an ``.. auto…::`` directive documents must import;
+  otherwise the build stops with the reason and the command that installs what is
+  missing. Autodoc alone only warns, and a build without ``-W`` would publish the API
+  reference with those entries silently left out.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 from docutils import nodes
 from docutils.statemachine import StringList
 from sphinx.application import Sphinx
 from sphinx.environment import BuildEnvironment
+from sphinx.errors import SphinxError
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
@@ -72,6 +82,24 @@ class SampleDirective(SphinxDirective):
         if name not in SAMPLES:
             raise self.error(f"no sample for event type {name!r} in flask_clawhooks.samples")
         text = json.dumps(SAMPLES[name], indent=2, ensure_ascii=False)
+        block = nodes.literal_block(text, text)
+        block["language"] = "json"
+        return [block]
+
+
+class SchemaDirective(SphinxDirective):
+    """The JSON Schema of one event type's ``data``, as a JSON block."""
+
+    has_content = False
+    required_arguments = 1
+
+    def run(self) -> list[nodes.Node]:
+        from flask_clawhooks.schemas import DATA_SCHEMAS
+
+        name = self.arguments[0]
+        if name not in DATA_SCHEMAS:
+            raise self.error(f"no schema for event type {name!r} in flask_clawhooks.schemas")
+        text = json.dumps(DATA_SCHEMAS[name], indent=2, ensure_ascii=False)
         block = nodes.literal_block(text, text)
         block["language"] = "json"
         return [block]
@@ -150,9 +178,58 @@ def check_config_documented(app: Sphinx, env: BuildEnvironment) -> None:
                         "in config.rst", key, type="clawhooks", subtype="config")
 
 
+#: ``.. automodule:: x``, ``.. autoclass:: x.Y``… and what they name.
+AUTODOC_TARGET = re.compile(
+    r"^\s*\.\.\s+auto(?:module|class|function|exception|data|attribute|method)::\s+(\S+)",
+    re.MULTILINE)
+
+
+class UndocumentableError(SphinxError):
+    category = "Documented code cannot be imported"
+
+
+def _unimportable(target: str) -> str | None:
+    """Why ``target`` (a module, or an object in one) cannot be imported, or None."""
+    parts = target.split(".")
+    for end in range(len(parts), 0, -1):
+        name = ".".join(parts[:end])
+        try:
+            found: Any = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue  # not a module: the rest are attributes of a shorter one
+            return f"{name}: {exc}"
+        except Exception as exc:  # any import-time failure is a reason to stop
+            return f"{name}: {type(exc).__name__}: {exc}"
+        for attribute in parts[end:]:
+            try:
+                found = getattr(found, attribute)
+            except AttributeError:
+                return f"{target}: {name} has no {'.'.join(parts[end:])!r}"
+        return None
+    return f"{target}: no such module"
+
+
+def check_autodoc_imports(app: Sphinx) -> None:
+    """Stop the build when a documented module or object cannot be imported."""
+    problems = []
+    for page in sorted(Path(app.srcdir).rglob("*.rst")):
+        for target in AUTODOC_TARGET.findall(page.read_text(encoding="utf-8")):
+            reason = _unimportable(target)
+            if reason is not None:
+                problems.append(f"{page.name}: {reason}")
+    if problems:
+        raise UndocumentableError(
+            "the API reference would leave these out:\n  " + "\n  ".join(problems)
+            + "\nInstall what the docs document, then build again: "
+              "python -m pip install -e '.[docs]'")
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
+    app.connect("builder-inited", check_autodoc_imports)
     app.add_directive("clawhooks-catalog", CatalogDirective)
     app.add_directive("clawhooks-openapi", OpenApiDirective)
     app.add_directive("clawhooks-sample", SampleDirective)
+    app.add_directive("clawhooks-schema", SchemaDirective)
     app.connect("env-check-consistency", check_config_documented)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

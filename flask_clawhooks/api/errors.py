@@ -110,6 +110,37 @@ class InvalidField(ApiError, UnprocessableEntity):
         self.field = field
         self.reason = message
 
+    @property
+    def problems(self) -> list[InvalidField]:
+        """Every invalid field: the answer lists them all under ``error.errors``."""
+        return [self]
+
+
+class InvalidFields(InvalidField):
+    """Several fields are invalid: all of them are reported at once, the first one as
+    :attr:`field` and :attr:`reason` (what the CLI and a single-field reader use).
+
+    .. versionadded:: 0.3.0
+    """
+
+    def __init__(self, errors: list[InvalidField]) -> None:
+        super().__init__(errors[0].field, errors[0].reason)
+        self.description = "; ".join(f"{e.field}: {e.reason.rstrip('.')}"
+                                     for e in errors) + "."
+        self._errors = errors
+
+    @property
+    def problems(self) -> list[InvalidField]:
+        return list(self._errors)
+
+
+def raise_all(errors: list[InvalidField]) -> None:
+    """Raise the one error, or all of them as :class:`InvalidFields`; nothing if none."""
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise InvalidFields(errors)
+
 
 class TooManyToRecover(ApiError, UnprocessableEntity):
     """A recovery range holds more deliveries than ``CLAWHOOKS_RECOVER_LIMIT``.
@@ -130,8 +161,14 @@ def json_response(data: Any, status: int = 200) -> Response:
 
 
 def error_response(status: int, code: str, message: str,
-                   headers: list[tuple[str, str]] | None = None) -> Response:
-    response = json_response({"error": {"code": code, "message": message}}, status)
+                   headers: list[tuple[str, str]] | None = None,
+                   errors: list[dict[str, str]] | None = None) -> Response:
+    """``{"error": {"code", "message"}}``; a ``validation_error`` adds ``errors``, every
+    invalid field as ``{"field", "message"}``."""
+    error: dict[str, Any] = {"code": code, "message": message}
+    if errors is not None:
+        error["errors"] = errors
+    response = json_response({"error": error}, status)
     for name, value in headers or []:
         if name.lower() != "content-type":
             response.headers[name] = value
@@ -149,4 +186,6 @@ def http_error_response(error: HTTPException) -> Response:
         message = "There is nothing at this path. See the openapi.json of this API."
     elif status == 413:
         message = "The request body is too large."
-    return error_response(status, code, message, error.get_headers())
+    fields = ([{"field": e.field, "message": e.reason} for e in error.problems]
+              if isinstance(error, InvalidField) else None)
+    return error_response(status, code, message, error.get_headers(), fields)

@@ -11,7 +11,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import custom_headers
+from ..catalog import TEST_EVENT, EventType
 from ..models import AttemptOutcome, DeliveryStatus, WebhookStatus
+from ..samples import SAMPLES
+from ..schemas import envelope_schema
 from ..version import __version__
 from . import validation
 from .resources import RECENT_DELIVERIES
@@ -84,10 +87,65 @@ def _path(name: str, prefix: str) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": _id(prefix)}
 
 
+#: The headers of every webhook request, as the ``webhooks`` section lists them.
+DELIVERY_HEADERS: tuple[tuple[str, str], ...] = (
+    ("X-ClawBook-Signature", "sha256= and the hex HMAC-SHA256 of the raw body, keyed with "
+                             "the webhook's secret."),
+    ("X-ClawBook-Event", "The event type."),
+    ("X-ClawBook-Delivery", "The delivery id (del_…), the same on every retry."),
+    ("webhook-id", "Standard Webhooks: the event id; dedupe on it."),
+    ("webhook-timestamp", "Standard Webhooks: Unix seconds of this attempt."),
+    ("webhook-signature", "Standard Webhooks: v1, and the base64 HMAC-SHA256 of "
+                          "'{webhook-id}.{webhook-timestamp}.{body}'; one per valid secret, "
+                          "separated by spaces."),
+)
+
+
+def event_schema_name(name: str) -> str:
+    """The component name of an event type's request body: ``MessageReceivedEvent``."""
+    words = "".join(c if c.isalnum() else " " for c in name).split()
+    return "".join(word[:1].upper() + word[1:] for word in words) + "Event"
+
+
+def _webhooks(types: Sequence[EventType], schemas: dict[str, Any]) -> dict[str, Any]:
+    """One ``webhooks`` entry per event type, its body schema added to ``schemas``."""
+    entries: dict[str, Any] = {}
+    for kind in types:
+        component = event_schema_name(kind.name)
+        while component in schemas:  # a host type named like one of ours
+            component += "_"
+        schemas[component] = {**envelope_schema(kind.name, kind.schema),
+                              "title": kind.name, "description": kind.description}
+        content: dict[str, Any] = {"schema": _ref(component)}
+        if kind.name in SAMPLES:
+            content["example"] = SAMPLES[kind.name]
+        note = (" Sent only by the test endpoint; it cannot be subscribed to."
+                if kind.name == TEST_EVENT else "")
+        entries[kind.name] = {"post": {
+            "operationId": f"receive{component}",
+            "summary": kind.description,
+            "description": f"A `{kind.name}` event ({kind.group}), POSTed to the webhook's "
+                           f"URL.{note}",
+            "tags": [kind.group],
+            "parameters": [{"name": name, "in": "header", "required": True,
+                            "description": text, "schema": {"type": "string"}}
+                           for name, text in DELIVERY_HEADERS],
+            "requestBody": {"required": True, "content": {"application/json": content}},
+            "responses": {
+                "2XX": {"description": "Received: the delivery succeeded."},
+                "4XX": {"description": "Refused for good: not retried."},
+                "5XX": {"description": "Failed for now: retried on the schedule."},
+            },
+        }}
+    return entries
+
+
 def document(prefix: str, event_types: Sequence[str], *,
-             max_custom_headers: int = 10) -> dict[str, Any]:
+             max_custom_headers: int = 10,
+             webhook_types: Sequence[EventType] = ()) -> dict[str, Any]:
     """The document for an API mounted at ``prefix`` whose webhooks may subscribe to
-    ``event_types`` and carry up to ``max_custom_headers`` custom headers."""
+    ``event_types`` and carry up to ``max_custom_headers`` custom headers; its
+    ``webhooks`` section describes the request of each of ``webhook_types``."""
     event_type = {"type": "string", "enum": list(event_types)}
     headers_input = {
         "type": "array", "items": _ref("CustomHeaderInput"), "maxItems": max_custom_headers,
@@ -120,11 +178,22 @@ def document(prefix: str, event_types: Sequence[str], *,
         "attempt_count": {"type": "integer", "minimum": 0},
         "next_attempt_at": NULLABLE_TIME,
         "last_error": NULLABLE_TEXT,
+        "status_detail": {"type": "string", "description": (
+            "What the dashboard shows beside the status: what happened and what happens "
+            "next, such as `attempt 1 failed (HTTP 500), retry 1 of 5`; empty when the "
+            "status says it all.")},
         "created_at": TIME,
     }
     schemas = {
-        "Error": _obj({"error": _obj({"code": {"type": "string"},
-                                      "message": {"type": "string"}})}),
+        "Error": _obj({"error": _obj({
+            "code": {"type": "string"},
+            "message": {"type": "string"},
+            "errors": {"type": "array", "description": (
+                "With `validation_error`: every invalid field at once, each with what "
+                "is wrong with it (`message` joins them)."),
+                "items": _obj({"field": {"type": "string"},
+                               "message": {"type": "string"}})},
+        }, required=["code", "message"])}),
         "Webhook": _obj(webhook_props),
         "CreatedWebhook": _obj({**webhook_props, "secret": {"type": "string"}}),
         "WebhookDetails": _obj({**webhook_props, "recent_deliveries": {
@@ -213,6 +282,21 @@ def document(prefix: str, event_types: Sequence[str], *,
             "deliveries": {"type": "string", "enum": ["failed", "all"]},
             "requeued": {"type": "integer", "minimum": 0,
                          "description": "How many deliveries were queued again."}}),
+        "EventType": _obj({
+            "name": {"type": "string", "examples": ["message.received"]},
+            "description": {"type": "string"},
+            "group": {"type": "string", "examples": ["Message"]},
+            "subscribable": {"type": "boolean",
+                             "description": "False for webhook.test, which only the test "
+                                            "endpoint sends."},
+            "schema": {"type": ["object", "null"],
+                       "description": "The JSON Schema (draft 2020-12) of the event's "
+                                      "data; null for a type registered without one."},
+            "example": {"type": ["object", "null"],
+                        "description": "A sample envelope (id, type, created_at, data); "
+                                       "null when there is none."},
+        }),
+        "EventTypeList": _obj({"data": {"type": "array", "items": _ref("EventType")}}),
         "WebhookList": _page("Webhook"),
         "DeliveryList": _page("Delivery"),
         "EventList": _page("Event"),
@@ -282,11 +366,28 @@ def document(prefix: str, event_types: Sequence[str], *,
          "schema": {"type": "string", "maxLength": validation.EVENT_TYPE_MAX}},
     ]
     paths = {
+        "/": {"get": {
+            "operationId": "getApiIndex", "security": [],
+            "summary": "What this API is: its version and links to this document, the "
+                       "dashboard and the collections.",
+            "responses": {"200": {"description": "The API's index.",
+                                  "content": {"application/json": {"schema": _obj({
+                                      "name": {"type": "string"},
+                                      "version": {"type": "string"},
+                                      "authentication": {"type": "string"},
+                                      "links": {"type": "object", "additionalProperties": {
+                                          "type": "string"}}})}}}}}},
         "/openapi.json": {"get": {
             "operationId": "getOpenApi", "summary": "This document.", "security": [],
             "responses": {"200": {"description": "The OpenAPI document.",
                                   "content": {"application/json": {"schema": {
                                       "type": "object"}}}}}}},
+        "/event-types": {"get": {
+            "operationId": "listEventTypes", "security": [],
+            "summary": "Every event type: name, description, group, the JSON Schema of its "
+                       "data and an example. Needs no API key.",
+            "responses": {"200": _json(_ref("EventTypeList"), "The event types."),
+                          "422": _error("UnprocessableEntity")}}},
         "/webhooks": {
             "post": operation(
                 "Create a webhook. The answer is the only one that shows its secret.",
@@ -373,6 +474,7 @@ def document(prefix: str, event_types: Sequence[str], *,
             "One event, as it was sent.", {"200": _json(_ref("Event"), "The event.")},
             "404", op_id="getEvent", parameters=[_path("event_id", "evt")])},
     }
+    webhooks = _webhooks(webhook_types, schemas)
     return {
         "openapi": "3.1.0",
         "info": {"title": "ClawBook webhooks API", "version": __version__,
@@ -380,6 +482,7 @@ def document(prefix: str, event_types: Sequence[str], *,
         "servers": [{"url": prefix or "/"}],
         "security": [{"bearer": []}],
         "paths": paths,
+        "webhooks": webhooks,
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
                                            "description": "An API key, cbk_…"}},

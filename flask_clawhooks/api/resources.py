@@ -135,7 +135,9 @@ def recent_deliveries(session: AnySession, hook: Webhook) -> list[Delivery]:
 def list_deliveries(session: AnySession, hook: Webhook, limit: int, after: str | None = None,
                     status: str | None = None,
                     event_type: str | None = None) -> tuple[list[Delivery], bool]:
-    query = select(Delivery).where(Delivery.webhook_id == hook.id)
+    # Attempts come along: a delivery's status_detail reads the last one's outcome.
+    query = (select(Delivery).where(Delivery.webhook_id == hook.id)
+             .options(selectinload(Delivery.attempts)))
     if status is not None:
         query = query.where(Delivery.status == status)
     if event_type is not None:

@@ -10,9 +10,13 @@ from typing import Any
 
 from .. import custom_headers
 from ..apikeys import ApiKey
+from ..catalog import TEST_EVENT, EventType
+from ..delivery_state import delivery_state
 from ..models import Attempt, Delivery, DeliveryStatus, Event, Webhook
+from ..samples import SAMPLES
+from ..state import get_state
 from ..stats import WebhookStats, WindowStats
-from ..timeutil import isoformat
+from ..timeutil import isoformat, utcnow
 
 
 def webhook(hook: Webhook) -> dict[str, Any]:
@@ -63,8 +67,16 @@ def delivery(row: Delivery) -> dict[str, Any]:
         "next_attempt_at": isoformat(row.next_attempt_at)
         if row.status == DeliveryStatus.PENDING else None,
         "last_error": row.last_error,
+        "status_detail": state_detail(row),
         "created_at": isoformat(row.created_at),
     }
+
+
+def state_detail(row: Delivery) -> str:
+    """What the dashboard says beside the status word (:mod:`..delivery_state`), without
+    the countdown: ``attempt 1 failed (HTTP 500), retry 1 of 5``."""
+    settings = get_state().settings
+    return delivery_state(row, settings.retry_delays, utcnow()).detail
 
 
 def attempt(row: Attempt) -> dict[str, Any]:
@@ -143,4 +155,17 @@ def webhook_stats(hook: Webhook, stats: WebhookStats) -> dict[str, Any]:
         "failing_since": isoformat(stats.failing_since),
         "hourly": [{"start": isoformat(h.start), "successes": h.successes,
                     "failures": h.failures} for h in stats.hours],
+    }
+
+
+def event_type(kind: EventType) -> dict[str, Any]:
+    """``GET /event-types``: one type of the catalog (or ``webhook.test``), its schema and
+    its sample envelope, ``null`` for a host type that has none."""
+    return {
+        "name": kind.name,
+        "description": kind.description,
+        "group": kind.group,
+        "subscribable": kind.name != TEST_EVENT,
+        "schema": kind.schema,
+        "example": SAMPLES.get(kind.name),
     }

@@ -20,7 +20,7 @@ import idna
 from .. import custom_headers
 from ..config import Settings
 from ..destinations import literal_address, url_refusal
-from .errors import InvalidField, InvalidJson
+from .errors import InvalidField, InvalidJson, raise_all
 
 URL_MAX = 2048
 SECRET_MIN, SECRET_MAX = 16, 255
@@ -191,14 +191,15 @@ def webhook_fields(body: Mapping[str, Any], settings: Settings, known: Collectio
     update may keep without sending them again (:func:`.custom_headers.parse`).
     """
     allowed = CREATE_FIELDS if creating else UPDATE_FIELDS
+    errors: list[InvalidField] = []
     unknown = [name for name in body if name not in allowed]
     if unknown:
-        raise InvalidField(", ".join(_show(name) for name in unknown),
-                           f"unknown field; the fields are {', '.join(allowed)}.")
+        errors.append(InvalidField(", ".join(_show(name) for name in unknown),
+                                   f"unknown field; the fields are {', '.join(allowed)}."))
     if creating:
         missing = [name for name in ("url", "events") if name not in body]
         if missing:
-            raise InvalidField(", ".join(missing), "is required.")
+            errors.append(InvalidField(", ".join(missing), "is required."))
     checks: dict[str, Callable[[Any], Any]] = {
         "url": lambda v: url(v, settings),
         "events": lambda v: events(v, known),
@@ -211,7 +212,11 @@ def webhook_fields(body: Mapping[str, Any], settings: Settings, known: Collectio
     clean: dict[str, Any] = {}
     for name in allowed:
         if name in body:
-            clean[name] = checks[name](body[name])
+            try:
+                clean[name] = checks[name](body[name])
+            except InvalidField as exc:
+                errors.append(exc)
+    raise_all(errors)  # every problem at once, so one correction fixes the request
     return clean
 
 

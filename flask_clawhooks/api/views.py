@@ -8,11 +8,12 @@ from flask import Blueprint, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 from .. import apikeys, recovery, search
-from ..catalog import TEST_EVENT
+from ..catalog import TEST_EVENT, TEST_EVENT_TYPE, EventType
 from ..errors import TooManyTestSends
 from ..models import DeliveryStatus
 from ..ratelimit import over_limit
 from ..state import get_state
+from ..version import __version__
 from . import resources, serialize, validation
 from .errors import (
     InvalidApiKey,
@@ -38,6 +39,11 @@ QUERY_PARAMETERS = {
 }
 
 
+#: Endpoints that need no API key: they describe the API and its events, the same for
+#: every owner, and hold nothing of any owner's.
+PUBLIC_ENDPOINTS = frozenset({"clawhooks_api.openapi", "clawhooks_api.event_types",
+                              "clawhooks_api.index"})
+
 
 def _owner() -> str:
     return g.clawhooks_owner  # type: ignore[no-any-return]
@@ -48,7 +54,7 @@ def authenticate() -> None:
     """Find the owner of the request's ``Authorization: Bearer`` key, or answer ``401``;
     then refuse query parameters the endpoint does not take."""
     request.max_content_length = MAX_BODY_BYTES
-    if request.endpoint == "clawhooks_api.openapi":
+    if request.endpoint in PUBLIC_ENDPOINTS:
         return
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     token = token.strip()
@@ -90,12 +96,48 @@ def _known_events() -> set[str]:
     return set(get_state().extension.event_types) - {TEST_EVENT}
 
 
+def _all_event_types() -> list[EventType]:
+    """The catalog, the host's types, then ``webhook.test``."""
+    return [*get_state().extension.event_types.values(), TEST_EVENT_TYPE]
+
+
+@views.get("/")
+def index() -> Response:
+    """What this API is and where to read about it; needs no API key, so the address a
+    person opens first (the one the banner and the demo's home page show) answers."""
+    state = get_state()
+    prefix = state.settings.api_prefix
+    dashboard = state.settings.dashboard_prefix
+    return json_response({
+        "name": "ClawBook webhooks API",
+        "version": __version__,
+        "authentication": "Send 'Authorization: Bearer <api key>' with every request "
+                          "except this one and the OpenAPI document.",
+        "links": {
+            "openapi": f"{prefix}/openapi.json",
+            "dashboard": f"{dashboard}/",
+            "webhooks": f"{prefix}/webhooks",
+            "deliveries": f"{prefix}/deliveries",
+            "events": f"{prefix}/events",
+        },
+    })
+
+
 @views.get("/openapi.json")
 def openapi() -> Response:
     """This API's OpenAPI 3.1 document; needs no API key."""
     prefix = get_state().settings.api_prefix
     return json_response(document(prefix, sorted(_known_events()),
-                                  max_custom_headers=get_state().settings.max_custom_headers))
+                                  max_custom_headers=get_state().settings.max_custom_headers,
+                                  webhook_types=_all_event_types()))
+
+
+@views.get("/event-types")
+def event_types() -> Response:
+    """Every event type with its description, group, JSON Schema and example; needs no
+    API key, like the OpenAPI document whose ``webhooks`` hold the same schemas."""
+    validation.query(request.args, ())
+    return json_response({"data": [serialize.event_type(t) for t in _all_event_types()]})
 
 
 @views.post("/webhooks")

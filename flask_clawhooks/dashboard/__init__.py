@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from . import headers, health, recover, search, views
+from . import headers, health, payloads, recover, search, views
 
 #: The blueprint's name, and so the prefix of its endpoints (``clawhooks_dashboard.index``).
 NAME = "clawhooks_dashboard"
@@ -28,6 +28,6 @@ def create_blueprint() -> Blueprint:
     )
     views.register(blueprint)
     blueprint.context_processor(health.context)
-    for pages in (recover, headers, search):
+    for pages in (recover, headers, search, payloads):
         pages.register(blueprint)
     return blueprint

@@ -14,16 +14,18 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
+from .. import delivery_state
 from ..api import validation
 from ..api.errors import InvalidField
 from ..catalog import TEST_EVENT, EventType
 from ..config import Settings
-from ..models import DeliveryStatus, Webhook
+from ..models import Webhook
 
 LABELS = {"url": "URL", "events": "Events", "secret": "Secret", "description": "Description"}
 #: Deliveries per page of the delivery log.
 PAGE_SIZE = validation.PAGE_DEFAULT
-STATUSES = (DeliveryStatus.SUCCESS, DeliveryStatus.FAILED, DeliveryStatus.PENDING)
+#: The status filter's words: the one vocabulary of :mod:`flask_clawhooks.delivery_state`.
+STATUSES = delivery_state.STATUSES
 
 
 def _message(error: InvalidField) -> str:

@@ -132,8 +132,10 @@ def _context() -> dict[str, Any]:
     owner = g.get("clawhooks_owner")
     now = utcnow()
     delays = get_state().settings.retry_delays
+    login = get_state().settings.dashboard_login_endpoint
     return {
         "owner": owner,
+        "account_url": url_for(login, next=request.full_path.rstrip("?")) if login else None,
         "csrf_token": (lambda: csrf.generate_token(owner)) if owner else None,
         "csrf_field": csrf.FIELD,
         "isoformat": isoformat,
@@ -188,6 +190,7 @@ def pretty_body(body: bytes | None) -> str:
 
 
 def back_to(webhook: Webhook, delivery_id: str | None = None) -> Response:
+    """The webhook's page, opened at ``delivery_id`` when given (the live log opens it)."""
     if delivery_id is None:
         return redirect(url_for(".webhook", webhook_id=webhook.id))
     url = url_for(".webhook", webhook_id=webhook.id, open=delivery_id)
@@ -297,9 +300,10 @@ def log(webhook_id: str) -> Response:
     """The newest page of the delivery log as JSON, for the page's live updates.
 
     ``{"html": <the log as the page renders it>, "version": <a hash of the rows' state>,
-    "status": <the webhook's status>, "status_html": <its badge>, "latest": <newest
-    delivery id>}``; the script replaces the log only when ``version`` changed, so an
-    unchanged log does not disturb the reader.
+    "status": <the webhook's status>, "status_html": <its badge>, "health_html": <the
+    health card>, "latest": <newest delivery id>}``; the script replaces the log only when
+    ``version`` changed, so an unchanged log does not disturb the reader, and the health
+    card with it, so its figures follow the log.
     """
     hook = owned_webhook(webhook_id)
     query = LogQuery.from_args(request.args)
@@ -307,9 +311,11 @@ def log(webhook_id: str) -> Response:
     html = render_template("clawhooks/_delivery_log.html", webhook=hook, query=query,
                            open_id=None, **page)
     badge = render_template("clawhooks/_status.html", webhook=hook)
+    health = render_template("clawhooks/_health.html", webhook=hook)
     response = jsonify(
         html=html, version=page["log_version"], status=hook.public_status,
-        status_html=badge, latest=page["deliveries"][0].id if page["deliveries"] else None,
+        status_html=badge, health_html=health,
+        latest=page["deliveries"][0].id if page["deliveries"] else None,
     )
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -465,19 +471,48 @@ def rotate_secret(webhook_id: str) -> Response:
     return back_to(hook)
 
 
+def owned_delivery(webhook: Webhook, delivery_id: str) -> Delivery:
+    """``delivery_id`` of ``webhook``, with its event and attempts; 404 otherwise."""
+    found = db_session().scalars(
+        select(Delivery).where(Delivery.id == delivery_id, Delivery.webhook_id == webhook.id)
+        .options(joinedload(Delivery.event), selectinload(Delivery.attempts))
+    ).first()
+    if found is None:
+        abort(404)
+    return found
+
+
+def delivery(webhook_id: str, delivery_id: str) -> str:
+    """One delivery's own page: its state, request body and attempts.
+
+    The address stays valid however many deliveries follow, unlike a row of the log,
+    so search results and e-mails link here.
+    """
+    hook = owned_webhook(webhook_id)
+    return render_template("clawhooks/delivery.html", webhook=hook,
+                           delivery=owned_delivery(hook, delivery_id))
+
+
+def delivery_url(delivery: Delivery, external: bool = False) -> str:
+    """The address of ``delivery``'s own page (:func:`delivery`)."""
+    return url_for("clawhooks_dashboard.delivery", webhook_id=delivery.webhook_id,
+                   delivery_id=delivery.id, _external=external)
+
+
 def retry(webhook_id: str, delivery_id: str) -> Response:
-    """Queue a delivery for another attempt now."""
+    """Queue a delivery for another attempt now, then show its page (where the message
+    is at the top, in view, and the delivery stays put however busy the log is)."""
     hook = owned_webhook(webhook_id)
     db = db_session()
-    delivery = db.get(Delivery, delivery_id)
-    if delivery is None or delivery.webhook_id != hook.id:
+    found = db.get(Delivery, delivery_id)
+    if found is None or found.webhook_id != hook.id:
         abort(404)
-    if delivery.lease_until is not None and delivery.lease_until > utcnow():
+    if found.lease_until is not None and found.lease_until > utcnow():
         flash("This delivery is being sent right now.", "error")
     else:
-        _extension().retry(delivery.id, db)
+        _extension().retry(found.id, db)
         flash("Retry queued: a worker sends it in a moment.", "success")
-    return back_to(hook, delivery.id)
+    return redirect(delivery_url(found))
 
 
 def register(blueprint: Blueprint) -> None:
@@ -497,4 +532,5 @@ def register(blueprint: Blueprint) -> None:
     add("/<webhook_id>/delete", "delete", delete_webhook, methods=["GET", "POST"])
     add("/<webhook_id>/test", "send_test", send_test, methods=["POST"])
     add("/<webhook_id>/rotate-secret", "rotate_secret", rotate_secret, methods=["POST"])
+    add("/<webhook_id>/deliveries/<delivery_id>", "delivery", delivery)
     add("/<webhook_id>/deliveries/<delivery_id>/retry", "retry", retry, methods=["POST"])

@@ -14,8 +14,8 @@ from .conftest import ApiClient
 def run(host):
     runner = host.app.test_cli_runner()
 
-    def invoke(*args: str):
-        return runner.invoke(args=["clawhooks", *args])
+    def invoke(*args: str, input: str | None = None):
+        return runner.invoke(args=["clawhooks", *args], input=input)
 
     return invoke
 
@@ -71,8 +71,11 @@ def test_webhooks_create_list_delete(host, run, receiver):
     assert "your-webhook-secret" not in listed.output
     assert run("webhooks", "list", "--owner", "globex").output.strip() == "No webhooks."
 
-    assert run("webhooks", "delete", webhook_id).exit_code == 0
-    again = run("webhooks", "delete", webhook_id)
+    kept = run("webhooks", "delete", webhook_id, input="n\n")
+    assert kept.exit_code == 1 and "Aborted" in kept.output
+    assert host.webhook(webhook_id).url == receiver.url
+    assert run("webhooks", "delete", webhook_id, "--yes").exit_code == 0
+    again = run("webhooks", "delete", webhook_id, "--yes")
     assert again.exit_code == 1 and f"No webhook '{webhook_id}'" in again.output
 
 

@@ -78,6 +78,7 @@ def test_api_calls_and_emitting_requests_answer_within_1_s_while_redis_hangs(
 
     os.kill(own_redis.process.pid, signal.SIGSTOP)  # hung: connections accepted, no answer
     times: list[tuple[str, float]] = []
+    loop_started = time.monotonic()
     for n in range(1, 11):
         took, response = timed(lambda: api.get("/webhooks"))
         assert response.status_code == 200  # the rate limit fails open
@@ -85,11 +86,15 @@ def test_api_calls_and_emitting_requests_answer_within_1_s_while_redis_hangs(
         took, response = timed(lambda n=n: web.post(f"/messages/{n}"))
         assert response.status_code == 200  # committed; left to the sweeper
         times.append(("emit + commit", took))
+    loop_took = time.monotonic() - loop_started
     slowest = max(took for _, took in times)
     assert slowest < 1.0, times
-    # At most the first call waited (one request timeout); the breaker spared the rest.
+    # One call per cool-down waited (one request timeout: the breaker's probe); the
+    # breaker spared the rest. On a quiet machine the loop fits in one cool-down; a busy
+    # one may take longer, and each cool-down that ran out allows one more probe.
     waited = [what for what, took in times if took >= REQUEST_TIMEOUT * 0.8]
-    assert len(waited) <= 1, times
+    assert len(waited) <= 1 + int(loop_took // COOLDOWN), (loop_took, times)
+    assert len(waited) < len(times) // 2, times
     print(f"\nwhile Redis hung: slowest request {slowest * 1000:.0f} ms, "
           f"median {sorted(t for _, t in times)[len(times) // 2] * 1000:.1f} ms")
 

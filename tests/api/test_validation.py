@@ -171,3 +171,18 @@ def test_query_values_with_nul_and_unknown_query_parameters_are_422(acme):
                  "validation_error", "NUL")
     assert_error(acme.get("/webhooks?statuss=failed"), 422, "validation_error",
                  "'statuss': unknown query parameter")
+
+
+def test_every_invalid_field_is_reported_at_once_in_error_errors(acme):
+    response = acme.post("/webhooks", json={
+        "url": "ftp://x.example", "events": ["message.recieved"], "secret": "short",
+        "colour": "blue"})
+    error = assert_error(response, 422, "validation_error", "url:", "events:", "secret:")
+    fields = [e["field"] for e in error["errors"]]
+    assert fields == ["'colour'", "url", "events", "secret"], error
+    assert all(e["message"] for e in error["errors"])
+    assert set(error) == {"code", "message", "errors"}
+
+    one = acme.post("/webhooks", json={**GOOD, "secret": "short"})
+    assert [e["field"] for e in assert_error(one, 422, "validation_error")["errors"]] == [
+        "secret"]

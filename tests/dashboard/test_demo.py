@@ -143,6 +143,12 @@ def test_the_demo_pages_fit_375_and_1280_px_and_pass_axe(axe, demo, browser):
         page.locator("details.ch-delivery").first.wait_for(timeout=30_000)
         page.locator("details.ch-delivery summary").first.click()
         problems += check_page(page, f"{width}px-demo-webhook")
+        page.locator("details.ch-delivery a[data-delivery-link]").first.click()
+        page.locator("#delivery-state").wait_for()
+        problems += check_page(page, f"{width}px-demo-delivery")
+        page.goto(demo.receiver)
+        page.get_by_role("heading", name="Verified ClawBook webhooks").wait_for()
+        problems += check_page(page, f"{width}px-demo-receiver")
         context.close()
     assert not problems, "\n".join(problems)
     errors = [error for found in consoles for error in found]

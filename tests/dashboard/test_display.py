@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 
 from flask_clawhooks.dashboard.display import countdown, delivery_state, exact, relative
+from flask_clawhooks.delivery_state import STATUSES
 from flask_clawhooks.models import Attempt, Delivery
 
 NOW = dt.datetime(2026, 1, 30, 14, 30, 0)
@@ -52,22 +53,24 @@ def said(d: Delivery, delays: tuple[float, ...] = SEED_DELAYS) -> str:
 
 def test_a_delivery_waiting_for_its_second_retry_says_which_and_when():
     d = delivery("pending", 2, ["retry", "retry"], code=500, next_in=4 * 60 + 30)
-    assert said(d) == "failed/retrying · retry 2 of 5 in 4 min"
+    assert said(d) == "pending/retrying · attempt 2 failed (HTTP 500), retry 2 of 5 in 4 min"
 
 
 def test_the_number_of_retries_comes_from_the_configured_delays():
     d = delivery("pending", 1, ["retry"], code=503, next_in=20)
-    assert said(d, (30.0, 60.0)) == "failed/retrying · retry 1 of 2 in 20 s"
+    assert said(d, (30.0, 60.0)) == (
+        "pending/retrying · attempt 1 failed (HTTP 503), retry 1 of 2 in 20 s")
     overdue = delivery("pending", 1, ["retry"], code=503, next_in=-3)
-    assert said(overdue) == "failed/retrying · retry 1 of 5 due now"
+    assert said(overdue) == (
+        "pending/retrying · attempt 1 failed (HTTP 503), retry 1 of 5 due now")
 
 
 @pytest.mark.parametrize(("made", "text"), [
     (delivery("pending", 0, next_in=0), "pending/pending · first attempt due now"),
     (delivery("pending", 3, ["retry", "retry", "sending"], leased=True),
-     "sending/pending · attempt 3"),
+     "pending/pending · sending attempt 3"),
     (delivery("pending", 2, ["retry", "interrupted"], next_in=30),
-     "interrupted/retrying · will be sent again in 30 s"),
+     "pending/retrying · interrupted, will be sent again in 30 s"),
     (delivery("pending", 1, ["failed"], code=404, next_in=0),
      "pending/pending · retry requested due now"),
     (delivery("success", 1, ["success"], code=200), "success/success"),
@@ -81,3 +84,29 @@ def test_the_number_of_retries_comes_from_the_configured_delays():
 ])
 def test_every_delivery_state_says_what_happened_and_what_happens_next(made, text):
     assert said(made) == text
+
+
+@pytest.mark.parametrize("made", [
+    delivery("pending", 0, next_in=0),
+    delivery("pending", 3, ["retry", "retry", "sending"], leased=True),
+    delivery("pending", 2, ["retry", "interrupted"], next_in=30),
+    delivery("pending", 1, ["retry"], code=500, next_in=60),
+    delivery("pending", 1, ["failed"], code=404, next_in=0),
+    delivery("success", 3, ["retry", "retry", "success"], code=200),
+    delivery("failed", 6, ["retry"] * 5 + ["failed"], code=500),
+    delivery("failed", 0),
+])
+def test_the_badge_says_the_stored_status_so_a_filter_matches_its_badges(made):
+    state = delivery_state(made, SEED_DELAYS, NOW)
+    assert state.label == state.status == made.status
+    assert state.status in STATUSES
+    assert state.text().split(" · ")[0] == made.status
+
+
+def test_the_plain_text_line_puts_the_detail_and_countdown_beside_the_word():
+    waiting = delivery("pending", 1, ["retry"], code=500, next_in=57)
+    state = delivery_state(waiting, SEED_DELAYS, NOW)
+    assert state.text(countdown(state.due, NOW)) == (
+        "pending · attempt 1 failed (HTTP 500), retry 1 of 5 in 57 s")
+    assert delivery_state(delivery("success", 1, ["success"]), SEED_DELAYS, NOW).text() == (
+        "success")

@@ -88,6 +88,12 @@ def test_every_page_fits_375_and_1280_px_and_passes_axe(axe, dashboard, browser,
         page.locator("#url-error").wait_for()
         check("add-webhook-errors")
 
+        # the event picker's payloads: an example and a schema, both scrolling blocks
+        page.locator("details.ch-payloads > summary").click()
+        page.locator("details.ch-payload").first.locator("summary").click()
+        page.get_by_label("Schema of message.received data").wait_for()
+        check("add-webhook-payload")
+
         page.fill("#url", receiver_url)
         page.check('input[value="integration.error"]')
         page.get_by_role("button", name="Create").click()
@@ -103,6 +109,11 @@ def test_every_page_fits_375_and_1280_px_and_passes_axe(axe, dashboard, browser,
             "pres => pres.filter(p => p.scrollHeight > p.clientHeight).length")
         assert scrolling >= 1  # a scrolling body is checked for keyboard access
         check("webhook-log")
+        delivery_id = details.first.get_attribute("id")
+        page.goto(f"{PREFIX}/{busy.id}/deliveries/{delivery_id}")
+        page.locator("#delivery-state").wait_for()
+        check("delivery")
+        page.goto(f"{PREFIX}/{busy.id}")
 
         # custom headers: the form, its errors, then the saved list (a secret masked)
         page.get_by_role("link", name="Edit headers").click()

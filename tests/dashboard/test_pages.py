@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from html import unescape as html_unescape
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,8 @@ from flask_clawhooks import ClawHooks, ConfigurationError
 from flask_clawhooks.dashboard.forms import PAGE_SIZE
 from flask_clawhooks.ids import new_id
 from flask_clawhooks.models import Delivery, Event, Webhook
+from flask_clawhooks.samples import SAMPLES
+from flask_clawhooks.schemas import DATA_SCHEMAS
 from flask_clawhooks.timeutil import utcnow
 
 from .conftest import csrf_token_of
@@ -225,6 +228,22 @@ def test_event_checkboxes_are_grouped_with_the_hosts_own_groups(dashboard):
     assert 'value="invoice.paid"' in html
     assert 'value="webhook.test"' not in html
     assert html.count("data-select-all") == 5
+
+
+def test_the_event_picker_shows_each_types_example_and_schema(dashboard):
+    dashboard.host.clawhooks.register_event_type("invoice.paid", "Invoice paid", "Billing")
+    html = dashboard.client().get(dashboard.url("/new")).get_data(as_text=True)
+    shown = re.findall(r'<details class="ch-payload">\s*<summary><code>([^<]+)</code>', html)
+    assert shown[:14] == [t.name for t in clawhooks_package.CATALOG]
+    assert shown[14:] == ["invoice.paid"]
+    example = re.search(r'aria-label="Example of message.received">([^<]+)</pre>', html)
+    assert example is not None
+    assert json.loads(html_unescape(example[1])) == SAMPLES["message.received"]
+    schema = re.search(r'aria-label="Schema of message.received data">([^<]+)</pre>', html)
+    assert schema is not None
+    assert json.loads(html_unescape(schema[1])) == DATA_SCHEMAS["message.received"]
+    invoice = html.split("<code>invoice.paid</code>")[-1]
+    assert "This event type has no schema." in invoice.split("</details>")[0]
 
 
 def test_edit_changes_url_events_and_description(dashboard, receiver):

@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -29,6 +31,7 @@ from ..dashboard.demo import (
     group_alive,
     port_refuses,
 )
+from ..processes import run
 
 README = ROOT / "README.md"
 QUICKSTART = ROOT / "docs" / "quickstart.rst"
@@ -58,6 +61,37 @@ def test_python_m_example_app_delivers_verified_events_of_five_types_and_stops_o
     assert [line.rstrip("\n") for line in demo.stderr] == SHUTDOWN_LINES, "".join(demo.stderr)
     assert all(port_refuses(url) for url in (demo.home, demo.receiver, demo.redis))
     assert (tmp_path / "instance" / "clawbook.sqlite").exists()
+
+
+def test_the_readmes_emit_command_reaches_a_running_demo_within_5_s(tmp_path):
+    """The banner prints the README's command for this demo's instance folder (the
+    default one prints it exactly as the README does); it reads the Redis URL and the
+    database the demo wrote there, so the demo receiver gets the event at once."""
+    readme = README.read_text(encoding="utf-8")
+    tail = "clawhooks emit system.health '{\"status\": \"ok\"}' --owner demo"
+    assert f"flask --app example_app {tail}" in readme
+    instance = tmp_path / "instance"
+    demo = Demo.start(instance, interval=3600)  # no simulated events in the way
+    try:
+        [command] = [line.strip() for line in demo.stdout if line.strip().endswith(tail)]
+        assert (instance / "demo-settings.json").exists()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FLASK_")}
+        done = run([sys.executable, "-m", *shlex.split(command)], cwd=ROOT, env=env,
+                   capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        event_id = re.search(r"evt_\w+", done.stdout).group()
+        deadline = time.monotonic() + 5
+        got: list[str] = []
+        while time.monotonic() < deadline and event_id not in got:
+            with urllib.request.urlopen(demo.receiver + "events.json", timeout=5) as r:
+                got = [e["id"] for e in json.load(r)["events"]]
+            time.sleep(0.1)
+        assert event_id in got, f"the demo receiver did not get {event_id} within 5 s"
+        stopped = demo.stop(signal.SIGTERM)
+    finally:
+        demo.kill()
+    assert stopped.returncode == 0
+    assert not (instance / "demo-settings.json").exists(), "left behind by a stopped demo"
 
 
 def test_a_demo_killed_with_sigkill_leaves_no_process_behind(tmp_path):
@@ -146,7 +180,9 @@ def test_a_visitor_signs_in_on_the_demo_page_and_the_api_key_shown_works(demo_ap
     assert "SameSite=Lax" in cookie and "HttpOnly" in cookie
     dashboard = client.get("/settings/api/webhooks/new")
     assert dashboard.status_code == 200
-    assert '<span class="ch-owner">acme</span>' in dashboard.get_data(as_text=True)
+    page = dashboard.get_data(as_text=True)
+    assert '<span class="ch-owner">acme · <a href="/demo/sign-in?next=' in page
+    assert ">Switch account</a>" in page
 
     api = client.post("/api/v1/webhooks", headers={"Authorization": f"Bearer {keys['acme']}"},
                       json={"url": "http://127.0.0.1:5051/webhook", "events": ["ai.error"]})
@@ -166,3 +202,16 @@ def test_the_demo_sign_in_refuses_unknown_accounts_and_foreign_redirects(demo_ap
     for target in ("//evil.example/", "https://evil.example/", "/\\evil.example"):
         response = client.post("/demo/sign-in", data={"owner": "demo", "next": target})
         assert response.headers["Location"] == "/settings/api/webhooks/", target
+
+
+def test_the_demo_says_when_it_takes_another_port(capsys):
+    from example_app.demo import _port
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        port = _port(busy, "demo receiver")
+    assert port != busy
+    assert capsys.readouterr().err == (
+        f"Port {busy} is taken; the demo receiver listens on {port} instead.\n")

@@ -98,6 +98,20 @@ def test_the_quickstart_sends_a_signed_event_to_its_receiver(tmp_path, redis_url
         f"response = app.test_client().post('/accounts/acme/messages', json={SEED_MESSAGE!r})\n"
         "assert response.status_code == 201, response.get_data(as_text=True)\n"
         "print(response.get_json()['event_id'])\n", encoding="utf-8")
+    # The page's stand-in sign-in opens the dashboard to acme (and only after it).
+    (tmp_path / "sign_in.py").write_text(
+        "from clawbook import app\n\n"
+        "client = app.test_client()\n"
+        "first = client.get('/settings/api/webhooks/')\n"
+        "assert first.status_code == 302, first.status_code\n"
+        "assert first.headers['Location'].startswith('/login?next='), first.headers\n"
+        "signed = client.post(first.headers['Location'], data={'account': 'acme'})\n"
+        "assert signed.headers['Location'] == '/settings/api/webhooks/', signed.headers\n"
+        "page = client.get('/settings/api/webhooks/').get_data(as_text=True)\n"
+        "assert 'acme' in page and '/webhook' in page, page\n"
+        "away = client.post('/login?next=//evil.example/', data={'account': 'acme'})\n"
+        "assert away.headers['Location'] == '/settings/api/webhooks/', away.headers\n",
+        encoding="utf-8")
 
     # The settings the page exports for its one-machine trial, and the suite's Redis.
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLASK_")}
@@ -120,6 +134,7 @@ def test_the_quickstart_sends_a_signed_event_to_its_receiver(tmp_path, redis_url
         _wait_for_port(port, receiver)
         run("init_db.py")
         run("add_webhook.py")
+        run("sign_in.py")
         event_id = run("send_message.py").strip()
         run("-m", "flask", "--app", "clawbook", "clawhooks", "worker", "--burst",
             "--log-level", "WARNING")

@@ -63,6 +63,13 @@ def test_events_rst_shows_an_envelope_for_every_catalog_type_and_the_test_event(
         assert f".. clawhooks-sample:: {name}\n" in text, f"the sample of {name} is not shown"
 
 
+def test_events_rst_shows_the_schema_of_every_type_after_its_sample():
+    text = (DOCS / "events.rst").read_text(encoding="utf-8")
+    for name in [*(t.name for t in CATALOG), TEST_EVENT]:
+        assert (f".. clawhooks-sample:: {name}\n\nSchema of ``data``:\n\n"
+                f".. clawhooks-schema:: {name}\n") in text, f"the schema of {name} is not shown"
+
+
 def test_every_event_example_is_an_envelope_the_sender_would_write():
     for example in event_examples():
         assert list(example) == ["id", "type", "created_at", "data"], example

@@ -37,7 +37,7 @@ def test_the_suite_passes_with_wrong_settings_in_its_environment(redis_url):
     pytest whose environment holds wrong settings for all of them."""
     env = {**os.environ, **WRONG, "CLAWHOOKS_TEST_REDIS_URL": redis_url}
     result = run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-x",
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-x", "-n", "0",
          "tests/sender/test_delivery.py::test_200_is_recorded_with_code_and_time_and_signed_as_the_seed_verifies",
          "tests/sender/test_worker_processes.py::"
          "test_processes_n_runs_n_supervised_workers_that_share_the_deliveries"],

@@ -190,3 +190,43 @@ print(json.dumps({"wsgi": statuses, "asgi": asgi, "seen": seen}))
     assert report["asgi"] == [200, 401]
     # the duplicate was answered by the middleware; the ASGI app got the whole body
     assert report["seen"] == ["evt_1", ["asgi", True]]
+
+
+def test_the_installed_checker_runs_on_the_standard_library_alone(kit_venv: Path) -> None:
+    """``python -m receiver_kit.check`` from the lone install grades a real receiver (one
+    that accepts anything, served here on loopback) and imports no third-party module."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class AcceptAnything(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_POST(self) -> None:  # noqa: N802
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"OK")
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), AcceptAnything)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        result = subprocess.run(
+            [str(kit_venv), "-I", "-m", "receiver_kit.check",
+             f"http://127.0.0.1:{server.server_port}/webhook", "--secret", "s3cret",
+             "--pause", "0", "--oversize", "65536"],
+            cwd=kit_venv.parent.parent, env=_clean_env(), capture_output=True, text=True,
+            timeout=120)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "FAIL  forged signature" in result.stdout
+    imported = run_in(kit_venv, (
+        "import sys, receiver_kit.check\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'flask', 'werkzeug', 'requests', 'urllib3', 'flask_clawhooks', 'redis'}))"))
+    assert imported.stdout.strip() == "[]", imported.stdout + imported.stderr

@@ -204,5 +204,6 @@ def test_flask_clawhooks_check_health_runs_the_check_now(host, receiver, mailbox
 
     assert result.exit_code == 0, result.output
     assert result.output == (f"1 failing webhook(s); warned: {webhook.id}; "
-                             "disabled: none.\n")
+                             "disabled: none.\n"
+                             f"  failing: {webhook.id}  acme  {receiver.url}\n")
     assert len(mailbox.wait_for(1)) == 1

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from flask import url_for
 
 from flask_clawhooks.models import DeliveryStatus
 
@@ -34,6 +35,13 @@ def test_only_one_failure_email_per_webhook_per_interval(host, receiver, mailbox
     [(recipients, message)] = mailbox.wait_for(1)
     assert recipients == ["ops@acme.example"] and webhook.id in message["Subject"]
     assert host.webhook(webhook.id).last_failure_email_at is not None
+    # the mail names the failed delivery's own page in the dashboard
+    first = host.deliveries()[0]
+    page = f"/settings/api/webhooks/{webhook.id}/deliveries/{first.id}"
+    assert page in message.get_content()
+    with host.app.test_request_context():
+        assert url_for("clawhooks_dashboard.delivery", webhook_id=webhook.id,
+                       delivery_id=first.id) == page
 
 
 @pytest.mark.clawhooks_config(CLAWHOOKS_RETRY_DELAYS=[], CLAWHOOKS_FAILURE_EMAIL_INTERVAL=0)

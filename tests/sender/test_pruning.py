@@ -68,6 +68,7 @@ def test_the_prune_command_reports_progress(host, receiver):
     runner = host.app.test_cli_runner()
     result = runner.invoke(args=["clawhooks", "prune", "--older-than", "30d"])
     assert result.exit_code == 0, result.output
+    assert "Deleting 3 events older than 30d." in result.output
     assert "Deleted 3 events" in result.output
     assert counts(host) == (0, 0, 0)
 

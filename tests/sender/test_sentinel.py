@@ -113,6 +113,16 @@ def sentinels(spawn: Spawner, tmp_path: Path) -> Iterator[SentinelSetup]:
     yield setup
 
 
+def stop_within(spawn: Spawner, process: Any, seconds: float) -> float:
+    """SIGTERM ``process``; assert it exits cleanly within ``seconds``; return how long."""
+    started = time.monotonic()
+    code = spawn.stop(process, timeout=30)
+    took = time.monotonic() - started
+    assert code == 0, f"exit status {code} after SIGTERM"
+    assert took < seconds, f"the worker took {took:.1f} s to stop after SIGTERM"
+    return took
+
+
 def count_success(host: Any) -> int:
     with host.app.app_context():
         return int(host.db.session.scalar(sa.select(sa.func.count()).select_from(Delivery)
@@ -135,7 +145,10 @@ def test_a_sentinel_failover_of_the_master_during_deliveries_loses_nothing(
     try:
         host.add_webhook(receiver.url)
         env = worker_env(database_url, sentinels.url, **SETTINGS)
-        workers = [spawn(worker_args("--log-level", "WARNING"), env=env) for _ in range(2)]
+        # One plain worker and one supervising two: both must live through the failover
+        # and stop promptly after it.
+        single = spawn(worker_args("--log-level", "WARNING"), env=env)
+        supervised = spawn(worker_args("--processes", "2", "--log-level", "WARNING"), env=env)
         total = 0
 
         def emit_batch(size: int = 50) -> None:
@@ -165,9 +178,13 @@ def test_a_sentinel_failover_of_the_master_during_deliveries_loses_nothing(
             "127.0.0.1", sentinels.replica_port)
         assert state.request_redis.ping()
 
+        # Right after the failover, SIGTERM the plain worker: it stops within 5 s, and
+        # what it had not sent is the other's to send.
+        stopped_in = stop_within(spawn, single, 5.0)
         wait_for(lambda: count_success(host) == total, 90, f"all {total} deliveries made")
-        for worker in workers:
-            assert spawn.stop(worker, timeout=30) == 0
+        supervised_stopped_in = stop_within(spawn, supervised, 5.0)
+        print(f"\nafter the failover: the worker stopped in {stopped_in:.2f} s, the "
+              f"supervisor and its 2 workers in {supervised_stopped_in:.2f} s")
         with host.app.app_context():
             sending = host.db.session.scalar(sa.select(sa.func.count()).select_from(Attempt)
                                              .where(Attempt.outcome == "sending"))

@@ -74,20 +74,40 @@
       return selection && !selection.isCollapsed && log.contains(selection.anchorNode);
     };
 
+    // A delivery the reader opened stays where it is on the screen: new rows may come in
+    // above it (the page scrolls by their height), and once it would slide off the
+    // newest page it is kept below the others, until the page is reloaded.
     var replace = function (html) {
       var known = {};
       log.querySelectorAll("details.ch-delivery").forEach(function (d) { known[d.id] = true; });
       var open = [];
-      log.querySelectorAll("details.ch-delivery[open]").forEach(function (d) { open.push(d.id); });
+      var kept = {};
+      log.querySelectorAll("details.ch-delivery[open]").forEach(function (d) {
+        open.push(d.id);
+        kept[d.id] = d.closest("li") || d;
+      });
+      var anchor = open.length ? document.getElementById(open[0]) : null;
+      var anchorTop = anchor ? anchor.getBoundingClientRect().top : 0;
       var focused = document.activeElement;
       var focusedRow = focused && log.contains(focused) && focused.closest("details");
       var focusedId = focusedRow && focusedRow.id;
       var focusedSummary = focused && focused.tagName === "SUMMARY";
       log.innerHTML = html;
+      var list = log.querySelector("ul.ch-log-list");
+      open.forEach(function (id) {
+        if (list && !document.getElementById(id)) {
+          kept[id].classList.add("ch-kept");
+          list.appendChild(kept[id]);
+        }
+      });
       log.querySelectorAll("details.ch-delivery").forEach(function (d) {
         if (open.indexOf(d.id) !== -1) { d.open = true; }
         if (!known[d.id]) { d.classList.add("ch-new"); }
       });
+      if (anchor) {
+        var again = document.getElementById(anchor.id);
+        if (again) { window.scrollBy(0, again.getBoundingClientRect().top - anchorTop); }
+      }
       if (focusedId) {
         var again = document.getElementById(focusedId);
         var target = again && (focusedSummary ? again.querySelector("summary") : again);
@@ -108,6 +128,16 @@
         return response.json();
       }).then(function (data) {
         if (badge && data.status_html) { badge.innerHTML = data.status_html; }
+        var health = document.getElementById("health");
+        if (health && data.health_html && !health.contains(document.activeElement)) {
+          var card = document.createElement("template");
+          card.innerHTML = data.health_html.trim();
+          var next = card.content.firstElementChild;
+          if (next && next.innerHTML !== health.innerHTML) {
+            health.replaceWith(next);
+            refreshTimes(next);
+          }
+        }
         if (data.version !== version && (wanted.length || !readingSelection())) {
           replace(data.html);
           version = data.version;

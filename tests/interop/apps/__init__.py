@@ -12,6 +12,7 @@ process of its own (Django's runserver, uvicorn), configured from the environmen
 Each app has two protected paths: ``/webhook`` allows loopback (where our worker delivers
 from) and requires the Standard Webhooks headers; ``/webhook/clawbook-networks`` keeps the
 default allowlist (ClawBook's networks), so a delivery over loopback is outside it.
+``GET /count`` answers ``{"count": N}``, the number of handler runs so far.
 """
 
 from __future__ import annotations
@@ -30,6 +31,16 @@ def secret() -> str:
 
 def tolerance() -> float:
     return float(os.environ["RECEIVER_TOLERANCE"])
+
+
+def handled_count() -> int:
+    """How many times the handlers ran: the probe ``GET /count`` answers with it, for
+    ``receiver_kit.check --probe`` (tests/interop/test_receiver_check.py)."""
+    try:
+        with open(os.environ["RECEIVER_HANDLED"], encoding="utf-8") as handled:
+            return len(handled.read().split())
+    except FileNotFoundError:
+        return 0
 
 
 def record(event_id: str) -> None:

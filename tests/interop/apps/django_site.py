@@ -14,7 +14,7 @@ from django.urls import path
 from receiver_kit import DEFAULT_ALLOWLIST
 from receiver_kit.django import current_event, verify_webhook
 
-from . import DEFAULT_ALLOWLIST_PATH, LOOPBACK, record, secret, tolerance
+from . import DEFAULT_ALLOWLIST_PATH, LOOPBACK, handled_count, record, secret, tolerance
 
 DEBUG = False
 SECRET_KEY = "interop-tests-only"
@@ -46,7 +46,12 @@ def clawbook_networks_only(request: HttpRequest) -> HttpResponse:
     return HttpResponse("OK")
 
 
+def count(request: HttpRequest) -> HttpResponse:
+    return JsonResponse({"count": handled_count()})
+
+
 urlpatterns = [
     path("webhook", webhook),
+    path("count", count),
     path(DEFAULT_ALLOWLIST_PATH.lstrip("/"), clawbook_networks_only),
 ]

@@ -8,7 +8,7 @@ from fastapi import Depends, FastAPI
 
 from receiver_kit.fastapi import WebhookVerifier
 
-from . import DEFAULT_ALLOWLIST_PATH, LOOPBACK, record, secret, tolerance
+from . import DEFAULT_ALLOWLIST_PATH, LOOPBACK, handled_count, record, secret, tolerance
 
 app = FastAPI()
 verified = WebhookVerifier(secret=secret(), allowlist=LOOPBACK, tolerance=tolerance(),
@@ -29,3 +29,8 @@ async def webhook(event: Event) -> dict[str, str]:
 async def clawbook_networks_only(event: ClawBookEvent) -> str:
     record(event["id"])
     return "OK"
+
+
+@app.get("/count")
+async def count() -> dict[str, int]:
+    return {"count": handled_count()}
