@@ -198,25 +198,27 @@ _webhooks = sa.table(
 )
 
 
-def reseal_rows(connection: Connection, cipher: Cipher, *, batch_size: int = BATCH,
+def reseal_rows(connection: Connection, cipher: Cipher, *, batch_size: int | None = None,
                 after_batch: Callable[[int], None] | None = None) -> int:
     """Encrypt every webhook's secrets afresh with the first key: the signing secret, the
     previous one and secret custom header values; values stored plain get encrypted.
 
-    Works in batches of ``batch_size`` rows in id order; ``after_batch(rows)`` runs after
-    each (the CLI commits there and moves its progress bar). Returns the rows rewritten.
+    Works in batches of ``batch_size`` rows (default :data:`BATCH`) in id order;
+    ``after_batch(rows)`` runs after each (the CLI commits there and moves its progress
+    bar). Returns the rows rewritten.
     For an Alembic revision: ``reseal_rows(op.get_bind(), Cipher(keys))``.
 
     :raises SecretUnreadable: for a value no configured key opens (nothing of that batch
         is written).
     """
+    size = batch_size or BATCH
     done = 0
     after = ""
     while True:
         rows = connection.execute(
             sa.select(_webhooks.c.id, _webhooks.c.secret, _webhooks.c.previous_secret,
                       _webhooks.c.custom_headers)
-            .where(_webhooks.c.id > after).order_by(_webhooks.c.id).limit(batch_size)
+            .where(_webhooks.c.id > after).order_by(_webhooks.c.id).limit(size)
         ).all()
         if not rows:
             return done

@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
+from flask_clawhooks import encryption
 from flask_clawhooks.encryption import PREFIX, Cipher
 from flask_clawhooks.state import get_state
 from receiver_kit import verify_signature
@@ -55,12 +56,17 @@ def test_upgrade_encrypts_every_secret_with_the_first_key_and_deliveries_verify(
     plain = stored_secrets(old_install)
     assert plain and not any(s.startswith(PREFIX) for s in plain.values())
     before = ids(old_install)
-    # Batches of one, so that more than one batch runs.
-    monkeypatch.setattr("flask_clawhooks.encryption.BATCH", 1)
+    # Batches of one, so that more than one batch runs; count them.
+    batches: list[int] = []
+    reseal = encryption.reseal_rows
+    monkeypatch.setattr(encryption, "BATCH", 1)
+    monkeypatch.setattr(encryption, "reseal_rows", lambda conn, cipher, **kw: reseal(
+        conn, cipher, after_batch=batches.append, **kw))
 
     upgraded = keyed_host.app.test_cli_runner().invoke(args=["clawhooks", "db", "upgrade"])
 
     assert upgraded.exit_code == 0, upgraded.output
+    assert batches == [1] * len(plain) and len(plain) > 1
     stored = stored_secrets(old_install)
     assert stored.keys() == plain.keys() and ids(old_install) == before
     cipher = Cipher([KEY])

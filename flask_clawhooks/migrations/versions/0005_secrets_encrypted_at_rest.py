@@ -5,8 +5,8 @@
   changes ``varchar`` to ``text`` in place without rewriting the table; SQLite rebuilds it
   (batch mode, from the frozen 0.2.0 definition, so ``--sql`` works too).
 - Every webhook's signing secret, previous secret and secret custom header values are
-  encrypted with the first of ``CLAWHOOKS_ENCRYPTION_KEYS``, :data:`BATCH` webhooks at a
-  time, each batch committed on its own
+  encrypted with the first of ``CLAWHOOKS_ENCRYPTION_KEYS``,
+  :data:`flask_clawhooks.encryption.BATCH` webhooks at a time, each batch committed on its own
   (:func:`flask_clawhooks.encryption.reseal_rows`), so an interrupted run leaves every
   row readable (a plain value and a token are both read) and the next run finishes it.
   Without keys, or with ``--sql``, the values stay as they are: ``flask clawhooks
@@ -29,9 +29,6 @@ down_revision = "0004"
 branch_labels = None
 depends_on = None
 
-#: Webhooks re-encrypted per transaction.
-BATCH = encryption.BATCH
-
 
 def upgrade() -> None:
     webhook_0_2 = schema_0_2().tables["clawhooks_webhook"]
@@ -48,7 +45,7 @@ def upgrade() -> None:
     if cipher is None or context.is_offline_mode():
         return
     with op.get_context().autocommit_block():  # each batch's UPDATE commits on its own
-        encryption.reseal_rows(op.get_bind(), cipher, batch_size=BATCH)
+        encryption.reseal_rows(op.get_bind(), cipher)
 
 
 def _cipher() -> encryption.Cipher | None:
