@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -234,6 +235,41 @@ def prune_command(older_than: str) -> None:
     keys = prune_expired(get_state().db.session)
     if keys:
         click.echo(f"Deleted {keys} expired idempotency keys.")
+
+
+@cli.command("rotate-encryption-key")
+def rotate_encryption_key() -> None:
+    """Encrypt every webhook's secrets afresh with the first of CLAWHOOKS_ENCRYPTION_KEYS.
+
+    Run it after putting a new key first (then drop the old key), and once after setting
+    the keys for the first time, to encrypt secrets stored before. It works in batches,
+    one transaction each; running it again is harmless.
+    """
+    from . import encryption
+    from .models import Webhook
+
+    state = get_state()
+    if not state.cipher.enabled:
+        raise click.ClickException(
+            "CLAWHOOKS_ENCRYPTION_KEYS is not set: nothing to encrypt with. Set it to a list "
+            "of Fernet keys, the new one first (see the configuration documentation).")
+    session = state.db.session
+    total = session.scalar(select(func.count()).select_from(Webhook)) or 0
+    session.rollback()
+    bar: Any = (click.progressbar(length=total, label="Re-encrypting", show_pos=True)
+                if total > encryption.BATCH else contextlib.nullcontext())
+    with state.db.engine.connect() as connection, bar as shown:
+        def committed(rows: int) -> None:
+            connection.commit()
+            if shown is not None:
+                shown.update(rows)
+
+        try:
+            done = encryption.reseal_rows(connection, state.cipher, after_batch=committed)
+        except encryption.SecretUnreadable as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"Re-encrypted the secrets of {done} webhooks with the first key of "
+               "CLAWHOOKS_ENCRYPTION_KEYS.")
 
 
 @cli.command("emit")

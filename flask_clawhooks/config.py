@@ -6,10 +6,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .destinations import DestinationPolicy
+from .encryption import check_keys
 from .errors import ConfigurationError
 from .redisclient import RedisUrlError, check_url
 
@@ -40,6 +41,9 @@ DEFAULTS: dict[str, Any] = {
     # Deliveries one worker process has in flight at once (an event loop, not threads:
     # a request waiting on a receiver costs a socket, so slow receivers get many).
     "CLAWHOOKS_CONCURRENCY": 256,
+    # Connections one worker process keeps open to one destination (scheme, host, port)
+    # at most; requests beyond wait for a free one.
+    "CLAWHOOKS_CONNECTIONS_PER_DESTINATION": 128,
     # On SQLite, switch the database file to write-ahead logging, so the web app and the
     # workers (separate processes writing the same file) do not block each other.
     "CLAWHOOKS_SQLITE_WAL": True,
@@ -53,6 +57,8 @@ DEFAULTS: dict[str, Any] = {
     "CLAWHOOKS_API_PREFIX": "/api/v1",
     # Requests a minute one API key may make (429 with Retry-After beyond); None: no limit.
     "CLAWHOOKS_API_RATE_LIMIT": 600,
+    # Web processes serving the API: while Redis cannot count, each allows this share.
+    "CLAWHOOKS_API_RATE_LIMIT_PROCESSES": 1,
     # True: the API refuses webhook URLs that are not https:// (422).
     "CLAWHOOKS_REQUIRE_HTTPS": False,
     "CLAWHOOKS_DASHBOARD_PREFIX": "/settings/api/webhooks",
@@ -87,6 +93,9 @@ DEFAULTS: dict[str, Any] = {
     "CLAWHOOKS_MAX_CUSTOM_HEADERS": 10,
     # Seconds an emit(..., idempotency_key=...) key is remembered.
     "CLAWHOOKS_IDEMPOTENCY_WINDOW": 24 * 3600,
+    # Fernet keys encrypting webhook secrets at rest: the first encrypts, any decrypts.
+    # None: stored unencrypted (development only; start-up says so).
+    "CLAWHOOKS_ENCRYPTION_KEYS": None,
     # emit() checks data against the event type's JSON Schema: "off", "warn" (log what
     # does not match, send anyway) or "strict" (raise InvalidEventData, send nothing).
     # None: "warn" when the app runs in debug mode, else "off".
@@ -138,6 +147,10 @@ class Settings:
     recover_limit: int = 10_000
     max_custom_headers: int = 10
     idempotency_window: float = 24 * 3600.0
+    connections_per_destination: int = 128
+    api_rate_limit_processes: int = 1
+    #: Never in a repr: settings may be logged.
+    encryption_keys: tuple[str, ...] = field(default=(), repr=False)
     #: ``off``, ``warn`` or ``strict``, the default already resolved.
     validate_payloads: str = "off"
 
@@ -318,5 +331,10 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
         max_custom_headers=_number(config, "CLAWHOOKS_MAX_CUSTOM_HEADERS", minimum=0,
                                    integer=True),
         idempotency_window=float(_number(config, "CLAWHOOKS_IDEMPOTENCY_WINDOW", minimum=1)),
+        connections_per_destination=_number(
+            config, "CLAWHOOKS_CONNECTIONS_PER_DESTINATION", minimum=1, integer=True),
+        api_rate_limit_processes=_number(
+            config, "CLAWHOOKS_API_RATE_LIMIT_PROCESSES", minimum=1, integer=True),
+        encryption_keys=check_keys(config["CLAWHOOKS_ENCRYPTION_KEYS"]),
         validate_payloads=_validate_payloads(config),
     )

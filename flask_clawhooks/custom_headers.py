@@ -4,7 +4,8 @@ token or a routing key their gateway wants.
 A webhook keeps them in :attr:`Webhook.custom_headers <flask_clawhooks.models.Webhook>`
 as ``[{"name", "value", "secret"}]``. A *secret* value is written once and never shown
 again: the API, the dashboard and the attempt log show :data:`MASK` in its place, and a
-receiver that echoes it back has it masked in the logged response too. Only the request
+receiver that echoes it back has it masked in everything recorded of its answer
+(:mod:`flask_clawhooks.disclosure`). Only the request
 itself carries the real value.
 
 Names and values are checked here, for the API, the dashboard and the CLI alike:
@@ -25,11 +26,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .api.errors import InvalidField
+from .disclosure import MASK as MASK
+from .disclosure import SECRET_MAX
 
-#: What secret values are replaced with wherever they would be shown.
-MASK = "********"
 NAME_MAX = 100
-VALUE_MAX = 4096
+VALUE_MAX = SECRET_MAX
 #: The ``pattern`` of a name: an RFC 7230 token.
 NAME_PATTERN = "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
 #: The ``pattern`` of a value: visible ASCII, inner spaces and tabs allowed.
@@ -62,9 +63,17 @@ RESERVED_PREFIXES = {
 _FIELDS = ("name", "value", "secret")
 
 
+def normal(name: str) -> str:
+    """``name`` as reserved names are compared: lower case, ``_`` read as ``-`` (many
+    servers and proxies, CGI and WSGI among them, treat the two alike, so
+    ``X_ClawBook_Signature`` could stand in for the real signature)."""
+    return name.lower().replace("_", "-")
+
+
 def reserved(name: str) -> str | None:
-    """Why ``name`` may not be set by an owner, or None if it may."""
-    lower = name.lower()
+    """Why ``name`` may not be set by an owner, or None if it may (compared after
+    :func:`normal`)."""
+    lower = normal(name)
     if lower in RESERVED_NAMES:
         return RESERVED_NAMES[lower]
     for prefix, reason in RESERVED_PREFIXES.items():
@@ -103,10 +112,10 @@ def parse(value: Any, *, max_count: int, current: Sequence[Mapping[str, Any]] | 
                                       "name, value and secret.")
         name = check_name(item.get("name"), f"{where}.name")
         lower = name.lower()
-        if lower in seen:
+        if normal(name) in seen:
             raise InvalidField(f"{where}.name", f"{name!r} is listed twice (names are "
-                                                "case-insensitive).")
-        seen.add(lower)
+                                                "case-insensitive, and _ counts as -).")
+        seen.add(normal(name))
         secret = item.get("secret", False)
         if not isinstance(secret, bool):
             raise InvalidField(f"{where}.secret", "must be true or false.")
@@ -193,22 +202,6 @@ def apply(headers: Mapping[str, str], custom: Sequence[Mapping[str, Any]]
         else:
             logged[name] = value
     return sent, logged, tuple(secrets)
-
-
-def scrub(secrets: Sequence[str], excerpt: str | None, headers: Mapping[str, str] | None
-          ) -> tuple[str | None, dict[str, str] | None]:
-    """A receiver's answer with every secret value it echoed replaced by :data:`MASK`."""
-
-    def clean(text: str) -> str:
-        for secret in secrets:
-            if secret:
-                text = text.replace(secret, MASK)
-        return text
-
-    return (
-        clean(excerpt) if excerpt else excerpt,
-        {clean(k): clean(v) for k, v in headers.items()} if headers else None,
-    )
 
 
 def _show(value: str) -> str:

@@ -23,11 +23,11 @@ from concurrent.futures import ThreadPoolExecutor
 import redis
 from flask import Flask
 
-from . import ledger, metrics, notify, signals, transport
+from . import disclosure, ledger, metrics, notify, signals, transport
 from .enqueue import enqueue_at, whole_second_after
 from .fairness import DEFER_SECONDS, Fairness
 from .ledger import Outcome, Work
-from .outcome import Verdict, classify, describe
+from .outcome import Verdict, classify
 from .state import State, get_state
 from .timeutil import isoformat, utcnow
 
@@ -61,6 +61,10 @@ class _Slots:
                 self._cond.notify()
 
 
+def _owner(work: Work) -> str:
+    return work.owner
+
+
 class Dispatcher:
     """Sends claimed deliveries for one app. One per process; thread-safe."""
 
@@ -72,7 +76,12 @@ class Dispatcher:
         self._sender: transport.Sender[Work] = transport.Sender(
             concurrency, self._sent, policy=self._settings.destinations,
             timeout=self._settings.timeout,
-            excerpt_bytes=self._settings.response_excerpt_bytes,
+            # Read beyond the excerpt kept, so that a secret crossing its end is masked
+            # whole before the excerpt is cut (flask_clawhooks.disclosure).
+            excerpt_bytes=self._settings.response_excerpt_bytes + disclosure.MARGIN_BYTES,
+            # A keep-alive connection carries one owner's requests only.
+            partition=_owner,
+            connections_per_destination=self._settings.connections_per_destination,
         )
         self._mailer = ThreadPoolExecutor(1, thread_name_prefix="clawhooks-mail")
         # A claimed delivery holds one of these until it is sent. Twice the concurrency,
@@ -230,13 +239,15 @@ def log_outcomes(batch: Sequence[Outcome], follow: ledger.Followups) -> None:
     retries = dict(follow.retries)
     for outcome in batch:
         work, result = outcome.work, outcome.result
-        reason = describe(result) or "no answer"
         where = (f"Delivery {work.delivery_id} of {work.event_type} to webhook "
                  f"{work.webhook_id}, attempt {work.attempt_number}")
         if classify(result) is Verdict.SUCCESS:
             log.debug("%s: succeeded (HTTP %s in %d ms)", where, result.status,
                       result.elapsed_ms)
-        elif result.refused:
+            continue
+        # As stored: the receiver's echo of a secret header value masked.
+        reason = disclosure.error_text(result, work.secret_values) or "no answer"
+        if result.refused:
             log.info("%s: refused, not sent: %s; not retried", where, reason)
         elif work.delivery_id in retries:
             log.info("%s: failed: %s; retry scheduled for %s", where, reason,

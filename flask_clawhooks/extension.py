@@ -113,6 +113,10 @@ class ClawHooks:
             )
         settings = load_settings(app.config)
         app.extensions[EXTENSION_KEY] = State(self, db, settings)
+        if not settings.encryption_keys:
+            log.warning("CLAWHOOKS_ENCRYPTION_KEYS is not set: webhook signing secrets and "
+                        "secret header values are stored unencrypted. Fine for development "
+                        "only; see the CLAWHOOKS_ENCRYPTION_KEYS documentation.")
         if settings.sqlite_wal and "sqlalchemy" in app.extensions:
             _use_sqlite_wal(app, db)
 

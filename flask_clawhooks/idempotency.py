@@ -46,10 +46,19 @@ _keys = idempotency_key_table
 
 
 def check_key(key: Any) -> str:
-    """:raises ValueError: unless ``key`` is a non-empty string of at most 255 characters."""
+    """:raises ValueError: unless ``key`` is a non-empty string of at most 255 characters
+        that every database can store: no NUL (PostgreSQL text cannot hold one) and no
+        lone surrogate (it has no UTF-8 form)."""
     if not isinstance(key, str) or not key or len(key) > KEY_MAX:
         raise ValueError(f"idempotency_key must be a non-empty string of at most {KEY_MAX} "
                          f"characters, got {key!r:.80}.")
+    if "\x00" in key:
+        raise ValueError(f"idempotency_key must not contain NUL characters, got {key!r:.80}; "
+                         "use printable text such as an order id.")
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"idempotency_key must be valid Unicode text, got {key!r:.80}.") from None
     return key
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, TextClause, bindparam, or_, select, text, update
 
-from . import custom_headers
+from . import custom_headers, disclosure
 from .config import Settings
 from .ids import new_id
 from .models import (
@@ -39,6 +39,7 @@ from .models import (
 )
 from .outcome import decide
 from .signing import request_headers
+from .state import get_state
 from .timeutil import utcnow
 from .transport import HttpResult
 
@@ -346,11 +347,15 @@ def claim(
     works: list[Work] = []
     disabled: list[str] = []
     timestamp = int(time.time())
+    cipher = get_state().cipher
     for (delivery_id, count, webhook_id, owner, url, secret, previous, enabled, event_id,
          event_type, body, custom) in rows:
         if not enabled:
             disabled.append(delivery_id)
             continue
+        # Read with plain SQL: the secrets come as stored (encrypted at rest).
+        secret = cipher.open(secret)
+        previous = cipher.open(previous) if previous else previous
         work = Work(
             delivery_id, new_id("att"), count, token, webhook_id, owner, url, event_id,
             event_type, body,
@@ -361,7 +366,7 @@ def claim(
             custom = json.loads(custom)
         if custom:
             work.headers, work.log_headers, work.secret_values = custom_headers.apply(
-                work.headers, custom)
+                work.headers, cipher.open_headers(custom) or ())
         works.append(work)
     if disabled:
         conn.execute(
@@ -399,7 +404,7 @@ def record(session: AnySession, outcomes: Sequence[Outcome], settings: Settings)
     for outcome in outcomes:
         work, result = outcome.work, outcome.result
         decision = decide(result, work.attempt_number, outcome.finished_at,
-                          settings.retry_delays)
+                          settings.retry_delays, work.secret_values)
         status, next_at, error = decision.status, decision.next_attempt_at, decision.error
         if status == DeliveryStatus.SUCCESS:
             follow.succeeded.append(outcome)
@@ -409,10 +414,10 @@ def record(session: AnySession, outcomes: Sequence[Outcome], settings: Settings)
             exhausted.add(work.webhook_id)
         if decision.gone:
             gone.add(work.webhook_id)
-        excerpt, response_headers = result.excerpt, result.headers or None
-        if work.secret_values:
-            excerpt, response_headers = custom_headers.scrub(
-                work.secret_values, excerpt, response_headers)
+        # Everything recorded of the answer, and all that is later shown of it (API,
+        # dashboard, CLI, e-mail, signals, logs), is what disclosure lets out.
+        shown = disclosure.disclose(result, work.secret_values,
+                                    settings.response_excerpt_bytes)
         if status == DeliveryStatus.FAILED:
             failure = Failure(
                 delivery_id=work.delivery_id, webhook_id=work.webhook_id, owner=work.owner,
@@ -428,8 +433,8 @@ def record(session: AnySession, outcomes: Sequence[Outcome], settings: Settings)
             "id": work.attempt_id, "outcome": decision.outcome,
             "created_at": _timestamp(outcome.started_at),
             "response_code": result.status, "response_time_ms": result.elapsed_ms,
-            "error": error, "response_headers": response_headers,
-            "response_excerpt": excerpt,
+            "error": error, "response_headers": shown.headers,
+            "response_excerpt": shown.excerpt,
         })
         delivery_rows.append({
             "id": work.delivery_id, "lease_token": work.lease_token, "status": status,

@@ -37,6 +37,7 @@ from sqlalchemy.orm import (
     validates,
 )
 
+from .encryption import SealedHeaders, SealedText
 from .ids import new_id
 from .timeutil import utcnow
 
@@ -108,10 +109,12 @@ class Webhook(Base):
     owner: Mapped[str] = mapped_column(String(255), index=True)
     url: Mapped[str] = mapped_column(Text)
     events: Mapped[list[str]] = mapped_column(JSON)
-    secret: Mapped[str] = mapped_column(String(255))
+    #: Stored encrypted with ``CLAWHOOKS_ENCRYPTION_KEYS`` (:mod:`.encryption`); the
+    #: attribute holds the plain value.
+    secret: Mapped[str] = mapped_column(SealedText)
     #: After a rotation, the old secret stays valid for Standard Webhooks signatures
     #: until ``previous_secret_expires_at`` (``CLAWHOOKS_SECRET_ROTATION_GRACE``).
-    previous_secret: Mapped[str | None] = mapped_column(String(255))
+    previous_secret: Mapped[str | None] = mapped_column(SealedText)
     previous_secret_expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     description: Mapped[str | None] = mapped_column(Text)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -128,8 +131,9 @@ class Webhook(Base):
     #: Why the health check switched the webhook off; cleared when it is switched on.
     disabled_reason: Mapped[str | None] = mapped_column(Text)
     #: Headers the owner added to every request: ``[{"name", "value", "secret"}]``, or
-    #: None. Checked and masked by :mod:`flask_clawhooks.custom_headers`.
-    custom_headers: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    #: None. Checked and masked by :mod:`flask_clawhooks.custom_headers`; secret values
+    #: are stored encrypted (:mod:`.encryption`).
+    custom_headers: Mapped[list[dict[str, Any]] | None] = mapped_column(SealedHeaders)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 

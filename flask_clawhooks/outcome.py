@@ -22,6 +22,7 @@ import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from .disclosure import error_text
 from .models import AttemptOutcome, DeliveryStatus
 from .transport import HttpResult
 
@@ -51,19 +52,6 @@ def classify(result: HttpResult) -> Verdict:
     if 400 <= status < 500:
         return Verdict.FAIL
     return Verdict.RETRY
-
-
-def describe(result: HttpResult) -> str | None:
-    """The error text logged for a result that is not a success."""
-    if result.error:
-        return result.error
-    status = result.status
-    if status is None or 200 <= status < 300:
-        return None
-    if 300 <= status < 400:
-        location = result.headers.get("Location") or result.headers.get("location") or "?"
-        return f"HTTP {status}: redirect to {location} not followed"
-    return f"HTTP {status}"
 
 
 def retry_after_seconds(
@@ -119,13 +107,16 @@ class Decision:
 
 
 def decide(result: HttpResult, attempt_number: int, finished_at: dt.datetime,
-           retry_delays: Sequence[float]) -> Decision:
+           retry_delays: Sequence[float], secrets: Sequence[str] = ()) -> Decision:
     """The outcome rules above applied to attempt ``attempt_number`` (1-based) of a
     delivery, which ended at ``finished_at`` (naive UTC). Pure: it reads nothing else
     and writes nothing, so :func:`flask_clawhooks.ledger.record` only stores what it says.
+
+    :param secrets: the webhook's secret custom header values, masked in the error text
+        (:func:`flask_clawhooks.disclosure.error_text`).
     """
     verdict = classify(result)
-    error = describe(result)
+    error = error_text(result, secrets)
     if verdict is Verdict.SUCCESS:
         return Decision(AttemptOutcome.SUCCESS, DeliveryStatus.SUCCESS, None, error)
     if verdict is Verdict.RETRY:

@@ -22,19 +22,28 @@ PRUNE_BATCH = 1000
 
 _AGE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+#: The longest age taken: about a thousand years, far beyond any log yet well inside
+#: what :mod:`datetime` can subtract from today.
+MAX_AGE = dt.timedelta(days=365_000)
 
 
 def parse_age(text: str) -> dt.timedelta:
     """``30d``, ``12h``, ``90m``, ``2w`` or ``45s`` as a :class:`~datetime.timedelta`.
 
-    :raises ValueError: with the accepted forms, for anything else.
+    :raises ValueError: with the accepted forms, for anything else, and for an age
+        longer than :data:`MAX_AGE` (it would overflow the arithmetic on times).
     """
     match = _AGE.match(text)
     if match is None:
         raise ValueError(
             f"{text!r} is not an age; write a number and a unit, such as 30d, 12h, 90m, 2w."
         )
-    return dt.timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    digits = match.group(1)
+    seconds = int(digits) * _UNIT_SECONDS[match.group(2)] if len(digits) <= 18 else None
+    if seconds is None or seconds > MAX_AGE.total_seconds():
+        raise ValueError(f"{text.strip()!r} is too long an age; the longest is "
+                         f"{MAX_AGE.days}d (about a thousand years).")
+    return dt.timedelta(seconds=seconds)
 
 
 def _prunable(older_than: dt.timedelta) -> Any:

@@ -27,6 +27,7 @@ a range is read on the ``(webhook_id, status, id)`` and ``(webhook_id, id)`` ind
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -181,6 +182,9 @@ def describe(recovery: Recovery, requeued: int | None = None) -> str:
     return f"{what} {span}"
 
 
+_AGE_LIKE = re.compile(r"^\d+\s*[smhdw]$")
+
+
 def parse_moment(text: str, *, now: dt.datetime | None = None) -> dt.datetime:
     """A time typed by a person, as naive UTC: ``2026-01-30T14:30:00Z`` (any offset),
     ``2026-01-30 14:30`` or ``2026-01-30`` (read as UTC), or an age such as ``6h`` or
@@ -191,17 +195,18 @@ def parse_moment(text: str, *, now: dt.datetime | None = None) -> dt.datetime:
     from .pruning import parse_age
 
     value = text.strip()
-    try:
+    if _AGE_LIKE.match(value):  # an age: its own error (too long) is the one to show
         return (now or utcnow()) - parse_age(value)
-    except ValueError:
-        pass
     try:
         moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         raise ValueError(f"{text!r} is not a time; write 2026-01-30T14:30:00Z, "
                          "2026-01-30 14:30 (UTC) or an age such as 6h or 2d.") from None
     if moment.tzinfo is not None:
-        moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
+        try:
+            moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
+        except OverflowError:
+            raise ValueError(f"{text!r} is out of range once read as UTC.") from None
     return moment
 
 

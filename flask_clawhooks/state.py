@@ -20,10 +20,12 @@ from flask_sqlalchemy import SQLAlchemy
 from redis import Redis
 from rq import Queue
 
+from . import encryption
 from .config import Settings
+from .encryption import Cipher
 from .enqueue import push_ready
 from .errors import NotInitialized
-from .ratelimit import InFlightLimiter
+from .ratelimit import InFlightLimiter, LocalLimiter
 from .redisclient import CircuitBreaker, connect
 
 if TYPE_CHECKING:
@@ -89,6 +91,10 @@ class State:
         #: Bounds the test sends this process makes (see :meth:`ClawHooks.send_test`).
         self.test_sends = InFlightLimiter(settings.test_send_limit_per_owner,
                                           settings.test_send_limit)
+        #: Seals and opens webhook secrets at rest (see :mod:`.encryption`).
+        self.cipher = Cipher(settings.encryption_keys)
+        #: Counts API requests while Redis cannot (see :mod:`.ratelimit`).
+        self.local_rate_limit = LocalLimiter()
 
     @property
     def redis(self) -> Redis:
@@ -173,3 +179,6 @@ class State:
             self.breaker.failed(exc)
             raise
         self.breaker.succeeded()
+
+
+encryption.find_cipher_with(lambda: get_state().cipher)

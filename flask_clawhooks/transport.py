@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
+import httptools
+
 from .destinations import DestinationPolicy, DestinationRefused
 from .timeutil import utcnow
 
@@ -46,6 +48,9 @@ _MAX_HEAD_BYTES = 64 * 1024
 #: for one of them or for a connection to come free: a fast receiver gets the few
 #: connections it needs, a slow one gains them as fast as they open.
 _OPENING_PER_DESTINATION = 8
+#: Connections open to one destination at most, by default
+#: (``CLAWHOOKS_CONNECTIONS_PER_DESTINATION``); requests beyond wait for a free one.
+CONNECTIONS_PER_DESTINATION = 128
 #: Seconds an unused keep-alive connection is kept.
 _IDLE_SECONDS = 60.0
 #: What may not appear in a request header's name or value (it would split the request).
@@ -53,6 +58,12 @@ _UNSAFE_NAME = re.compile(r"[\x00-\x20:\x7f]")
 _UNSAFE_VALUE = re.compile(r"[\r\n\x00]")
 
 Context = TypeVar("Context")
+#: Where a request goes: (TLS, host, port). The per-destination limits count these.
+_Destination = tuple[bool, str, int]
+#: Which idle connections a request may use: its partition (the webhook's owner) and its
+#: destination. A keep-alive connection never carries requests of two owners, so one
+#: owner's receiver can never slip an answer into another owner's delivery.
+_PoolKey = tuple[str, bool, str, int]
 
 
 @dataclass(slots=True)
@@ -81,7 +92,7 @@ class _Target:
     head: bytes
 
     @property
-    def key(self) -> tuple[bool, str, int]:
+    def key(self) -> _Destination:
         return (self.tls, self.host, self.port)
 
 
@@ -109,13 +120,14 @@ def _target(url: str) -> _Target:
 class _Job(Generic[Context]):
     """One POST on its way: the request bytes, its deadline and where it stands."""
 
-    __slots__ = ("target", "data", "context", "started", "started_at", "timer", "conn",
-                 "task", "finished")
+    __slots__ = ("target", "data", "context", "pool", "started", "started_at", "timer",
+                 "conn", "task", "finished")
 
-    def __init__(self, target: _Target, data: bytes, context: Context) -> None:
+    def __init__(self, target: _Target, data: bytes, context: Context, partition: str) -> None:
         self.target = target
         self.data = data
         self.context = context
+        self.pool: _PoolKey = (partition, *target.key)
         self.started = 0.0
         self.started_at: dt.datetime | None = None
         self.timer: asyncio.TimerHandle | None = None
@@ -130,30 +142,46 @@ def _printable(text: str) -> str:
     return text.replace("\x00", "\ufffd") if "\x00" in text else text
 
 
-class _Broken(Exception):
-    """The receiver's answer cannot be read as HTTP/1.1."""
-
-
-# Parser states of a connection.
-_HEAD, _FIXED, _CHUNK_SIZE, _CHUNK_DATA, _CHUNK_END, _TRAILER, _UNTIL_CLOSE = range(7)
+class _Stop(Exception):
+    """Raised from a parser callback to stop reading an answer that is complete enough."""
 
 
 class _Connection(asyncio.Protocol):
-    """One keep-alive connection to a destination, running one request at a time."""
+    """One keep-alive connection to a destination, running one request at a time.
 
-    def __init__(self, sender: Sender[Any], key: tuple[bool, str, int]) -> None:
+    The answer is parsed by ``httptools`` (llhttp, the parser of Node.js and uvicorn) in
+    its strict mode: a status line, header or framing it rejects (a bad status code, a
+    bare CR or LF ending a line, obs-fold, a bad or repeated ``Content-Length``, both
+    ``Content-Length`` and ``Transfer-Encoding``) makes the attempt a connection error and
+    closes the connection. This class adds what a parser does not know: the caps on the
+    head, the excerpt kept, and when the connection may carry another request.
+    """
+
+    def __init__(self, sender: Sender[Any], key: _PoolKey) -> None:
         self.sender = sender
         self.key = key
+        self.destination: _Destination = (key[1], key[2], key[3])
         self.transport: asyncio.Transport | None = None
         self.job: _Job[Any] | None = None
         self.closed = False
+        #: Holds one of its destination's places (``connections_per_destination``): the
+        #: place reserved when its opening began is handed over once it is open.
+        self.counted = False
         self.idle_since = 0.0
-        self._buffer = bytearray()
-        self._state = _HEAD
+        # One parser for the connection's life: llhttp starts afresh after each complete
+        # answer, and a connection whose answer it did not complete is never reused.
+        self._parser = httptools.HttpResponseParser(self)
         self._status: int | None = None
+        self._interim = False
+        self._head_bytes = 0
+        self._header_count = 0
         self._headers: dict[str, str] = {}
+        self._pending: dict[str, str] = {}
+        self._framing = False  # Content-Length or Transfer-Encoding seen in this head
+        self._framed = False
         self._keep_alive = True
-        self._remaining = 0  # bytes left of a fixed-length body or of the current chunk
+        self._message_done = False
+        self._beyond = False  # bytes arrived after the answer was complete
         self._excerpt = bytearray()
         self._drained = 0  # body bytes seen beyond the excerpt
 
@@ -164,20 +192,44 @@ class _Connection(asyncio.Protocol):
         self.sender._open_connections.add(self)
 
     def data_received(self, data: bytes) -> None:
-        if self.job is None:  # an answer nobody asked for: the connection is not sane
+        if self.job is None:
+            # An answer nobody asked for (on an idle connection, or after the answer to
+            # the request it carried): the connection is not sane, never use it again.
             self.abort()
             return
-        self._buffer += data
+        if self._status is None:
+            self._head_bytes += len(data)
         try:
-            self._parse()
-        except _Broken as exc:
-            self._fail(f"connection error: {exc}")
+            self._parser.feed_data(data)
+        except _Stop:
+            pass
+        except httptools.HttpParserUpgrade:
+            self._fail("connection error: the receiver switched protocols")
+            return
+        except httptools.HttpParserError as exc:
+            if self._message_done:  # bytes after a complete answer that are not HTTP
+                self._beyond = True
+            else:
+                self._fail(f"connection error: the answer is not valid HTTP/1.1 ({exc})")
+                return
+        except Exception as exc:  # nothing a receiver sends may escape into the loop
+            self._fail(f"connection error: the answer could not be read ({exc})")
+            return
+        if self.job is None:
+            return
+        if self._message_done:
+            self._complete(reusable=not self._beyond)
+        elif self._status is None and self._head_bytes > _MAX_HEAD_BYTES:
+            self._fail(f"connection error: the response head is longer than "
+                       f"{_MAX_HEAD_BYTES} bytes")
+        elif self._until_close() and self._excerpt_full():
+            self._complete(reusable=False)
 
     def eof_received(self) -> bool:
         if self.job is not None:
-            if self._state == _UNTIL_CLOSE:
+            if self._until_close():
                 self._complete(reusable=False)
-            elif self._state == _HEAD:
+            elif self._status is None:
                 self._fail("connection error: the receiver closed the connection "
                            "without an answer")
             else:
@@ -190,24 +242,82 @@ class _Connection(asyncio.Protocol):
         self.closed = True
         self.sender._forget(self)
         self.sender._open_connections.discard(self)
+        self.sender._release(self)
         if self.job is not None:
-            if exc is None and self._state == _UNTIL_CLOSE:
+            if exc is None and self._until_close():
                 self._complete(reusable=False)
             else:
                 reason = f": {exc}" if exc else ""
                 self._fail(f"connection error: the connection was lost{reason}")
+
+    # -- parser callbacks (httptools) ------------------------------------------------
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if self._status is not None:  # a trailer: not kept
+            return
+        self._header_count += 1
+        if name.lower() in (b"content-length", b"transfer-encoding"):
+            self._framing = True
+        if self._header_count > _MAX_HEADER_LINES:
+            raise httptools.HttpParserError(f"more than {_MAX_HEADER_LINES} response headers")
+        if len(self._pending) < MAX_RESPONSE_HEADERS:
+            self._pending[_printable(name.decode("latin-1"))] = _printable(
+                value.decode("latin-1"))
+
+    def on_headers_complete(self) -> None:
+        parser = self._parser
+        status = parser.get_status_code()
+        if 100 <= status < 200:  # an interim answer (100 Continue): the real one follows
+            self._interim = True
+            self._pending = {}
+            self._header_count = 0
+            self._framing = False
+            return
+        self._interim = False
+        self._status = status
+        self._headers = self._pending
+        self._framed = self._framing
+        self._keep_alive = parser.should_keep_alive()
+
+    def on_body(self, body: bytes) -> None:
+        room = self.sender.excerpt_bytes - len(self._excerpt)
+        if room > 0:
+            self._excerpt += body[:room]
+        self._drained += max(0, len(body) - max(room, 0))
+        if self._excerpt_full() and self._drained > _DRAIN_LIMIT:
+            # Reading on to keep the connection would cost too much: stop here.
+            self._keep_alive = False
+            self._message_done = True
+            raise _Stop
+
+    def on_message_begin(self) -> None:
+        if self._message_done:  # a second answer to one request
+            self._beyond = True
+            raise _Stop
+
+    def on_message_complete(self) -> None:
+        if self._interim:
+            self._interim = False
+            return
+        self._message_done = True
 
     # -- requests --------------------------------------------------------------------
 
     def send(self, job: _Job[Any]) -> None:
         self.job = job
         job.conn = self
-        self._state = _HEAD
         self._status = None
+        self._interim = False
+        self._head_bytes = 0
+        self._header_count = 0
         self._headers = {}
+        self._pending = {}
+        self._framing = self._framed = False
+        self._keep_alive = True
+        self._message_done = False
+        self._beyond = False
         self._excerpt = bytearray()
         self._drained = 0
-        self._buffer.clear()
         assert self.transport is not None
         self.transport.write(job.data)
 
@@ -215,6 +325,7 @@ class _Connection(asyncio.Protocol):
         self.closed = True
         if self.transport is not None:
             self.transport.abort()
+        self.sender._release(self)
 
     def _fail(self, error: str) -> None:
         job, self.job = self.job, None
@@ -225,10 +336,15 @@ class _Connection(asyncio.Protocol):
     def _complete(self, reusable: bool) -> None:
         job, self.job = self.job, None
         assert job is not None
-        if not (reusable and self._keep_alive and not self._buffer):
+        if not (reusable and self._keep_alive and self._message_done):
             self.abort()
         self.sender._finish(job, self._status, None, self._headers, self._text(),
                             reuse=self if not self.closed else None)
+
+    def _until_close(self) -> bool:
+        """True when the answer has neither a length nor chunks: it ends when the
+        receiver closes the connection, and the connection cannot be used again."""
+        return self._status is not None and not self._framed and not self._message_done
 
     def status_so_far(self) -> int | None:
         return self._status
@@ -238,167 +354,8 @@ class _Connection(asyncio.Protocol):
             return None
         return _printable(self._excerpt.decode("utf-8", "replace"))
 
-    # -- the answer ------------------------------------------------------------------
-
-    def _parse(self) -> None:
-        buffer = self._buffer
-        while self.job is not None:
-            state = self._state
-            if state == _HEAD:
-                if not self._parse_head():
-                    return
-            elif state == _FIXED:
-                if not buffer:
-                    return
-                take = min(self._remaining, len(buffer))
-                self._take_body(take)
-                self._remaining -= take
-                if self._remaining == 0:
-                    self._complete(reusable=True)
-                elif self._beyond_drain_limit(self._remaining):
-                    self._complete(reusable=False)
-                return
-            elif state == _UNTIL_CLOSE:
-                if buffer:
-                    self._take_body(len(buffer))
-                if self._excerpt_full():
-                    self._complete(reusable=False)
-                return
-            elif state == _CHUNK_SIZE:
-                end = buffer.find(b"\r\n")
-                if end < 0:
-                    if len(buffer) > 4096:
-                        raise _Broken("a chunk size line is too long")
-                    return
-                size_text = bytes(buffer[:end]).split(b";", 1)[0].strip()
-                del buffer[:end + 2]
-                try:
-                    size = int(size_text, 16)
-                except ValueError:
-                    raise _Broken("bad chunk size") from None
-                if size < 0:
-                    raise _Broken("bad chunk size")
-                if size == 0:
-                    self._state = _TRAILER
-                else:
-                    self._remaining = size
-                    self._state = _CHUNK_DATA
-            elif state == _CHUNK_DATA:
-                if not buffer:
-                    return
-                take = min(self._remaining, len(buffer))
-                self._take_body(take)
-                self._remaining -= take
-                if self._beyond_drain_limit(0):
-                    self._complete(reusable=False)
-                    return
-                if self._remaining == 0:
-                    self._state = _CHUNK_END
-            elif state == _CHUNK_END:
-                if len(buffer) < 2:
-                    return
-                if buffer[:2] != b"\r\n":
-                    raise _Broken("a chunk does not end with CRLF")
-                del buffer[:2]
-                self._state = _CHUNK_SIZE
-            elif state == _TRAILER:
-                end = buffer.find(b"\r\n")
-                if end < 0:
-                    if len(buffer) > _MAX_HEAD_BYTES:
-                        raise _Broken("the trailer is too long")
-                    return
-                del buffer[:end + 2]
-                if end == 0:
-                    self._complete(reusable=True)
-                    return
-
-    def _parse_head(self) -> bool:
-        buffer = self._buffer
-        end, skip = buffer.find(b"\r\n\r\n"), 4
-        if end < 0:
-            end, skip = buffer.find(b"\n\n"), 2
-        if end < 0:
-            if len(buffer) > _MAX_HEAD_BYTES:
-                raise _Broken(f"the response head is longer than {_MAX_HEAD_BYTES} bytes")
-            return False
-        if end > _MAX_HEAD_BYTES:
-            raise _Broken(f"the response head is longer than {_MAX_HEAD_BYTES} bytes")
-        lines = bytes(buffer[:end]).splitlines()
-        del buffer[:end + skip]
-        version, _, rest = lines[0].partition(b" ")
-        code = rest[:3]
-        if not version.startswith(b"HTTP/1.") or len(code) != 3 or not code.isdigit():
-            raise _Broken(f"bad status line {lines[0][:100]!r}")
-        status = int(code)
-        if len(lines) - 1 > _MAX_HEADER_LINES:
-            raise _Broken(f"more than {_MAX_HEADER_LINES} response headers")
-        kept: dict[str, str] = {}
-        length: int | None = None
-        chunked = False
-        keep_alive = version == b"HTTP/1.1"
-        for line in lines[1:]:
-            raw_name, colon, raw_value = line.partition(b":")
-            if not colon:
-                continue
-            name = _printable(raw_name.strip().decode("latin-1"))
-            value = _printable(raw_value.strip().decode("latin-1"))
-            lower = name.lower()
-            if lower == "content-length":
-                if not value.isdigit() or (length is not None and int(value) != length):
-                    raise _Broken(f"bad Content-Length {value[:40]!r}")
-                length = int(value)
-            elif lower == "transfer-encoding":
-                chunked = value.lower().rsplit(",", 1)[-1].strip() == "chunked"
-            elif lower == "connection":
-                tokens = value.lower()
-                if "close" in tokens:
-                    keep_alive = False
-                elif "keep-alive" in tokens:
-                    keep_alive = True
-            if len(kept) < MAX_RESPONSE_HEADERS:
-                kept[name] = value
-        if 100 <= status < 200:
-            if status == 101:
-                raise _Broken("the receiver switched protocols")
-            return True  # an interim answer (100 Continue): the real one follows
-        self._status = status
-        self._headers = kept
-        self._keep_alive = keep_alive
-        if status in (204, 304):
-            self._complete(reusable=True)
-        elif chunked:
-            self._state = _CHUNK_SIZE
-        elif length is not None:
-            self._remaining = length
-            self._state = _FIXED
-            if length == 0:
-                self._complete(reusable=True)
-            elif self._beyond_drain_limit(length):
-                self._complete(reusable=False)
-        else:
-            self._keep_alive = False
-            self._state = _UNTIL_CLOSE
-            if self._excerpt_full():
-                self._complete(reusable=False)
-        return True
-
-    def _take_body(self, count: int) -> None:
-        buffer = self._buffer
-        room = self.sender.excerpt_bytes - len(self._excerpt)
-        if room > 0:
-            self._excerpt += buffer[:min(room, count)]
-        self._drained += max(0, count - max(room, 0))
-        del buffer[:count]
-
     def _excerpt_full(self) -> bool:
         return len(self._excerpt) >= self.sender.excerpt_bytes
-
-    def _beyond_drain_limit(self, still_to_come: int) -> bool:
-        """True once the excerpt is complete and reading on for the sake of keeping the
-        connection would cost more than :data:`_DRAIN_LIMIT` bytes."""
-        if not self._excerpt_full():
-            return False
-        return self._drained + still_to_come > _DRAIN_LIMIT
 
 
 class Sender(Generic[Context]):
@@ -407,28 +364,41 @@ class Sender(Generic[Context]):
 
     :meth:`submit` may be called from any thread. ``on_done(context, result)`` runs on
     the loop's thread once per request, whatever happened to it; keep it short.
+
+    :param partition: the pool a request's keep-alive connection belongs to (the
+        dispatcher passes the webhook's owner): connections are reused only within one.
+    :param connections_per_destination: most connections open to one (TLS, host, port)
+        at once, across partitions; further requests wait for one to come free.
     """
 
     def __init__(self, concurrency: int, on_done: Callable[[Context, HttpResult], None], *,
                  policy: DestinationPolicy | None = None, timeout: float = 30.0,
-                 excerpt_bytes: int = 4096) -> None:
+                 excerpt_bytes: int = 4096,
+                 partition: Callable[[Context], str] | None = None,
+                 connections_per_destination: int = CONNECTIONS_PER_DESTINATION) -> None:
         self.concurrency = concurrency
         self.excerpt_bytes = excerpt_bytes
         self._on_done = on_done
         self._policy = policy or DestinationPolicy()
         self._timeout = timeout
+        self._partition = partition
+        self._per_destination = max(1, connections_per_destination)
         self._tls: ssl.SSLContext | None = None
         self._targets: dict[str, _Target] = {}
         self._waiting: collections.deque[_Job[Context]] = collections.deque()
         self._active = 0
-        #: Idle connections per destination, newest last, and all of them oldest first.
-        self._idle: dict[tuple[bool, str, int], dict[_Connection, None]] = {}
+        #: Idle connections per pool, newest last, per destination, and all of them
+        #: oldest first.
+        self._idle: dict[_PoolKey, dict[_Connection, None]] = {}
+        self._idle_at: dict[_Destination, dict[_Connection, None]] = {}
         self._idle_order: dict[_Connection, None] = {}
         self._max_idle = max(2 * concurrency, 64)
         self._open_connections: set[_Connection] = set()
-        #: Connections being opened per destination, and requests waiting for one.
-        self._opening: dict[tuple[bool, str, int], int] = {}
-        self._queued: dict[tuple[bool, str, int], collections.deque[_Job[Context]]] = {}
+        #: Connections open or being opened per destination, those being opened, and
+        #: the requests waiting for one, in order.
+        self._connections: dict[_Destination, int] = {}
+        self._opening: dict[_Destination, int] = {}
+        self._queued: dict[_Destination, collections.deque[_Job[Context]]] = {}
         self._reaper: asyncio.TimerHandle | None = None
         self._loop = asyncio.new_event_loop()
         self._closing = False
@@ -442,13 +412,15 @@ class Sender(Generic[Context]):
         """Queue POSTs of ``(url, body, headers, context)``."""
         jobs: list[_Job[Context]] = []
         failed: list[tuple[Context, str]] = []
+        partition = self._partition
         for url, body, headers, context in requests:
             try:
                 data = self._request_bytes(url, body, headers)
             except ValueError as exc:
                 failed.append((context, str(exc)))
                 continue
-            jobs.append(_Job(self._targets[url], data, context))
+            jobs.append(_Job(self._targets[url], data, context,
+                             partition(context) if partition is not None else ""))
         for context, reason in failed:
             self._on_done(context, HttpResult(status=None, elapsed_ms=0,
                                               error=f"bad request: {reason}",
@@ -512,42 +484,88 @@ class Sender(Generic[Context]):
         job.started = loop.time()
         job.started_at = utcnow()
         job.timer = loop.call_at(job.started + self._timeout, self._expire, job)
-        key = job.target.key
-        conn = self._take_idle(key)
-        if conn is not None:
-            conn.send(job)
-        elif self._opening.get(key, 0) < _OPENING_PER_DESTINATION:
+        destination = job.target.key
+        if not self._queued.get(destination):
+            conn = self._take_idle(job.pool)
+            if conn is not None:
+                conn.send(job)
+                return
+        # A connection comes free or opens soon (the deadline runs meanwhile).
+        self._queued.setdefault(destination, collections.deque()).append(job)
+        self._admit(destination)
+
+    def _admit(self, destination: _Destination) -> None:
+        """Start the requests waiting for ``destination``, in order, as far as the
+        limits allow: on an idle connection of their pool, else on a new connection
+        while fewer than :data:`_OPENING_PER_DESTINATION` are being opened and fewer
+        than ``connections_per_destination`` are open (closing an idle connection of
+        another pool to make room)."""
+        if self._closing:
+            return
+        while True:
+            job = self._peek_queued(destination)
+            if job is None:
+                return
+            conn = self._take_idle(job.pool)
+            if conn is not None:
+                self._queued[destination].popleft()
+                conn.send(job)
+                continue
+            if self._opening.get(destination, 0) >= _OPENING_PER_DESTINATION:
+                return
+            if self._connections.get(destination, 0) >= self._per_destination:
+                spare = self._idle_at.get(destination)
+                if not spare:
+                    return
+                other = next(iter(spare))
+                self._forget(other)
+                other.abort()  # releases its place at once
+                continue
+            self._queued[destination].popleft()
             self._open_for(job)
-        else:  # a connection comes free or opens soon (the deadline runs meanwhile)
-            self._queued.setdefault(key, collections.deque()).append(job)
+
+    def _peek_queued(self, destination: _Destination) -> _Job[Context] | None:
+        queued = self._queued.get(destination)
+        while queued and queued[0].finished:  # cut by its deadline meanwhile
+            queued.popleft()
+        if not queued:
+            self._queued.pop(destination, None)
+            return None
+        return queued[0]
 
     def _open_for(self, job: _Job[Context]) -> None:
-        key = job.target.key
-        self._opening[key] = self._opening.get(key, 0) + 1
+        destination = job.target.key
+        self._opening[destination] = self._opening.get(destination, 0) + 1
+        self._connections[destination] = self._connections.get(destination, 0) + 1
         job.task = self._loop.create_task(self._open_and_send(job))
 
-    def _opened(self, key: tuple[bool, str, int]) -> None:
-        """A connection to ``key`` is open, or failed to: open one for the next request
-        waiting there, if any."""
-        left = self._opening[key] - 1
+    def _opened(self, destination: _Destination, success: bool) -> None:
+        """A connection to ``destination`` is open, or failed to open."""
+        left = self._opening[destination] - 1
         if left:
-            self._opening[key] = left
+            self._opening[destination] = left
         else:
-            del self._opening[key]
-        job = self._next_queued(key)
-        if job is not None:
-            self._open_for(job)
+            del self._opening[destination]
+        if not success:
+            self._uncount(destination)
+        self._admit(destination)
 
-    def _next_queued(self, key: tuple[bool, str, int]) -> _Job[Context] | None:
-        queued = self._queued.get(key)
-        job = None
-        while queued and job is None:
-            candidate = queued.popleft()
-            if not candidate.finished:  # not cut by its deadline meanwhile
-                job = candidate
-        if not queued:
-            self._queued.pop(key, None)
-        return job
+    def _uncount(self, destination: _Destination) -> None:
+        left = self._connections.get(destination, 0) - 1
+        if left > 0:
+            self._connections[destination] = left
+        else:
+            self._connections.pop(destination, None)
+
+    def _release(self, conn: _Connection) -> None:
+        """``conn`` is closed or closing: it no longer counts towards its destination's
+        limit (once, however it closed)."""
+        if conn.counted:
+            conn.counted = False
+            destination = conn.destination
+            self._uncount(destination)
+            if not self._closing:
+                self._loop.call_soon(self._admit, destination)
 
     def _expire(self, job: _Job[Context]) -> None:
         job.timer = None
@@ -582,11 +600,15 @@ class Sender(Generic[Context]):
         loop = self._loop
         elapsed_ms = int((loop.time() - job.started) * 1000)
         if reuse is not None and not self._closing:
-            waiting = self._next_queued(reuse.key)
-            if waiting is not None:
+            destination = job.target.key
+            waiting = self._peek_queued(destination)
+            if waiting is not None and waiting.pool == reuse.key:
+                self._queued[destination].popleft()
                 reuse.send(waiting)
             else:
                 self._keep_idle(reuse)
+                if waiting is not None:
+                    self._admit(destination)
         result = HttpResult(status, elapsed_ms, error, headers, excerpt, refused,
                             job.started_at)
         try:
@@ -597,11 +619,15 @@ class Sender(Generic[Context]):
     # -- connections -------------------------------------------------------------------
 
     async def _open_and_send(self, job: _Job[Context]) -> None:
+        opened = False
         try:
             try:
-                conn = await self._open(job.target)
+                conn = await self._open(job)
+                conn.counted = opened = True  # the place _open_for reserved is its now
             finally:
-                self._opened(job.target.key)
+                # Not opened: give its place back (a connection object made on the way
+                # and closed does not hold one, so nothing is counted twice).
+                self._opened(job.target.key, opened)
         except DestinationRefused as exc:
             self._finish(job, None, str(exc), {}, None, refused=True)
             return
@@ -621,8 +647,9 @@ class Sender(Generic[Context]):
             return
         conn.send(job)
 
-    async def _open(self, target: _Target) -> _Connection:
+    async def _open(self, job: _Job[Context]) -> _Connection:
         loop = self._loop
+        target = job.target
         try:  # an address needs no resolver (and no thread)
             infos = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM,
                                        flags=socket.AI_NUMERICHOST)
@@ -646,7 +673,7 @@ class Sender(Generic[Context]):
             tls = self._tls_context() if target.tls else None
             try:
                 _, conn = await loop.create_connection(
-                    lambda: _Connection(self, target.key), sock=sock, ssl=tls,
+                    lambda: _Connection(self, job.pool), sock=sock, ssl=tls,
                     server_hostname=target.host if tls else None,
                 )
             except BaseException:
@@ -660,18 +687,20 @@ class Sender(Generic[Context]):
             self._tls = ssl.create_default_context()
         return self._tls
 
-    def _take_idle(self, key: tuple[bool, str, int]) -> _Connection | None:
-        idle = self._idle.get(key)
+    def _take_idle(self, pool: _PoolKey) -> _Connection | None:
+        idle = self._idle.get(pool)
         while idle:
-            conn, _ = idle.popitem()
-            self._idle_order.pop(conn, None)
+            conn = next(reversed(idle))
+            self._forget(conn)
             if not conn.closed and conn.transport is not None and not conn.transport.is_closing():
                 return conn
+            idle = self._idle.get(pool)
         return None
 
     def _keep_idle(self, conn: _Connection) -> None:
         conn.idle_since = self._loop.time()
         self._idle.setdefault(conn.key, {})[conn] = None
+        self._idle_at.setdefault(conn.destination, {})[conn] = None
         self._idle_order[conn] = None
         while len(self._idle_order) > self._max_idle:
             oldest = next(iter(self._idle_order))
@@ -685,6 +714,11 @@ class Sender(Generic[Context]):
                 idle.pop(conn, None)
                 if not idle:
                     del self._idle[conn.key]
+            spare = self._idle_at.get(conn.destination)
+            if spare is not None:
+                spare.pop(conn, None)
+                if not spare:
+                    del self._idle_at[conn.destination]
 
     def _reap(self) -> None:
         cutoff = self._loop.time() - _IDLE_SECONDS

@@ -77,7 +77,8 @@ def authenticate() -> None:
     limit = state.settings.api_rate_limit
     if limit is not None:
         wait = over_limit(state.request_redis, apikeys.hash_key(token)[:32], limit,
-                          breaker=state.breaker)
+                          breaker=state.breaker, fallback=state.local_rate_limit,
+                          processes=state.settings.api_rate_limit_processes)
         if wait is not None:
             raise RateLimited(f"More than {limit} requests a minute with this API key; "
                               f"try again in {wait} s.", wait)

@@ -78,11 +78,16 @@ def test_recover_takes_until_and_iso_times(host, run, receiver, failed):
     (("--since", "soon"), "Invalid value for --since: 'soon' is not a time"),
     (("--since", "2h", "--until", "3h"), "Invalid value for --until: until must be later"),
     ((), "Missing option '--since'"),
+    (("--since", "99999999999d"), "Invalid value for --since: '99999999999d' is too long "
+                                  "an age; the longest is 365000d"),
+    (("--since", "0001-01-01T00:00:00+01:00"), "Invalid value for --since: "
+                                               "'0001-01-01T00:00:00+01:00' is out of range"),
 ])
 def test_recover_mistakes_exit_non_zero_with_a_message(run, failed, args, message):
     result = run("recover", failed, *args)
     assert result.exit_code == 2
     assert message in result.output
+    assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
 
 
 def test_recover_of_an_unknown_or_disabled_webhook_is_refused(host, run, failed):

@@ -115,7 +115,10 @@ RESERVED = ["X-ClawBook-Signature", "x-clawbook-event", "X-ClawBook-Anything",
             "webhook-signature", "Webhook-Id", "webhook-custom", "Content-Type",
             "content-length", "Host", "User-Agent", "Connection", "Keep-Alive",
             "Transfer-Encoding", "TE", "Trailer", "Upgrade", "Proxy-Authorization",
-            "Proxy-Connection"]
+            "Proxy-Connection",
+            # _ counts as - (CGI, WSGI and many proxies read the two alike)
+            "X_ClawBook_Signature", "Content_Length", "webhook_signature", "Transfer_Encoding",
+            "proxy_authorization"]
 
 
 def test_reserved_header_names_are_refused_with_422_naming_them(acme, receiver):
@@ -154,6 +157,14 @@ MALFORMED = [
     ({"name": "X-Route", "value": "x", "hidden": True}, "headers[0]", "unknown field"),
     ("X-Route: x", "headers[0]", "must be an object"),
 ]
+
+
+def test_a_name_listed_twice_with_an_underscore_for_a_dash_is_refused(acme, receiver):
+    response = acme.post("/webhooks", json={
+        "url": receiver.url, "events": ["message.received"],
+        "headers": [{"name": "X-Route", "value": "a"}, {"name": "x_route", "value": "b"}]})
+    assert response.status_code == 422
+    assert "headers[1].name: 'x_route' is listed twice" in response.json["error"]["message"]
 
 
 def test_malformed_headers_are_refused_with_422_and_a_message(acme, receiver):

@@ -98,6 +98,8 @@ def test_search_pages_with_a_cursor_and_an_owner_with_many_webhooks_gets_the_sam
     ("response_code=4XX", "response_code: must be an HTTP status code"),
     ("status=lost", "status: must be one of"),
     ("since=yesterday", "since: must be a date-time"),
+    ("since=9999999d", "since: must be a date-time"),
+    ("until=0001-01-01T00:00:00%2B01:00", "until: "),
     ("since=2026-01-30T14:30:00Z&until=2026-01-30T14:30:00Z", "until: must be later"),
     ("limit=0", "limit: must be a whole number"),
     ("owner=globex", "unknown query parameter"),

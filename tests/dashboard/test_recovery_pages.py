@@ -72,6 +72,21 @@ def test_recover_of_a_bad_time_or_another_owners_webhook(dashboard, down):
         dashboard.url(f"/{down}/recover?since=2000-01-01T00:00")).status_code == 404
 
 
+@pytest.mark.parametrize("path", [
+    "/{down}/recover?since=9999999d",
+    "/{down}/recover?since=1d&until=99999999999999999999w",
+    "/search?since=9999999d",
+    "/search?until=9999999999h",
+    "/search?since=0001-01-01T00:00:00%2B01:00",
+])
+def test_an_age_or_time_out_of_range_is_a_form_error_not_a_500(dashboard, down, path):
+    answer = dashboard.client().get(dashboard.url(path.format(down=down)),
+                                    follow_redirects=True)
+    html = answer.get_data(as_text=True)
+    assert answer.status_code in (200, 422), answer.status_code
+    assert "too long an age" in html or "out of range" in html
+
+
 def test_headers_page_saves_masks_and_keeps_a_secret_left_empty(dashboard, receiver, down):
     client = dashboard.client()
     page = client.get(dashboard.url(f"/{down}/headers"))

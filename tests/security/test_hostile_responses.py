@@ -134,3 +134,31 @@ def test_response_headers_are_capped_in_the_log(host, raw_server):
 
     assert delivery.status == DeliveryStatus.SUCCESS
     assert len(delivery.attempts[0].response_headers) == 50
+
+
+def empty_head(conn, stopped):
+    conn.sendall(b"\r\n\r\n")  # the old parser's IndexError
+
+
+def superscript_length(conn, stopped):
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: \xb2\r\n\r\nOK")  # ² in Latin-1: ValueError
+
+
+@pytest.mark.clawhooks_config(CLAWHOOKS_RETRY_DELAYS=[])
+@pytest.mark.parametrize("respond", [empty_head, superscript_length],
+                         ids=["empty-head", "superscript-length"])
+def test_heads_that_escaped_the_old_parser_are_connection_errors_with_no_traceback(
+    host, raw_server, respond, caplog
+):
+    caplog.set_level("DEBUG")
+    server = raw_server(respond)
+    host.add_webhook(server.url)
+    host.emit("message.received", {"n": 1})
+
+    [delivery] = host.work_until_settled()
+
+    [attempt] = delivery.attempts
+    assert attempt.error is not None and attempt.error.startswith("connection error: ")
+    assert delivery.status == DeliveryStatus.FAILED
+    assert not [r for r in caplog.records if r.exc_info], "a traceback in the worker log"
+    assert "Traceback" not in caplog.text

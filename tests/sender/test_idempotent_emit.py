@@ -99,6 +99,21 @@ def test_a_bad_key_is_refused(host):
             host.clawhooks.emit("message.received", {}, owner="acme", idempotency_key=key)
 
 
+def test_a_key_with_a_nul_is_refused_with_a_clear_error_on_every_database(host):
+    # PostgreSQL text cannot hold NUL: without the check this is a DataError there.
+    for key in ("order\x001", "\ud800"):
+        with host.app.app_context():
+            with pytest.raises(ValueError, match="idempotency_key must"):
+                host.clawhooks.emit("message.received", {}, owner="acme",
+                                    idempotency_key=key)
+            host.db.session.rollback()
+    with host.app.app_context():  # nothing half-written: the session still works
+        event = host.clawhooks.emit("message.received", {}, owner="acme",
+                                    idempotency_key="order-1")
+        host.db.session.commit()
+        assert event.id.startswith("evt_")
+
+
 def wait_until_blocked(engine, holder, thread: threading.Thread) -> None:
     """Wait until ``thread`` waits on the transaction of ``holder`` (a connection): on
     PostgreSQL until its backend is blocked by the holder's; on SQLite (no such view)

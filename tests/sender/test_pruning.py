@@ -74,6 +74,9 @@ def test_the_prune_command_reports_progress(host, receiver):
 
     bad = runner.invoke(args=["clawhooks", "prune", "--older-than", "soon"])
     assert bad.exit_code == 2 and "such as 30d" in bad.output
+    huge = runner.invoke(args=["clawhooks", "prune", "--older-than", "99999999999d"])
+    assert huge.exit_code == 2 and "too long an age" in huge.output
+    assert isinstance(huge.exception, SystemExit)  # a message, not a traceback
 
 
 def test_deleting_a_webhook_removes_its_deliveries_and_attempts(host, receiver_factory):
