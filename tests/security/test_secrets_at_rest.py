@@ -10,7 +10,6 @@ import logging
 import subprocess
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import sqlalchemy as sa
@@ -39,19 +38,16 @@ HEADER_SECRET = "Bearer gw_header-secret-5f4e3d2c1b0a"
 
 def dump(host: Any) -> bytes:
     """What a backup of the database holds: the SQLite file (and its write-ahead log), or
-    ``pg_dump`` of this session's schema."""
+    ``pg_dump`` of this session's database."""
     with host.app.app_context():
         url = sa.make_url(host.db.engine.url)
         host.db.engine.dispose()
     if url.get_backend_name() == "sqlite":
         path = Path(str(url.database))
         return b"".join(p.read_bytes() for p in (path, Path(f"{path}-wal")) if p.exists())
-    schema = parse_qs(urlsplit(str(url.render_as_string(hide_password=False)))
-                      .query)["options"][0].split("=", 1)[1]
     plain = url.set(drivername="postgresql", query={})
     return subprocess.run(
-        ["pg_dump", "--data-only", f"--schema={schema}",
-         plain.render_as_string(hide_password=False)],
+        ["pg_dump", "--data-only", plain.render_as_string(hide_password=False)],
         check=True, capture_output=True, timeout=60,
     ).stdout
 
