@@ -96,6 +96,7 @@ class Dispatcher:
             state.breaker.call)
         self._timer = control.Timer()
         self._successors = ThreadPoolExecutor(1, thread_name_prefix="clawhooks-fifo")
+        self._closing = False
 
     def dispatch(self, delivery_ids: Sequence[str], *, wait: bool | None = None) -> int:
         """Claim and send ``delivery_ids``; return how many were claimed.
@@ -230,8 +231,12 @@ class Dispatcher:
             log.exception("Could not wake the next FIFO deliveries; they go out within "
                           "%g s", ordering.PARK_SECONDS)
             return
-        if heads:
-            self._successors.submit(self._dispatch_successors, heads)
+        if heads and not self._closing:
+            # Once closing, the heads are due and the sweeper (or the next worker) sends them.
+            try:
+                self._successors.submit(self._dispatch_successors, heads)
+            except RuntimeError:  # shut down meanwhile
+                pass
 
     def _dispatch_successors(self, delivery_ids: list[str]) -> None:
         try:
@@ -282,8 +287,9 @@ class Dispatcher:
             log.exception("Could not e-mail the owner of %s", failure.webhook_id)
 
     def close(self) -> None:
-        self.drain()
+        self._closing = True
         self._successors.shutdown(wait=True)
+        self.drain()
         self._timer.close()
         self._sender.close()
         self._mailer.shutdown(wait=True)

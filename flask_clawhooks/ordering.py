@@ -16,7 +16,7 @@ worker dies first, the parked head is found by the sweeper once its park runs ou
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from sqlalchemy import ColumnElement, func, select, update
 
@@ -70,7 +70,7 @@ def waiting(session: AnySession, webhook_id: str) -> tuple[str | None, int]:
 
 
 def waiting_behind(status: str, delivery_id: str, webhook_id: str,
-                   queue_heads: dict[str, str]) -> str | None:
+                   queue_heads: Mapping[str, str]) -> str | None:
     """The delivery ``delivery_id`` waits behind, or None (given the heads of its
     webhook's queue, from :func:`heads`)."""
     first = queue_heads.get(webhook_id)
