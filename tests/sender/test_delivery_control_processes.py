@@ -220,6 +220,7 @@ def test_max_per_second_is_shared_by_two_processes_and_slows_no_other_webhook(
     assert free_done < times[199], (free_done - times[0], times[199] - times[0])
     # Being throttled is no attempt: one attempt per delivery, all successful.
     assert set(attempts_by_delivery(host, limited.id).values()) == {1}
+    assert set(attempts_by_delivery(host, free.id).values()) == {1}
     print(f"\nmax_per_second 20: {min(counts)}-{max(counts)} requests per 5 s window; "
           f"the free webhook done after {free_done - times[0]:.1f} s, the limited one "
           f"after {times[-1] - times[0]:.1f} s")
