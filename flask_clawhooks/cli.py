@@ -387,10 +387,10 @@ def webhooks_create(owner: str, url: str, events: tuple[str, ...], secret: str |
     hook = resources.create_webhook(state.db.session, owner, fields)
     click.echo(f"Created {hook.id} for owner {owner!r}: {', '.join(hook.events)} -> {hook.url}")
     if any(value is not None for value in control.values()):
+        per_second = "none" if hook.max_per_second is None else f"{hook.max_per_second:g}"
+        in_flight = "none" if hook.max_in_flight is None else str(hook.max_in_flight)
         click.echo(f"Delivery control: ordering {hook.ordering}, max per second "
-                   f"{hook.max_per_second if hook.max_per_second is not None else 'none'}, "
-                   f"max in flight "
-                   f"{hook.max_in_flight if hook.max_in_flight is not None else 'none'}")
+                   f"{per_second}, max in flight {in_flight}")
     click.echo(f"Secret (shown only now): {hook.secret}")
 
 
