@@ -97,8 +97,8 @@ class Screen:
             ids = [c.delivery_id for c in mine]
             keep = ids
             if settings.ordering == Ordering.FIFO:
-                keep = self._fifo(conn, webhook_id, ids)
-                release += [(i, PARK_SECONDS, "fifo") for i in ids if i not in keep]
+                keep, park = self._fifo(conn, webhook_id, ids, now)
+                release += [(i, park, "fifo") for i in ids if i not in keep]
             elif settings.max_in_flight is not None:
                 room = settings.max_in_flight - _leased_elsewhere(conn, webhook_id, ids)
                 keep = ids[:max(0, room)]
@@ -128,12 +128,21 @@ class Screen:
                     self.later.append((delivery_id, delay))
         return {delivery_id for delivery_id, _delay, _reason in release}
 
-    def _fifo(self, conn: Connection, webhook_id: str, ids: list[str]) -> list[str]:
-        first = conn.scalar(select(func.min(_d.id)).where(
-            _d.webhook_id == webhook_id, _d.status == DeliveryStatus.PENDING))
+    def _fifo(self, conn: Connection, webhook_id: str, ids: list[str],
+              now: dt.datetime) -> tuple[list[str], float]:
+        """The head, if this claim holds it and no other claim holds a delivery of the
+        webhook; and for how long to park the others: until :data:`PARK_SECONDS` after
+        the head is due (a head that keeps failing is not resolved before its retry)."""
+        head = conn.execute(
+            select(_d.id, _d.next_attempt_at).where(
+                _d.webhook_id == webhook_id, _d.status == DeliveryStatus.PENDING)
+            .order_by(_d.id).limit(1)).first()
+        first, due = (head[0], head[1]) if head is not None else (None, None)
+        ahead = max(0.0, (due - now).total_seconds()) if due is not None else 0.0
+        park = PARK_SECONDS + ahead
         if first not in ids or _leased_elsewhere(conn, webhook_id, ids):
-            return []
-        return [first]
+            return [], park
+        return [first], park
 
     def _slots(self, conn: Connection, webhook_id: str, per_second: float, wanted: int,
                now: dt.datetime) -> Slots:

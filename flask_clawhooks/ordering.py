@@ -79,6 +79,16 @@ def waiting_behind(status: str, delivery_id: str, webhook_id: str,
     return first
 
 
+def release_parked(session: AnySession, webhook_id: str, now: dt.datetime) -> None:
+    """Make the parked deliveries of a webhook that is no longer FIFO due now, in
+    ``session``'s transaction; the sweeper sends them."""
+    session.execute(
+        update(delivery_table)
+        .where(*_pending(webhook_id), _d.attempt_count == 0, _d.lease_until.is_(None),
+               _d.next_attempt_at > now)
+        .values(next_attempt_at=now))
+
+
 def wake(session: AnySession, webhook_ids: Iterable[str], now: dt.datetime) -> list[str]:
     """Make the head of each FIFO webhook among ``webhook_ids`` due now, if it was
     parked; commit. Returns the heads, to be sent.

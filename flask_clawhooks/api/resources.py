@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Select, delete, select
 from sqlalchemy.orm import selectinload
 
+from .. import ordering
 from ..models import AnySession, Attempt, Delivery, Event, Ordering, Webhook
 from ..signing import generate_secret
 from ..timeutil import utcnow
@@ -90,6 +91,8 @@ def update_webhook(session: AnySession, hook: Webhook, fields: dict[str, Any],
         hook.description = fields["description"]
     if "headers" in fields:
         hook.custom_headers = fields["headers"] or None
+    if hook.ordering == Ordering.FIFO and fields.get("ordering") == Ordering.NONE:
+        ordering.release_parked(session, hook.id, utcnow())
     for name in validation.CONTROL_FIELDS:
         if name in fields:
             setattr(hook, name, fields[name])

@@ -385,6 +385,8 @@ def edit(webhook_id: str) -> Response | tuple[str, int]:
         return render_template("clawhooks/webhook_form.html", webhook=hook, groups=groups,
                                form=form), 422
     hook.url, hook.events, hook.description = clean["url"], clean["events"], clean["description"]
+    if hook.ordering == Ordering.FIFO and clean["ordering"] == Ordering.NONE:
+        ordering.release_parked(db_session(), hook.id, utcnow())
     hook.ordering = clean["ordering"]
     hook.max_per_second, hook.max_in_flight = clean["max_per_second"], clean["max_in_flight"]
     db_session().commit()

@@ -83,6 +83,23 @@ def test_a_fifo_queue_waits_behind_a_failing_head_without_attempts(host, acme, r
     assert acme.get(f"/webhooks/{hook['id']}").json["queue"] == {"head": None, "waiting": 0}
 
 
+@pytest.mark.clawhooks_config(CLAWHOOKS_RETRY_DELAYS=[60, 60])
+def test_switching_fifo_off_makes_the_waiting_deliveries_due_at_once(host, acme, receiver):
+    receiver.replies = [Reply(503)]
+    hook = acme.create_webhook(receiver.url, ordering="fifo")
+    for n in range(3):
+        host.emit("message.received", {"n": n})
+    host.work()
+    head, *waiting = host.deliveries()
+    assert all(d.next_attempt_at > utcnow() + dt.timedelta(seconds=20) for d in waiting)
+
+    acme.patch(f"/webhooks/{hook['id']}", json={"ordering": "none"})
+
+    head_after, *waiting = host.deliveries()
+    assert head_after.next_attempt_at == head.next_attempt_at  # its retry time is kept
+    assert all(d.next_attempt_at <= utcnow() and d.attempt_count == 0 for d in waiting)
+
+
 @pytest.mark.clawhooks_config(CLAWHOOKS_RETRY_DELAYS=[60, 60], CLAWHOOKS_SWEEP_GRACE=0.0)
 def test_a_failed_delivery_retried_by_hand_goes_before_the_queue_it_was_emitted_ahead_of(
         host, acme, receiver):
