@@ -1,24 +1,24 @@
 """Prometheus metrics: every one is defined here, with where it is counted.
 
-=================================================  =======  ==============================
-metric                                             type     counted
-=================================================  =======  ==============================
-``clawhooks_emit_calls_total``                     counter  each ``emit()`` / test send
-``clawhooks_deliveries_created_total``             counter  deliveries those calls created
-``clawhooks_attempts_total{outcome,status_class}`` counter  each recorded attempt
-``clawhooks_attempt_duration_seconds``             hist.    each recorded attempt
-``clawhooks_emit_to_first_attempt_seconds``        hist.    each first attempt
-``clawhooks_deliveries_in_flight``                 gauge    claimed, not yet recorded
-``clawhooks_recorder_batch_size``                  hist.    each recorded batch
-``clawhooks_sweeper_requeued_total``               counter  each sweep
-``clawhooks_sweeper_interrupted_total``            counter  each sweep
-``clawhooks_emails_total{kind,result}``            counter  each owner e-mail
-``clawhooks_webhooks_auto_disabled_total``         counter  each health check
-``clawhooks_deliveries_due``                       gauge    at scrape time, in the database
-``clawhooks_oldest_due_delivery_age_seconds``      gauge    at scrape time, in the database
-``clawhooks_deliveries_held_total{webhook,reason}`` counter  each delivery a claim held back
-``clawhooks_fifo_waiting{webhook}``                gauge    at scrape time, in the database
-=================================================  =======  ==============================
+====================================================  =======  ==============================
+metric                                                type     counted
+====================================================  =======  ==============================
+``clawhooks_emit_calls_total``                        counter  each ``emit()`` / test send
+``clawhooks_deliveries_created_total``                counter  deliveries those calls created
+``clawhooks_attempts_total{outcome,status_class}``    counter  each recorded attempt
+``clawhooks_attempt_duration_seconds``                hist.    each recorded attempt
+``clawhooks_emit_to_first_attempt_seconds``           hist.    each first attempt
+``clawhooks_deliveries_in_flight``                    gauge    claimed, not yet recorded
+``clawhooks_recorder_batch_size``                     hist.    each recorded batch
+``clawhooks_sweeper_requeued_total``                  counter  each sweep
+``clawhooks_sweeper_interrupted_total``               counter  each sweep
+``clawhooks_emails_total{kind,result}``               counter  each owner e-mail
+``clawhooks_webhooks_auto_disabled_total``            counter  each health check
+``clawhooks_deliveries_due``                          gauge    at scrape time, in the database
+``clawhooks_oldest_due_delivery_age_seconds``         gauge    at scrape time, in the database
+``clawhooks_deliveries_held_total{webhook,reason}``   counter  each delivery a claim held back
+``clawhooks_fifo_waiting{webhook}``                   gauge    at scrape time, in the database
+====================================================  =======  ==============================
 
 Labels have a few fixed values each (``outcome``: success, retry, failed, timeout,
 connection_error, refused, error; ``status_class``: 1xx to 5xx, or none; ``kind``:
