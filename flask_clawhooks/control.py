@@ -33,8 +33,9 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, bindparam, func, select, update
 
-from .models import DeliveryStatus, Ordering, delivery_table, webhook_table
+from .models import Ordering, delivery_table, webhook_table
 from .ordering import PARK_SECONDS
+from .ordering import pending as pending_of
 from .throttle import RedisSchedule, Slots, database_slots
 
 log = logging.getLogger("flask_clawhooks")
@@ -134,8 +135,7 @@ class Screen:
         webhook; and for how long to park the others: until :data:`PARK_SECONDS` after
         the head is due (a head that keeps failing is not resolved before its retry)."""
         head = conn.execute(
-            select(_d.id, _d.next_attempt_at).where(
-                _d.webhook_id == webhook_id, _d.status == DeliveryStatus.PENDING)
+            select(_d.id, _d.next_attempt_at).where(*pending_of(webhook_id))
             .order_by(_d.id).limit(1)).first()
         first, due = (head[0], head[1]) if head is not None else (None, None)
         ahead = max(0.0, (due - now).total_seconds()) if due is not None else 0.0
@@ -157,8 +157,7 @@ class Screen:
 def _leased_elsewhere(conn: Connection, webhook_id: str, mine: list[str]) -> int:
     """How many pending deliveries of ``webhook_id`` other claims hold."""
     return conn.scalar(select(func.count()).select_from(delivery_table).where(
-        _d.webhook_id == webhook_id, _d.status == DeliveryStatus.PENDING,
-        _d.lease_until.is_not(None), _d.id.not_in(mine))) or 0
+        *pending_of(webhook_id), _d.lease_until.is_not(None), _d.id.not_in(mine))) or 0
 
 
 class Timer:

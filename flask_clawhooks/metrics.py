@@ -72,7 +72,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, literal_column, or_, select
 
 from .ids import id_seconds
 from .models import DeliveryStatus, Ordering, delivery_table, webhook_table
@@ -349,7 +349,7 @@ def fifo_waiting(app: Flask) -> list[tuple[str, int]]:
             rows = conn.execute(
                 select(d.webhook_id, func.count()).join_from(
                     delivery_table, webhook_table, d.webhook_id == w.id)
-                .where(w.ordering == Ordering.FIFO, d.status == DeliveryStatus.PENDING)
+                .where(w.ordering == Ordering.FIFO, d.status == literal_column("'pending'"))
                 .group_by(d.webhook_id)).all()
     queues = sorted(((webhook_id, count - 1) for webhook_id, count in rows),
                     key=lambda item: -item[1])
