@@ -470,8 +470,15 @@ def webhooks_list(owner: str | None) -> None:
 @click.option("--secret", default=None, help="Signing secret, 16-255 characters "
                                              "(default: a new whsec_… secret).")
 @click.option("--description", default=None, help="A note for the owner.")
+@click.option("--ordering", type=click.Choice(["none", "fifo"]), default=None,
+              help="fifo: one delivery at a time, in emit order (default: none).")
+@click.option("--max-per-second", type=float, default=None,
+              help="Most requests a second, across all workers (default: no limit).")
+@click.option("--max-in-flight", type=int, default=None,
+              help="Most requests open at once, across all workers (default: no limit).")
 def webhooks_create(owner: str, url: str, events: tuple[str, ...], secret: str | None,
-                    description: str | None) -> None:
+                    description: str | None, ordering: str | None,
+                    max_per_second: float | None, max_in_flight: int | None) -> None:
     """Create a webhook and print its id and secret (the secret is shown this once)."""
     from .api import resources, validation
     from .api.errors import InvalidField
@@ -484,14 +491,22 @@ def webhooks_create(owner: str, url: str, events: tuple[str, ...], secret: str |
         body["secret"] = secret
     if description is not None:
         body["description"] = description
+    control = {"ordering": ordering, "max_per_second": max_per_second,
+               "max_in_flight": max_in_flight}
+    body.update({name: value for name, value in control.items() if value is not None})
     known = set(state.extension.event_types) - {TEST_EVENT}
     try:
         fields = validation.webhook_fields(body, state.settings, known, creating=True)
     except InvalidField as exc:
-        hint = {"events": "--event"}.get(exc.field, f"--{exc.field}")
+        hint = {"events": "--event"}.get(exc.field, f"--{exc.field.replace('_', '-')}")
         raise click.BadParameter(exc.reason, param_hint=hint) from None
     hook = resources.create_webhook(state.db.session, owner, fields)
     click.echo(f"Created {hook.id} for owner {owner!r}: {', '.join(hook.events)} -> {hook.url}")
+    if any(value is not None for value in control.values()):
+        per_second = "none" if hook.max_per_second is None else f"{hook.max_per_second:g}"
+        in_flight = "none" if hook.max_in_flight is None else str(hook.max_in_flight)
+        click.echo(f"Delivery control: ordering {hook.ordering}, max per second "
+                   f"{per_second}, max in flight {in_flight}")
     click.echo(f"Secret (shown only now): {hook.secret}")
 
 

@@ -13,6 +13,7 @@ and runs the follow-ups (retries on RQ's scheduler, signals, e-mail) after each 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import queue
 import threading
@@ -23,8 +24,8 @@ from concurrent.futures import ThreadPoolExecutor
 import redis
 from flask import Flask
 
-from . import disclosure, ledger, metrics, notify, signals, transport
-from .enqueue import enqueue_at, whole_second_after
+from . import control, disclosure, ledger, metrics, notify, ordering, signals, throttle, transport
+from .enqueue import enqueue_at, push_ready, whole_second_after
 from .fairness import DEFER_SECONDS, Fairness
 from .ledger import Outcome, Work
 from .outcome import Verdict, classify
@@ -96,6 +97,16 @@ class Dispatcher:
         )
         self._recorder.start()
         self._fairness = Fairness(concurrency)
+        # Delivery control (flask_clawhooks.control): the shared rate schedule in Redis
+        # (through the circuit breaker: when Redis fails, claims count in the database),
+        # the timer of paced sends and of deliveries due again shortly, and the thread
+        # that sends the next delivery of a FIFO queue once its head is recorded.
+        self._schedule = throttle.RedisSchedule(
+            state.request_redis, f"clawhooks:{self._settings.queue}",
+            state.breaker.call)
+        self._timer = control.Timer()
+        self._successors = ThreadPoolExecutor(1, thread_name_prefix="clawhooks-fifo")
+        self._closing = False
 
     def dispatch(self, delivery_ids: Sequence[str], *, wait: bool | None = None) -> int:
         """Claim and send ``delivery_ids``; return how many were claimed.
@@ -112,26 +123,53 @@ class Dispatcher:
             taken = self._slots.take(min(len(remaining), concurrency),
                                      min(len(remaining), 2 * concurrency))
             batch, remaining = remaining[:taken], remaining[taken:]
+            screen = control.Screen(self._schedule)
             try:
                 works, deferred = ledger.claim(self._state.db.session, batch, self._settings,
-                                               self._fairness.admitter())
+                                               self._fairness.admitter(), screen)
             except BaseException:
                 self._slots.give(taken)
                 raise
-            self._slots.give(taken - len(works))
+            paced = [work for work in works if work.paced]
+            self._slots.give(taken - len(works) + len(paced))
             if works:
                 with self._idle:
                     self._unrecorded += len(works)
                 metrics.claimed(len(works))
                 self._fairness.started(work.url for work in works)
                 self._sender.submit((work.url, work.body, work.headers, work)
-                                    for work in works)
+                                    for work in works if not work.paced)
+                for work in paced:
+                    self._timer.call_later(screen.pace[work.delivery_id],
+                                           functools.partial(self._submit, work))
+            self._held(screen)
             claimed += len(works)
             if deferred:
                 self._defer(deferred)
         if wait if wait is not None else not self._state.worker_mode:
             self.drain()
         return claimed
+
+    def _submit(self, work: Work) -> None:
+        self._sender.submit([(work.url, work.body, work.headers, work)])
+
+    def _held(self, screen: control.Screen) -> None:
+        """Count what delivery control held back; hand what is due again soon back to
+        the ready list when it is (the sweeper finds it if this process ends first)."""
+        if screen.held:
+            metrics.held(screen.held)
+        by_time: dict[float, list[str]] = {}
+        for delivery_id, delay in screen.later:
+            by_time.setdefault(round(delay, 2), []).append(delivery_id)
+        for delay, ids in by_time.items():
+            self._timer.call_later(delay, functools.partial(self._push_ready, ids))
+
+    def _push_ready(self, delivery_ids: list[str]) -> None:
+        try:
+            push_ready(self._state.queue, delivery_ids)
+        except (redis.RedisError, OSError):
+            log.warning("Could not queue %d deliveries held back by delivery control; "
+                        "the sweeper will send them.", len(delivery_ids), exc_info=True)
 
     def _defer(self, delivery_ids: list[str]) -> None:
         """Hand deliveries to a host that is being held back to RQ's scheduler for later."""
@@ -151,7 +189,8 @@ class Dispatcher:
 
     def _sent(self, work: Work, result: transport.HttpResult) -> None:
         """A POST is over (on the sender's loop): free its slot, queue its outcome."""
-        self._slots.give(1)
+        if not work.paced:
+            self._slots.give(1)
         self._fairness.finished(work.url, result)
         self._outcomes.put(Outcome(work, result, result.started_at or utcnow(), utcnow()))
 
@@ -177,6 +216,7 @@ class Dispatcher:
                     follow = ledger.record(self._state.db.session, batch, self._settings)
                     log_outcomes(batch, follow)
                     self._after_record(follow)
+                    self._wake_fifo(batch, follow)
                 return
             except Exception:
                 # The database is unreachable or refused the batch. The leases stay, so
@@ -184,6 +224,37 @@ class Dispatcher:
                 log.exception("Recording %d outcomes failed; retrying in %.1f s", len(batch), delay)
                 time.sleep(delay)
                 delay = min(delay * 2, 30.0)
+
+    def _wake_fifo(self, batch: list[Outcome], follow: ledger.Followups) -> None:
+        """Send the next delivery of each FIFO queue whose head this batch finished."""
+        fifo = {o.work.delivery_id: o.work.webhook_id for o in batch if o.work.fifo}
+        if not fifo:
+            return
+        done = [o.work.delivery_id for o in follow.succeeded]
+        done += [failure.delivery_id for failure in follow.failures]
+        webhook_ids = {fifo[i] for i in done if i in fifo}
+        if not webhook_ids:
+            return
+        try:
+            heads = ordering.wake(self._state.db.session, webhook_ids, utcnow())
+        except Exception:
+            self._state.db.session.rollback()
+            log.exception("Could not wake the next FIFO deliveries; they go out within "
+                          "%g s", ordering.PARK_SECONDS)
+            return
+        if heads and not self._closing:
+            # Once closing, the heads are due and the sweeper (or the next worker) sends them.
+            try:
+                self._successors.submit(self._dispatch_successors, heads)
+            except RuntimeError:  # shut down meanwhile
+                pass
+
+    def _dispatch_successors(self, delivery_ids: list[str]) -> None:
+        try:
+            with self._app.app_context():
+                self.dispatch(delivery_ids, wait=False)
+        except Exception:
+            log.exception("Could not send the next FIFO deliveries; the sweeper will")
 
     def _after_record(self, follow: ledger.Followups) -> None:
         app = self._app
@@ -227,7 +298,10 @@ class Dispatcher:
             log.exception("Could not e-mail the owner of %s", failure.webhook_id)
 
     def close(self) -> None:
+        self._closing = True
+        self._successors.shutdown(wait=True)
         self.drain()
+        self._timer.close()
         self._sender.close()
         self._mailer.shutdown(wait=True)
 

@@ -25,12 +25,14 @@ from sqlalchemy import DateTime, TextClause, bindparam, or_, select, text, updat
 
 from . import custom_headers, disclosure
 from .config import Settings
+from .control import Candidate, Screen
 from .ids import new_id
 from .models import (
     AnySession,
     Delivery,
     DeliveryStatus,
     Event,
+    Ordering,
     Webhook,
     WebhookStatus,
     attempt_table,
@@ -68,6 +70,11 @@ class Work:
     log_headers: dict[str, str] | None = None
     #: Secret custom header values, masked in the receiver's logged answer.
     secret_values: tuple[str, ...] = ()
+    #: The webhook sends one delivery at a time (:mod:`flask_clawhooks.ordering`): the
+    #: worker that records this one wakes the next.
+    fifo: bool = False
+    #: Held back until its rate-limit slot; does not hold a claim slot meanwhile.
+    paced: bool = False
 
 
 @dataclass(slots=True)
@@ -140,7 +147,8 @@ def _statement(sql: str) -> TextClause:
 _CLAIMED_COLUMNS = """
     d.id, d.attempt_count, w.id, w.owner, w.url, w.secret,
     CASE WHEN w.previous_secret_expires_at > :now THEN w.previous_secret END,
-    w.enabled, e.id, e.type, e.body, w.custom_headers"""
+    w.enabled, e.id, e.type, e.body, w.custom_headers,
+    w.ordering, w.max_per_second, w.max_in_flight"""
 # Pending, due and not leased. An expired lease is released only by interrupt_expired
 # (the sweeper), which closes its "sending" attempt first; taking it over here would
 # leave that attempt "sending" for ever.
@@ -299,12 +307,16 @@ def claim(
     delivery_ids: Sequence[str],
     settings: Settings,
     admit: Callable[[str], bool] | None = None,
+    screen: Screen | None = None,
 ) -> tuple[list[Work], list[str]]:
     """Lease those of ``delivery_ids`` that are pending, due and not leased; commit.
 
     Deliveries of a disabled webhook are failed instead of sent. With ``admit``, each
     claimable delivery's URL is offered to it first, and those it turns down are left
-    unclaimed and returned as the second item, to be tried again a little later.
+    unclaimed and returned as the second item, to be tried again a little later. With
+    ``screen``, the leased deliveries of webhooks with delivery control are screened in
+    the same transaction (:mod:`flask_clawhooks.control`); those it gives back are not
+    claimed and have no attempt.
 
     On PostgreSQL the lease is one statement (``UPDATE … RETURNING`` joined to the
     webhook and the event) that skips rows another transaction holds, so workers never
@@ -344,12 +356,17 @@ def claim(
         conn.execute(_LEASE_SQLITE, params)
         rows = conn.execute(_LEASED_SQLITE, params).all()
 
+    if screen is not None:
+        held = screen(conn, [Candidate(row[0], row[2], row[12], row[13], row[14])
+                             for row in rows if row[7]], now)
+        rows = [row for row in rows if row[0] not in held]
+
     works: list[Work] = []
     disabled: list[str] = []
     timestamp = int(time.time())
     cipher = get_state().cipher
     for (delivery_id, count, webhook_id, owner, url, secret, previous, enabled, event_id,
-         event_type, body, custom) in rows:
+         event_type, body, custom, ordering, _per_second, _in_flight) in rows:
         if not enabled:
             disabled.append(delivery_id)
             continue
@@ -367,6 +384,8 @@ def claim(
         if custom:
             work.headers, work.log_headers, work.secret_values = custom_headers.apply(
                 work.headers, cipher.open_headers(custom) or ())
+        work.fifo = ordering == Ordering.FIFO
+        work.paced = screen is not None and delivery_id in screen.pace
         works.append(work)
     if disabled:
         conn.execute(

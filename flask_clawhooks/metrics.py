@@ -1,27 +1,38 @@
 """Prometheus metrics: every one is defined here, with where it is counted.
 
-=================================================  =======  ==============================
-metric                                             type     counted
-=================================================  =======  ==============================
-``clawhooks_emit_calls_total``                     counter  each ``emit()`` / test send
-``clawhooks_deliveries_created_total``             counter  deliveries those calls created
-``clawhooks_attempts_total{outcome,status_class}`` counter  each recorded attempt
-``clawhooks_attempt_duration_seconds``             hist.    each recorded attempt
-``clawhooks_emit_to_first_attempt_seconds``        hist.    each first attempt
-``clawhooks_deliveries_in_flight``                 gauge    claimed, not yet recorded
-``clawhooks_recorder_batch_size``                  hist.    each recorded batch
-``clawhooks_sweeper_requeued_total``               counter  each sweep
-``clawhooks_sweeper_interrupted_total``            counter  each sweep
-``clawhooks_emails_total{kind,result}``            counter  each owner e-mail
-``clawhooks_webhooks_auto_disabled_total``         counter  each health check
-``clawhooks_deliveries_due``                       gauge    at scrape time, in the database
-``clawhooks_oldest_due_delivery_age_seconds``      gauge    at scrape time, in the database
-=================================================  =======  ==============================
+====================================================  =======  ==============================
+metric                                                type     counted
+====================================================  =======  ==============================
+``clawhooks_emit_calls_total``                        counter  each ``emit()`` / test send
+``clawhooks_deliveries_created_total``                counter  deliveries those calls created
+``clawhooks_attempts_total{outcome,status_class}``    counter  each recorded attempt
+``clawhooks_attempt_duration_seconds``                hist.    each recorded attempt
+``clawhooks_emit_to_first_attempt_seconds``           hist.    each first attempt
+``clawhooks_deliveries_in_flight``                    gauge    claimed, not yet recorded
+``clawhooks_recorder_batch_size``                     hist.    each recorded batch
+``clawhooks_sweeper_requeued_total``                  counter  each sweep
+``clawhooks_sweeper_interrupted_total``               counter  each sweep
+``clawhooks_emails_total{kind,result}``               counter  each owner e-mail
+``clawhooks_webhooks_auto_disabled_total``            counter  each health check
+``clawhooks_deliveries_due``                          gauge    at scrape time, in the database
+``clawhooks_oldest_due_delivery_age_seconds``         gauge    at scrape time, in the database
+``clawhooks_deliveries_held_total{webhook,reason}``   counter  each delivery a claim held back
+``clawhooks_fifo_waiting{webhook}``                   gauge    at scrape time, in the database
+====================================================  =======  ==============================
 
 Labels have a few fixed values each (``outcome``: success, retry, failed, timeout,
 connection_error, refused, error; ``status_class``: 1xx to 5xx, or none; ``kind``:
 failed, warning, disabled; ``result``: sent, error), never an id, owner or URL, so the
 number of series stays bounded however many webhooks an install has.
+
+The two delivery-control metrics (:mod:`flask_clawhooks.control`) are per webhook, as an
+operator needs them ("which receiver is being throttled?"), and bounded another way:
+only webhooks with delivery control switched on ever appear, and at most
+:data:`WEBHOOK_SERIES` webhook ids are used as label values; the held-back counter of a
+process puts any further webhook under ``webhook="other"``, and the waiting gauge shows
+the :data:`WEBHOOK_SERIES` longest FIFO queues and sums the rest under ``other``.
+``reason`` is ``fifo`` (parked behind its queue's head), ``in_flight``
+(``max_in_flight`` reached) or ``rate`` (no ``max_per_second`` slot free).
 
 The metric objects live in this process (made on first use, in prometheus_client's
 default registry) and cost a few uncontended lock operations per attempt, paid in the
@@ -61,10 +72,10 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, literal_column, or_, select
 
 from .ids import id_seconds
-from .models import DeliveryStatus, delivery_table
+from .models import DeliveryStatus, Ordering, delivery_table, webhook_table
 from .outcome import Verdict, classify, retry_delay
 from .state import get_state
 from .timeutil import utcnow
@@ -85,6 +96,9 @@ LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900
 #: Outcomes written per transaction by the recorder (at most ``dispatch.RECORD_BATCH``).
 BATCH_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 500)
 
+
+#: Most webhook ids used as label values by the delivery-control metrics.
+WEBHOOK_SERIES = 50
 
 #: The ``clawhooks_attempts_total`` series exposed (at 0) before any attempt.
 COMMON_ATTEMPTS = (("success", "2xx"), ("retry", "5xx"), ("failed", "4xx"), ("failed", "5xx"),
@@ -133,6 +147,13 @@ class Metrics:
         self.auto_disabled = Counter(
             "clawhooks_webhooks_auto_disabled", "Webhooks the health check switched off.",
             registry=registry)
+        self.held = Counter(
+            "clawhooks_deliveries_held", "Deliveries a claim held back for delivery "
+            "control, without an attempt. reason: fifo (waiting behind the head of its "
+            "FIFO queue), in_flight (max_in_flight reached), rate (max_per_second); "
+            f"webhook: its id, for up to {WEBHOOK_SERIES} webhooks, then other.",
+            ["webhook", "reason"], registry=registry)
+        self._held_webhooks: set[str] = set()
         self._attempt_children: dict[tuple[str, str], Any] = {}
         # Series that exist from the start, at 0, so that rate() and ratios over them
         # work before the first attempt of their kind.
@@ -141,6 +162,16 @@ class Metrics:
         for kind in ("failed", "warning", "disabled"):
             for result in ("sent", "error"):
                 self.emails.labels(kind, result)
+
+    def webhook_label(self, webhook_id: str) -> str:
+        """``webhook_id``, or ``other`` once :data:`WEBHOOK_SERIES` others are in use."""
+        with _lock:
+            if webhook_id in self._held_webhooks:
+                return webhook_id
+            if len(self._held_webhooks) < WEBHOOK_SERIES:
+                self._held_webhooks.add(webhook_id)
+                return webhook_id
+        return "other"
 
     def attempt_child(self, labels: tuple[str, str]) -> Any:
         """The pre-bound series of ``labels``; ``labels()`` takes a lock, this a dict."""
@@ -250,6 +281,13 @@ def claimed(count: int) -> None:
         get().in_flight.inc(count)
 
 
+def held(counts: dict[tuple[str, str], int]) -> None:
+    """Delivery control held back deliveries: ``{(webhook id, reason): count}``."""
+    metrics = get()
+    for (webhook_id, reason), count in counts.items():
+        metrics.held.labels(metrics.webhook_label(webhook_id), reason).inc(count)
+
+
 def emitted(deliveries: int) -> None:
     metrics = get()
     metrics.emit_calls.inc()
@@ -301,6 +339,25 @@ def queue_lag(app: Flask, now: dt.datetime | None = None) -> tuple[int, float]:
     return int(count), age
 
 
+def fifo_waiting(app: Flask) -> list[tuple[str, int]]:
+    """Deliveries waiting behind the head of each FIFO webhook's queue: the
+    :data:`WEBHOOK_SERIES` longest queues, then the rest summed as ``other``."""
+    d, w = delivery_table.c, webhook_table.c
+    with app.app_context():
+        engine = get_state(app).db.engine
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(d.webhook_id, func.count()).join_from(
+                    delivery_table, webhook_table, d.webhook_id == w.id)
+                .where(w.ordering == Ordering.FIFO, d.status == literal_column("'pending'"))
+                .group_by(d.webhook_id)).all()
+    queues = sorted(((webhook_id, count - 1) for webhook_id, count in rows),
+                    key=lambda item: -item[1])
+    shown = queues[:WEBHOOK_SERIES]
+    rest = sum(count for _webhook_id, count in queues[WEBHOOK_SERIES:])
+    return shown + ([("other", rest)] if len(queues) > WEBHOOK_SERIES else [])
+
+
 class QueueCollector(Collector):
     """The queue gauges of one app, read from its database when Prometheus scrapes.
 
@@ -326,6 +383,18 @@ class QueueCollector(Collector):
         yield GaugeMetricFamily(
             "clawhooks_oldest_due_delivery_age_seconds", "How long the oldest due "
             "delivery has been due; 0 when none is.", value=age)
+        try:
+            queues = fifo_waiting(self._app)
+        except Exception:
+            log.warning("Could not read the FIFO queues for metrics", exc_info=True)
+            return
+        waiting = GaugeMetricFamily(
+            "clawhooks_fifo_waiting", "Deliveries waiting behind the head of a FIFO "
+            f"webhook's queue; the {WEBHOOK_SERIES} longest queues, then other.",
+            labels=["webhook"])
+        for webhook_id, count in queues:
+            waiting.add_metric([webhook_id], count)
+        yield waiting
 
 
 class _Forward(Collector):

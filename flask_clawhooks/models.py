@@ -16,6 +16,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -96,6 +97,15 @@ class AttemptOutcome(enum.StrEnum):
         return (cls.RETRY, cls.FAILED)
 
 
+class Ordering(enum.StrEnum):
+    """``Webhook.ordering``: how a webhook's deliveries are sequenced."""
+
+    #: As many at once as the workers and limits allow; order not kept.
+    NONE = "none"
+    #: One at a time, in emit order (:mod:`flask_clawhooks.ordering`).
+    FIFO = "fifo"
+
+
 class Webhook(Base):
     """An endpoint URL of one owner and the event types it subscribes to.
 
@@ -134,6 +144,14 @@ class Webhook(Base):
     #: None. Checked and masked by :mod:`flask_clawhooks.custom_headers`; secret values
     #: are stored encrypted (:mod:`.encryption`).
     custom_headers: Mapped[list[dict[str, Any]] | None] = mapped_column(SealedHeaders)
+    #: Delivery control (:mod:`flask_clawhooks.control`): ``fifo`` sends one delivery at
+    #: a time in emit order, ``none`` (the default) as many as the workers can.
+    ordering: Mapped[str] = mapped_column(String(8), default=Ordering.NONE,
+                                          server_default=Ordering.NONE)
+    #: Most requests a second, counted across every worker, or None for no limit.
+    max_per_second: Mapped[float | None] = mapped_column(Float)
+    #: Most requests open at once, counted across every worker, or None for no limit.
+    max_in_flight: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
@@ -182,6 +200,7 @@ class Event(Base):
 #: parameter would keep SQLite from seeing that a query implies them).
 NOT_PENDING = text("status <> 'pending'")
 ANSWERED = text("response_code IS NOT NULL")
+PENDING = text("status = 'pending'")
 
 
 class Delivery(Base):
@@ -204,6 +223,10 @@ class Delivery(Base):
         # Queries repeat the index's condition (NOT_PENDING, ANSWERED) to use them.
         Index("ix_clawhooks_delivery_webhook_status", "webhook_id", "status", "id",
               sqlite_where=NOT_PENDING, postgresql_where=NOT_PENDING),
+        # Delivery control (flask_clawhooks.ordering): the head of a FIFO webhook's
+        # queue, its oldest pending delivery, and how many wait behind it.
+        Index("ix_clawhooks_delivery_webhook_pending", "webhook_id", "id",
+              sqlite_where=PENDING, postgresql_where=PENDING),
         Index("ix_clawhooks_delivery_webhook_type", "webhook_id", "event_type", "id"),
         # The class of the HTTP status (2 for 2xx): a search for 5xx is then an equality,
         # read newest first; exact codes use it too. Keep the expression as

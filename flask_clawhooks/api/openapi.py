@@ -35,6 +35,22 @@ SECRET: dict[str, Any] = {"type": "string", "minLength": validation.SECRET_MIN,
           "maxLength": validation.SECRET_MAX,
           "description": "Key of the HMAC-SHA256 signature in X-ClawBook-Signature."}
 DESCRIPTION = {"type": ["string", "null"], "maxLength": validation.DESCRIPTION_MAX}
+# Delivery control (flask_clawhooks.control), as the webhook JSON shows it and as create
+# and update take it.
+ORDERING = {"type": "string", "enum": list(validation.ORDERINGS),
+            "description": "fifo: one delivery at a time, in emit order; the ones behind "
+                           "a failing delivery wait, without attempts, until it succeeds "
+                           "or fails for good. none (the default): no order kept."}
+MAX_PER_SECOND = {"type": ["number", "null"], "minimum": validation.PER_SECOND_MIN,
+                  "maximum": validation.PER_SECOND_MAX,
+                  "description": "Most requests a second to this webhook, counted across "
+                                 "every worker, evenly spaced; null: no limit."}
+MAX_IN_FLIGHT = {"type": ["integer", "null"], "minimum": validation.IN_FLIGHT_MIN,
+                 "maximum": validation.IN_FLIGHT_MAX,
+                 "description": "Most requests open at once to this webhook, counted "
+                                "across every worker; null: no limit."}
+CONTROL_INPUT = {"ordering": ORDERING, "max_per_second": MAX_PER_SECOND,
+                 "max_in_flight": MAX_IN_FLIGHT}
 
 
 def _id(prefix: str) -> dict[str, Any]:
@@ -160,6 +176,9 @@ def document(prefix: str, event_types: Sequence[str], *,
         "enabled": {"type": "boolean"},
         "description": NULLABLE_TEXT,
         "headers": {"type": "array", "items": _ref("CustomHeader")},
+        "ordering": ORDERING,
+        "max_per_second": MAX_PER_SECOND,
+        "max_in_flight": MAX_IN_FLIGHT,
         "created_at": TIME,
         "updated_at": TIME,
     }
@@ -182,6 +201,9 @@ def document(prefix: str, event_types: Sequence[str], *,
             "What the dashboard shows beside the status: what happened and what happens "
             "next, such as `attempt 1 failed (HTTP 500), retry 1 of 5`; empty when the "
             "status says it all.")},
+        "waiting_behind": {**_id("del"), "type": ["string", "null"],
+                           "description": "While this delivery waits behind the head of "
+                                          "its FIFO webhook's queue: that head's id."},
         "created_at": TIME,
     }
     schemas = {
@@ -198,7 +220,13 @@ def document(prefix: str, event_types: Sequence[str], *,
         "CreatedWebhook": _obj({**webhook_props, "secret": {"type": "string"}}),
         "WebhookDetails": _obj({**webhook_props, "recent_deliveries": {
             "type": "array", "items": _ref("RecentDelivery"),
-            "description": f"The newest {RECENT_DELIVERIES} deliveries."}}),
+            "description": f"The newest {RECENT_DELIVERIES} deliveries."},
+            "queue": {"oneOf": [{"type": "null"}, _obj({
+                "head": {**_id("del"), "type": ["string", "null"],
+                         "description": "The delivery being sent or retried."},
+                "waiting": {"type": "integer", "minimum": 0,
+                            "description": "Deliveries queued behind it."}})],
+                "description": "A FIFO webhook's queue; null for other webhooks."}}),
         "RecentDelivery": _obj(recent_props),
         "Delivery": _obj(delivery_props),
         "Attempt": _obj({
@@ -308,6 +336,7 @@ def document(prefix: str, event_types: Sequence[str], *,
                        + " Generated (whsec_…) when omitted."},
             "description": DESCRIPTION,
             "headers": headers_input,
+            **CONTROL_INPUT,
         }, required=["url", "events"]),
         "WebhookUpdate": _obj({
             "url": URL,
@@ -318,6 +347,7 @@ def document(prefix: str, event_types: Sequence[str], *,
                        "webhook-signature during CLAWHOOKS_SECRET_ROTATION_GRACE."},
             "description": DESCRIPTION,
             "headers": headers_input,
+            **CONTROL_INPUT,
         }, required=[]),
     }
     errors = {

@@ -12,7 +12,8 @@ from typing import Any
 from sqlalchemy import Select, delete, select
 from sqlalchemy.orm import selectinload
 
-from ..models import AnySession, Attempt, Delivery, Event, Webhook
+from .. import ordering
+from ..models import AnySession, Attempt, Delivery, Event, Ordering, Webhook
 from ..signing import generate_secret
 from ..timeutil import utcnow
 from . import validation
@@ -64,6 +65,9 @@ def create_webhook(session: AnySession, owner: str, fields: dict[str, Any]) -> W
         secret=fields.get("secret") or generate_secret(),
         description=fields.get("description"), enabled=True, created_at=now, updated_at=now,
         custom_headers=fields.get("headers") or None,
+        ordering=fields.get("ordering") or Ordering.NONE,
+        max_per_second=fields.get("max_per_second"),
+        max_in_flight=fields.get("max_in_flight"),
     )
     session.add(hook)
     session.commit()
@@ -87,6 +91,11 @@ def update_webhook(session: AnySession, hook: Webhook, fields: dict[str, Any],
         hook.description = fields["description"]
     if "headers" in fields:
         hook.custom_headers = fields["headers"] or None
+    if hook.ordering == Ordering.FIFO and fields.get("ordering") == Ordering.NONE:
+        ordering.release_parked(session, hook.id, utcnow())
+    for name in validation.CONTROL_FIELDS:
+        if name in fields:
+            setattr(hook, name, fields[name])
     if "secret" in fields:
         hook.rotate_secret(fields["secret"], rotation_grace)
     if "enabled" in fields:

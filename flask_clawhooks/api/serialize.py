@@ -6,9 +6,10 @@ A webhook's secret appears only in the answer to its creation (:func:`created_we
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
-from .. import custom_headers
+from .. import custom_headers, ordering
 from ..apikeys import ApiKey
 from ..catalog import TEST_EVENT, EventType
 from ..delivery_state import delivery_state
@@ -28,6 +29,9 @@ def webhook(hook: Webhook) -> dict[str, Any]:
         "enabled": hook.enabled,
         "description": hook.description,
         "headers": custom_headers.public(hook.custom_headers),
+        "ordering": hook.ordering,
+        "max_per_second": hook.max_per_second,
+        "max_in_flight": hook.max_in_flight,
         "created_at": isoformat(hook.created_at),
         "updated_at": isoformat(hook.updated_at),
     }
@@ -50,14 +54,20 @@ def recent_delivery(delivery: Delivery) -> dict[str, Any]:
     }
 
 
-def webhook_details(hook: Webhook, recent: list[Delivery]) -> dict[str, Any]:
-    return {**webhook(hook), "recent_deliveries": [recent_delivery(d) for d in recent]}
+def webhook_details(hook: Webhook, recent: list[Delivery],
+                    queue: tuple[str | None, int] | None = None) -> dict[str, Any]:
+    """``queue`` is the head of a FIFO webhook's queue and how many wait behind it
+    (:func:`flask_clawhooks.ordering.waiting`); None for other webhooks."""
+    return {**webhook(hook), "recent_deliveries": [recent_delivery(d) for d in recent],
+            "queue": {"head": queue[0], "waiting": queue[1]} if queue is not None else None}
 
 
-def delivery(row: Delivery) -> dict[str, Any]:
+def delivery(row: Delivery, heads: Mapping[str, str] | None = None) -> dict[str, Any]:
     """A delivery in the log: the seed's keys, then the event type and retry state.
 
     ``timestamp`` is when it last changed: its last attempt, or its creation.
+    ``waiting_behind`` is the head of its FIFO queue while it waits behind it, given the
+    ``heads`` of the queues (:func:`flask_clawhooks.ordering.heads`).
     """
     return {
         **recent_delivery(row),
@@ -68,6 +78,8 @@ def delivery(row: Delivery) -> dict[str, Any]:
         if row.status == DeliveryStatus.PENDING else None,
         "last_error": row.last_error,
         "status_detail": state_detail(row),
+        "waiting_behind": ordering.waiting_behind(row.status, row.id, row.webhook_id,
+                                                  heads or {}),
         "created_at": isoformat(row.created_at),
     }
 
@@ -94,8 +106,8 @@ def attempt(row: Attempt) -> dict[str, Any]:
     }
 
 
-def delivery_details(row: Delivery) -> dict[str, Any]:
-    return {**delivery(row), "attempts": [attempt(a) for a in row.attempts]}
+def delivery_details(row: Delivery, heads: Mapping[str, str] | None = None) -> dict[str, Any]:
+    return {**delivery(row, heads), "attempts": [attempt(a) for a in row.attempts]}
 
 
 def event(row: Event) -> dict[str, Any]:

@@ -30,8 +30,15 @@ NAME_MAX = 255
 EVENT_TYPE_MAX = 100
 PAGE_DEFAULT, PAGE_MAX = 20, 100
 
-CREATE_FIELDS = ("url", "events", "secret", "description", "headers")
-UPDATE_FIELDS = ("url", "events", "enabled", "secret", "description", "headers")
+#: Delivery control (:mod:`flask_clawhooks.control`): the bounds of each setting.
+ORDERINGS = ("none", "fifo")
+PER_SECOND_MIN, PER_SECOND_MAX = 0.01, 10_000.0
+IN_FLIGHT_MIN, IN_FLIGHT_MAX = 1, 1000
+CONTROL_FIELDS = ("ordering", "max_per_second", "max_in_flight")
+
+CREATE_FIELDS = ("url", "events", "secret", "description", "headers", *CONTROL_FIELDS)
+UPDATE_FIELDS = ("url", "events", "enabled", "secret", "description", "headers",
+                 *CONTROL_FIELDS)
 
 _ASCII_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?", re.IGNORECASE)
 
@@ -170,6 +177,40 @@ def description(value: Any, field: str = "description") -> str | None:
     return text(field, value, max_length=DESCRIPTION_MAX)
 
 
+def ordering(value: Any, field: str = "ordering") -> str:
+    """``"fifo"`` (one at a time, in emit order) or ``"none"``."""
+    if value not in ORDERINGS or not isinstance(value, str):
+        shown = _show(value) if isinstance(value, str) else _kind(value)
+        raise InvalidField(field, f"must be \"fifo\" or \"none\", got {shown}.")
+    return value
+
+
+def max_per_second(value: Any, field: str = "max_per_second") -> float | None:
+    """Requests a second, from one per 100 seconds to 10,000, or None for no limit."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidField(field, f"must be a number or null, got {_kind(value)}.")
+    if not PER_SECOND_MIN <= value <= PER_SECOND_MAX:
+        raise InvalidField(field, f"must be from {PER_SECOND_MIN:g} to {PER_SECOND_MAX:g} "
+                                  f"requests a second, or null for no limit; got {value!r}.")
+    return float(value)
+
+
+def max_in_flight(value: Any, field: str = "max_in_flight") -> int | None:
+    """Requests open at once, 1 to 1000, or None for no limit."""
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidField(field, f"must be a whole number or null, got {_kind(value)}.")
+    if not IN_FLIGHT_MIN <= value <= IN_FLIGHT_MAX:
+        raise InvalidField(field, f"must be from {IN_FLIGHT_MIN} to {IN_FLIGHT_MAX} "
+                                  f"requests, or null for no limit; got {value}.")
+    return value
+
+
 def owner(value: Any, field: str = "owner") -> str:
     return text(field, value, min_length=1, max_length=OWNER_MAX)
 
@@ -208,6 +249,9 @@ def webhook_fields(body: Mapping[str, Any], settings: Settings, known: Collectio
         "enabled": lambda v: flag(v, "enabled"),
         "headers": lambda v: custom_headers.parse(
             v, max_count=settings.max_custom_headers, current=current_headers),
+        "ordering": ordering,
+        "max_per_second": max_per_second,
+        "max_in_flight": max_in_flight,
     }
     clean: dict[str, Any] = {}
     for name in allowed:

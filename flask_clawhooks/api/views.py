@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
-from .. import apikeys, recovery, search
+from .. import apikeys, ordering, recovery, search
 from ..catalog import TEST_EVENT, TEST_EVENT_TYPE, EventType
 from ..errors import TooManyTestSends
-from ..models import DeliveryStatus
+from ..models import AnySession, Delivery, DeliveryStatus, Ordering
 from ..ratelimit import over_limit
 from ..state import get_state
 from ..version import __version__
@@ -164,7 +165,8 @@ def get_webhook(webhook_id: str) -> Response:
     session = get_state().db.session
     hook = resources.get_webhook(session, webhook_id, _owner())
     recent = resources.recent_deliveries(session, hook)
-    return json_response(serialize.webhook_details(hook, recent))
+    queue = ordering.waiting(session, hook.id) if hook.ordering == Ordering.FIFO else None
+    return json_response(serialize.webhook_details(hook, recent, queue))
 
 
 @views.get("/webhooks/<webhook_id>/stats")
@@ -208,7 +210,8 @@ def test_webhook(webhook_id: str) -> Response:
         raise RateLimited(str(exc), exc.retry_after) from None
     delivery = resources.get_delivery(session, sent.id, _owner())
     last = delivery.attempts[-1] if delivery.attempts else None
-    return json_response({"delivery": serialize.delivery_details(delivery),
+    return json_response({"delivery": serialize.delivery_details(delivery,
+                                                                 _heads(session, [delivery])),
                     "attempt": serialize.attempt(last) if last is not None else None})
 
 
@@ -224,7 +227,8 @@ def list_deliveries(webhook_id: str) -> Response:
                                 DeliveryStatus.FAILED))
     event_type = _event_type_filter(args.get("event_type"), "event_type")
     rows, more = resources.list_deliveries(session, hook, limit, after, status, event_type)
-    return json_response(serialize.page([serialize.delivery(r) for r in rows], more))
+    heads = _heads(session, rows)
+    return json_response(serialize.page([serialize.delivery(r, heads) for r in rows], more))
 
 
 @views.get("/webhooks/<webhook_id>/deliveries/<delivery_id>")
@@ -232,7 +236,7 @@ def get_delivery(webhook_id: str, delivery_id: str) -> Response:
     session = get_state().db.session
     hook = resources.get_webhook(session, webhook_id, _owner())
     delivery = resources.get_delivery(session, delivery_id, _owner(), hook.id)
-    return json_response(serialize.delivery_details(delivery))
+    return json_response(serialize.delivery_details(delivery, _heads(session, [delivery])))
 
 
 @views.post("/webhooks/<webhook_id>/deliveries/<delivery_id>/retry")
@@ -245,7 +249,7 @@ def retry_delivery(webhook_id: str, delivery_id: str) -> Response:
     resources.ensure_enabled(hook, "retrying its deliveries")
     resources.ensure_not_in_flight(delivery)
     state.extension.retry(delivery.id)
-    return json_response(serialize.delivery(delivery), 202)
+    return json_response(serialize.delivery(delivery, _heads(session, [delivery])), 202)
 
 
 @views.post("/webhooks/<webhook_id>/recover")
@@ -282,8 +286,10 @@ def search_deliveries() -> Response:
     after = validation.cursor(args.get("after"), "del")
     query = validation.delivery_query(args, (DeliveryStatus.PENDING, DeliveryStatus.SUCCESS,
                                              DeliveryStatus.FAILED))
-    rows, more = search.search(get_state().db.session, _owner(), query, limit, after)
-    return json_response(serialize.page([serialize.delivery(r) for r in rows], more))
+    session = get_state().db.session
+    rows, more = search.search(session, _owner(), query, limit, after)
+    heads = _heads(session, rows)
+    return json_response(serialize.page([serialize.delivery(r, heads) for r in rows], more))
 
 
 @views.get("/events")
@@ -302,6 +308,12 @@ def get_event(event_id: str) -> Response:
     """The event's frozen bytes, exactly as its deliveries sent them."""
     row = resources.get_event(get_state().db.session, event_id, _owner())
     return current_app.response_class(row.body, mimetype="application/json")
+
+
+def _heads(session: AnySession, rows: Sequence[Delivery]) -> dict[str, str]:
+    """The heads of the FIFO queues of the pending ones among ``rows``."""
+    return ordering.heads(session, {r.webhook_id for r in rows
+                                    if r.status == DeliveryStatus.PENDING})
 
 
 def _event_type_filter(value: str | None, field: str) -> str | None:

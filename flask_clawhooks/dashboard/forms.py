@@ -21,7 +21,9 @@ from ..catalog import TEST_EVENT, EventType
 from ..config import Settings
 from ..models import Webhook
 
-LABELS = {"url": "URL", "events": "Events", "secret": "Secret", "description": "Description"}
+LABELS = {"url": "URL", "events": "Events", "secret": "Secret", "description": "Description",
+          "ordering": "Ordering", "max_per_second": "Requests a second",
+          "max_in_flight": "Requests at once"}
 #: Deliveries per page of the delivery log.
 PAGE_SIZE = validation.PAGE_DEFAULT
 #: The status filter's words: the one vocabulary of :mod:`flask_clawhooks.delivery_state`.
@@ -43,12 +45,18 @@ class WebhookForm:
     events: list[str] = field(default_factory=list)
     secret: str = ""
     description: str = ""
+    #: Delivery control (:mod:`flask_clawhooks.control`); an empty limit is no limit.
+    ordering: str = "none"
+    max_per_second: str = ""
+    max_in_flight: str = ""
     errors: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_webhook(cls, webhook: Webhook) -> WebhookForm:
         return cls(url=webhook.url, events=list(webhook.events),
-                   description=webhook.description or "")
+                   description=webhook.description or "", ordering=webhook.ordering,
+                   max_per_second=_number_text(webhook.max_per_second),
+                   max_in_flight=_number_text(webhook.max_in_flight))
 
     @classmethod
     def from_request(cls, form: MultiDict[str, str]) -> WebhookForm:
@@ -57,6 +65,9 @@ class WebhookForm:
             events=list(dict.fromkeys(form.getlist("events"))),
             secret=form.get("secret", "").strip(),
             description=form.get("description", "").strip(),
+            ordering=form.get("ordering", "none"),
+            max_per_second=form.get("max_per_second", "").strip(),
+            max_in_flight=form.get("max_in_flight", "").strip(),
         )
 
     def clean(self, settings: Settings, known_events: Collection[str],
@@ -79,7 +90,28 @@ class WebhookForm:
         if creating:
             check("secret", lambda: validation.secret(self.secret) if self.secret else None)
         check("description", lambda: validation.description(self.description or None))
+        check("ordering", lambda: validation.ordering(self.ordering))
+        check("max_per_second", lambda: validation.max_per_second(
+            _parse(self.max_per_second, float, "max_per_second")))
+        check("max_in_flight", lambda: validation.max_in_flight(
+            _parse(self.max_in_flight, int, "max_in_flight")))
         return None if self.errors else clean
+
+
+def _number_text(value: float | None) -> str:
+    """A limit as the form shows it: ``2`` rather than ``2.0``; empty for no limit."""
+    return "" if value is None else f"{value:g}"
+
+
+def _parse(text: str, kind: type[float] | type[int], name: str) -> float | None:
+    """A limit typed in the form: empty is no limit."""
+    if not text:
+        return None
+    try:
+        return kind(text)
+    except ValueError:
+        what = "a whole number" if kind is int else "a number"
+        raise InvalidField(name, f"must be {what}, or empty for no limit.") from None
 
 
 def event_groups(event_types: Mapping[str, EventType]) -> list[tuple[str, list[EventType]]]:

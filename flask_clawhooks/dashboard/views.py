@@ -42,10 +42,11 @@ from sqlalchemy.orm import joinedload, selectinload
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
+from .. import ordering
 from ..api import resources
 from ..catalog import TEST_EVENT
 from ..errors import TooManyTestSends, UnknownEventType
-from ..models import Delivery, DeliveryStatus, Webhook
+from ..models import Delivery, DeliveryStatus, Ordering, Webhook
 from ..samples import sample_types
 from ..signing import generate_secret
 from ..state import get_state
@@ -253,7 +254,9 @@ def new() -> Response | tuple[str, int]:
                                webhook=None), 422
     secret = clean["secret"] or generate_secret()
     webhook = Webhook(owner=g.clawhooks_owner, url=clean["url"], events=clean["events"],
-                      secret=secret, description=clean["description"])
+                      secret=secret, description=clean["description"],
+                      ordering=clean["ordering"], max_per_second=clean["max_per_second"],
+                      max_in_flight=clean["max_in_flight"])
     db = db_session()
     db.add(webhook)
     db.commit()
@@ -354,8 +357,12 @@ def _log_page(webhook: Webhook, query: LogQuery) -> dict[str, Any]:
     def link(**cursor: Any) -> str:
         return url_for(".webhook", webhook_id=webhook.id, **cursor, **filters)
 
+    queue = (ordering.waiting(db_session(), webhook.id)
+             if webhook.ordering == Ordering.FIFO else None)
     page = {
         "deliveries": rows,
+        # A FIFO webhook's queue: (head, how many wait behind it), or None.
+        "queue": queue,
         "newer_url": link(after=rows[0].id) if has_newer and rows else None,
         "older_url": link(before=rows[-1].id) if has_older and rows else None,
         "newest_url": link() if query.before or query.after else None,
@@ -365,13 +372,13 @@ def _log_page(webhook: Webhook, query: LogQuery) -> dict[str, Any]:
     state = [(d.id, d.status, d.attempt_count, isoformat(d.next_attempt_at),
               isoformat(d.lease_until), d.updated_at.isoformat() if d.updated_at else None)
              for d in rows]
-    state_text = json.dumps([state, page["newer_url"], page["older_url"]])
+    state_text = json.dumps([state, page["newer_url"], page["older_url"], queue])
     page["log_version"] = hashlib.sha256(state_text.encode()).hexdigest()[:16]
     return page
 
 
 def edit(webhook_id: str) -> Response | tuple[str, int]:
-    """Change a webhook's URL, events and description."""
+    """Change a webhook's URL, events, description and delivery control."""
     hook = owned_webhook(webhook_id)
     extension = _extension()
     groups = event_groups(extension.event_types)
@@ -384,6 +391,10 @@ def edit(webhook_id: str) -> Response | tuple[str, int]:
         return render_template("clawhooks/webhook_form.html", webhook=hook, groups=groups,
                                form=form), 422
     hook.url, hook.events, hook.description = clean["url"], clean["events"], clean["description"]
+    if hook.ordering == Ordering.FIFO and clean["ordering"] == Ordering.NONE:
+        ordering.release_parked(db_session(), hook.id, utcnow())
+    hook.ordering = clean["ordering"]
+    hook.max_per_second, hook.max_in_flight = clean["max_per_second"], clean["max_in_flight"]
     db_session().commit()
     flash("Webhook saved.", "success")
     return back_to(hook)

@@ -86,11 +86,28 @@ def test_webhooks_create_list_delete(host, run, receiver):
     (("--url", "https://x.example", "--event", "message.sent", "--secret", "short"),
      "Invalid value for --secret"),
     (("--url", "https://x.example",), "Missing option '--event'"),
+    (("--url", "https://x.example", "--event", "message.sent", "--max-per-second", "0"),
+     "Invalid value for --max-per-second: must be from 0.01 to 10000 requests a second"),
+    (("--url", "https://x.example", "--event", "message.sent", "--max-in-flight", "0"),
+     "Invalid value for --max-in-flight: must be from 1 to 1000 requests"),
+    (("--url", "https://x.example", "--event", "message.sent", "--ordering", "lifo"),
+     "Invalid value for '--ordering'"),
 ])
 def test_webhooks_create_uses_the_apis_checks(run, args, message):
     result = run("webhooks", "create", "--owner", "acme", *args)
     assert result.exit_code == 2, result.output
     assert message in result.output
+
+
+def test_webhooks_create_sets_delivery_control(host, run):
+    created = run("webhooks", "create", "--owner", "acme", "--url", "https://x.example",
+                  "--event", "message.sent", "--ordering", "fifo", "--max-per-second", "2.5",
+                  "--max-in-flight", "4")
+    assert created.exit_code == 0, created.output
+    assert "Delivery control: ordering fifo, max per second 2.5, max in flight 4" \
+        in created.output
+    stored = host.webhook(re.search(r"wh_[0-9a-z]{26}", created.output).group())
+    assert (stored.ordering, stored.max_per_second, stored.max_in_flight) == ("fifo", 2.5, 4)
 
 
 def test_test_sends_now_and_exits_1_when_the_receiver_fails(host, run, receiver):

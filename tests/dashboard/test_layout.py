@@ -49,6 +49,13 @@ def test_every_page_fits_375_and_1280_px_and_passes_axe(axe, dashboard, browser,
     stopped = host.add_webhook("https://hooks.example.com/clawbook", ["system.health"],
                                enabled=False, disabled_reason="5 days of failed deliveries")
     event_id = make_deliveries(host, receiver, busy.id)
+    # A FIFO webhook with limits whose head cannot connect (nothing listens on port 9):
+    # two deliveries wait behind it.
+    queued = host.add_webhook("http://127.0.0.1:9/fifo", ["ai.request"], ordering="fifo",
+                              max_per_second=2.5, max_in_flight=4)
+    for n in range(3):
+        host.emit("ai.request", {"model": "claude-3-5-sonnet", "n": n})
+    host.work()
 
     problems: list[str] = []
     consoles: list[list[str]] = []
@@ -145,6 +152,21 @@ def test_every_page_fits_375_and_1280_px_and_passes_axe(axe, dashboard, browser,
 
         page.goto(f"{PREFIX}/{busy.id}/delete")
         check("delete-webhook")
+
+        # delivery control: a FIFO queue, then the form's limits refused
+        page.goto(f"{PREFIX}/{queued.id}")
+        page.locator("#fifo-queue").wait_for()
+        queue = page.locator("details.ch-delivery")
+        for index in range(queue.count()):
+            queue.nth(index).locator("summary").click()
+        assert page.get_by_text("Waiting behind").count() == 2
+        check("webhook-fifo-queue")
+        page.get_by_role("link", name="Edit", exact=True).click()
+        page.fill("#max_per_second", "fast")
+        page.fill("#max_in_flight", "0")
+        page.get_by_role("button", name="Save").click()
+        page.locator("#max_in_flight-error").wait_for()
+        check("edit-webhook-control-errors")
 
         page.goto(f"{PREFIX}/{busy.id}?status=pending&event=ai.request")
         page.get_by_text("No deliveries match these filters.").wait_for()

@@ -21,6 +21,7 @@ from flask_clawhooks.samples import SAMPLES
 from flask_clawhooks.schemas import DATA_SCHEMAS
 from flask_clawhooks.timeutil import utcnow
 
+from ..fixtures import Reply
 from .conftest import csrf_token_of
 
 
@@ -259,6 +260,42 @@ def test_edit_changes_url_events_and_description(dashboard, receiver):
     after = dashboard.host.webhook(webhook.id)
     assert (after.url, after.events, after.description, after.secret) == (
         receiver.url, ["backup.failed", "system.health"], "ops", webhook.secret)
+
+
+def test_the_form_sets_delivery_control_and_refuses_bad_limits_by_field(dashboard):
+    webhook = dashboard.host.add_webhook("https://x.example/hook")
+    client = dashboard.client()
+    page = client.get(dashboard.url(f"/{webhook.id}/edit")).get_data(as_text=True)
+    form = {"csrf_token": csrf_token_of(page), "url": "https://x.example/hook",
+            "events": ["message.received"], "ordering": "fifo"}
+
+    refused = client.post(dashboard.url(f"/{webhook.id}/edit"), data={
+        **form, "max_per_second": "fast", "max_in_flight": "0"})
+    assert refused.status_code == 422
+    html = refused.get_data(as_text=True)
+    assert "Requests a second must be a number, or empty for no limit." in html
+    assert "Requests at once must be from 1 to 1000 requests, or null for no limit" in html
+
+    saved = client.post(dashboard.url(f"/{webhook.id}/edit"), data={
+        **form, "max_per_second": "2.5", "max_in_flight": ""})
+    assert saved.status_code == 302
+    after = dashboard.host.webhook(webhook.id)
+    assert (after.ordering, after.max_per_second, after.max_in_flight) == ("fifo", 2.5, None)
+    shown = client.get(dashboard.url(f"/{webhook.id}/edit")).get_data(as_text=True)
+    assert 'value="fifo" checked' in shown and 'value="2.5"' in shown
+
+
+def test_a_fifo_webhook_page_shows_what_waits_behind_its_head(dashboard, receiver):
+    receiver.default = Reply(503)
+    webhook = dashboard.host.add_webhook(receiver.url, ordering="fifo")
+    for n in range(3):
+        dashboard.host.emit("message.received", {"n": n})
+    dashboard.host.work()
+    head = dashboard.host.deliveries()[0].id
+
+    html = dashboard.client().get(dashboard.url(f"/{webhook.id}")).get_data(as_text=True)
+    assert f"<code>{head}</code></a> is being sent; 2 queued behind it." in html
+    assert html.count(f'<dt>Waiting behind</dt><dd><a href="#{head}">') == 2
 
 
 # -- the delivery log -------------------------------------------------------------------

@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from werkzeug.serving import make_server
 
 from flask_clawhooks.embedded_redis import free_port
-from flask_clawhooks.metrics import _attempt_labels
+from flask_clawhooks.metrics import _attempt_labels, scrape_registry
 from flask_clawhooks.models import DeliveryStatus
 from flask_clawhooks.transport import HttpResult
 
@@ -165,6 +165,31 @@ def test_the_app_serves_metrics_at_its_metrics_view_over_http(host, receiver):
     assert value(worked, "clawhooks_deliveries_in_flight") == 0
 
 
+def test_deliveries_held_back_by_delivery_control_are_counted_per_webhook(host, receiver):
+    receiver.default = Reply(503)
+    fifo = host.add_webhook(receiver.url, ordering="fifo")
+    limited = host.add_webhook(receiver.url, max_per_second=0.01)  # one per 100 s
+    registry = scrape_registry(host.app)
+    before = list(registry.collect())
+    for n in range(4):
+        host.emit("message.received", {"n": n})
+    host.work()
+    after = list(registry.collect())
+
+    def held(webhook_id: str, reason: str) -> float:
+        def total(families: list) -> float:
+            return sum(s.value for f in families for s in f.samples
+                       if s.name == "clawhooks_deliveries_held_total"
+                       and s.labels == {"webhook": webhook_id, "reason": reason})
+        return total(after) - total(before)
+
+    assert held(fifo.id, "fifo") == 3  # all but the head, once each
+    assert held(limited.id, "rate") == 3  # all but the one slot
+    assert value(after, "clawhooks_fifo_waiting", webhook=fifo.id) == 3
+    assert not [s for f in after for s in f.samples
+                if s.name == "clawhooks_fifo_waiting" and s.labels["webhook"] == limited.id]
+
+
 def test_the_metrics_view_is_off_unless_configured(host):
     assert host.app.test_client().get("/metrics").status_code == 404
 
@@ -199,7 +224,8 @@ def test_every_metric_defined_is_in_the_table_of_the_metrics_module_and_back():
         if describe is not None:
             family = describe()[0]
             defined.add(family.name + ("_total" if family.type == "counter" else ""))
-    defined |= {"clawhooks_deliveries_due", "clawhooks_oldest_due_delivery_age_seconds"}
+    defined |= {"clawhooks_deliveries_due", "clawhooks_oldest_due_delivery_age_seconds",
+                "clawhooks_fifo_waiting"}
     assert documented == defined
 
 

@@ -69,7 +69,7 @@ def test_a_model_change_without_a_revision_is_named(engine):
     with engine.connect() as conn:
         found = schema.differences(conn, changed)
 
-    assert "add_column: clawhooks_webhook.max_per_second" in found
+    assert "add_column: clawhooks_webhook.rate_per_minute" in found
     assert any(line.startswith("index condition: ix_clawhooks_delivery_webhook_status")
                for line in found), found
     assert any("ix_clawhooks_delivery_webhook_type" in line for line in found), found
@@ -82,7 +82,7 @@ def MetaData_with_changes() -> sa.MetaData:  # noqa: N802 - reads as the type it
     for table in Base.metadata.sorted_tables:
         table.to_metadata(metadata)
     webhook = metadata.tables["clawhooks_webhook"]
-    webhook.append_column(sa.Column("max_per_second", sa.Integer))
+    webhook.append_column(sa.Column("rate_per_minute", sa.Integer))
     delivery = metadata.tables["clawhooks_delivery"]
     for index in list(delivery.indexes):
         if index.name == "ix_clawhooks_delivery_webhook_type":

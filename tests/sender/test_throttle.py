@@ -1,0 +1,52 @@
+"""The shared rate schedule in a real Redis: evenly spaced slots, handed out atomically
+to any number of clients, none beyond the horizon."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+
+from flask_clawhooks.redisclient import CircuitBreaker
+from flask_clawhooks.throttle import HORIZON, RedisSchedule, window
+
+
+def schedule(redis_url: str) -> RedisSchedule:
+    return RedisSchedule(redis.Redis.from_url(redis_url), "clawhooks:test",
+                         CircuitBreaker(30.0).call)
+
+
+def test_slots_are_spaced_evenly_and_shared_by_every_client(redis_url, redis_conn):
+    one, other = schedule(redis_url), schedule(redis_url)
+    first = one.reserve("wh_a", 20.0, 4)
+    second = other.reserve("wh_a", 20.0, 4)
+    assert first is not None and second is not None
+    delays = first.delays + second.delays
+    assert len(delays) == 8
+    gaps = [b - a for a, b in zip(delays, delays[1:], strict=False)]
+    # 0.05 s apart, less the few milliseconds between the two calls
+    assert all(0.04 <= gap <= 0.051 for gap in gaps), gaps
+    assert second.next_free == pytest.approx(delays[-1] + 0.05, abs=0.01)
+
+
+def test_no_slot_is_given_beyond_the_horizon_and_the_rest_learn_when_to_ask_again(
+        redis_url, redis_conn):
+    slots = schedule(redis_url).reserve("wh_b", 4.0, 10)
+    assert slots is not None
+    assert len(slots.delays) == int(HORIZON * 4) + 1  # now, then every 0.25 s up to 0.5 s
+    assert max(slots.delays) <= HORIZON
+    assert slots.next_free == pytest.approx(len(slots.delays) * 0.25, abs=0.01)
+    other_webhook = schedule(redis_url).reserve("wh_c", 4.0, 1)
+    assert other_webhook is not None and other_webhook.delays == [pytest.approx(0, abs=0.01)]
+
+
+def test_an_unreachable_redis_answers_none_so_the_database_decides():
+    unreachable = RedisSchedule(redis.Redis(port=9, socket_connect_timeout=0.5),
+                                "clawhooks:test", CircuitBreaker(30.0).call)
+    assert unreachable.reserve("wh_a", 20.0, 1) is None
+
+
+@pytest.mark.parametrize(("per_second", "expected"), [
+    (20.0, (1.0, 20)), (0.5, (2.0, 1)), (2.5, (1.0, 2)), (0.01, (100.0, 1))])
+def test_the_database_fallback_counts_over_a_window_of_at_least_a_second(per_second,
+                                                                          expected):
+    assert window(per_second) == expected
