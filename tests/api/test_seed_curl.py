@@ -12,7 +12,7 @@ from .conftest import PREFIX
 
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 WEBHOOK_KEYS = {"id", "url", "events", "status", "enabled", "description", "headers",
-                "created_at", "updated_at"}
+                "ordering", "max_per_second", "max_in_flight", "created_at", "updated_at"}
 SEED_RECENT_DELIVERY_KEYS = ["id", "event_id", "status", "response_code", "response_time_ms",
                              "timestamp"]
 
