@@ -35,7 +35,7 @@ def _update(webhook_id: str, body: dict[str, Any]) -> Any:
         fields = validation.webhook_fields(body, state.settings, known, creating=False,
                                            current_headers=hook.custom_headers or [])
     except InvalidField as exc:
-        hint = {"events": "--event"}.get(exc.field, f"--{exc.field}")
+        hint = {"events": "--event"}.get(exc.field, f"--{exc.field.replace('_', '-')}")
         raise click.BadParameter(exc.reason, param_hint=hint) from None
     return resources.update_webhook(session, hook, fields,
                                     state.settings.secret_rotation_grace)
@@ -48,10 +48,19 @@ def _update(webhook_id: str, body: dict[str, Any]) -> Any:
               help="Subscribe to exactly these event types (repeat it); the old list is "
                    "replaced.")
 @click.option("--description", default=None, help="A new note; '' clears it.")
+@click.option("--ordering", type=click.Choice(["none", "fifo"]), default=None,
+              help="fifo: one delivery at a time, in emit order; none: as many as the "
+                   "workers can (what waited behind a FIFO head goes out at once).")
+@click.option("--max-per-second", default=None, metavar="N|none",
+              help="Most requests a second across all workers; 'none' lifts the limit.")
+@click.option("--max-in-flight", default=None, metavar="N|none",
+              help="Most requests open at once across all workers; 'none' lifts it.")
 @with_appcontext
 def webhooks_update(webhook_id: str, url: str | None, events: tuple[str, ...],
-                    description: str | None) -> None:
-    """Change WEBHOOK_ID's URL, events or description; what is not given stays."""
+                    description: str | None, ordering: str | None,
+                    max_per_second: str | None, max_in_flight: str | None) -> None:
+    """Change WEBHOOK_ID's URL, events, description or delivery control; what is not
+    given stays."""
     body: dict[str, Any] = {}
     if url is not None:
         body["url"] = url
@@ -59,10 +68,35 @@ def webhooks_update(webhook_id: str, url: str | None, events: tuple[str, ...],
         body["events"] = list(events)
     if description is not None:
         body["description"] = description or None
+    if ordering is not None:
+        body["ordering"] = ordering
+    for name, given, number in (("max_per_second", max_per_second, float),
+                                ("max_in_flight", max_in_flight, int)):
+        if given is not None:
+            body[name] = _limit(given, number, f"--{name.replace('_', '-')}")
     if not body:
-        raise click.UsageError("Nothing to change: give --url, --event or --description.")
+        raise click.UsageError("Nothing to change: give --url, --event, --description, "
+                               "--ordering, --max-per-second or --max-in-flight.")
     hook = _update(webhook_id, body)
     click.echo(f"Updated {hook.id}: {', '.join(hook.events)} -> {hook.url}")
+    if {"ordering", "max_per_second", "max_in_flight"} & set(body):
+        click.echo(f"Delivery control: ordering {hook.ordering}, max per second "
+                   f"{'none' if hook.max_per_second is None else f'{hook.max_per_second:g}'}"
+                   f", max in flight "
+                   f"{'none' if hook.max_in_flight is None else hook.max_in_flight}")
+
+
+def _limit(given: str, number: type[int] | type[float], hint: str) -> int | float | None:
+    """A limit option's value: ``none`` lifts the limit, anything else is a number (the
+    API's checks then say which numbers are allowed)."""
+    if given.strip().lower() == "none":
+        return None
+    try:
+        return number(given)
+    except ValueError:
+        kind = "a whole number" if number is int else "a number"
+        raise click.BadParameter(f"{given!r} is not {kind} or 'none'.",
+                                 param_hint=hint) from None
 
 
 @click.command("disable")

@@ -46,6 +46,29 @@ def test_update_disable_enable_and_rotate_secret_change_the_webhook(host, run, r
     assert run("webhooks", "disable", "wh_nope").exit_code == 1
 
 
+def test_update_sets_and_lifts_delivery_control(host, run, receiver):
+    webhook = host.add_webhook(receiver.url)
+    done = run("webhooks", "update", webhook.id, "--ordering", "fifo",
+               "--max-per-second", "2.5", "--max-in-flight", "3")
+    assert done.exit_code == 0, done.output
+    assert "Delivery control: ordering fifo, max per second 2.5, max in flight 3" in done.output
+    stored = host.webhook(webhook.id)
+    assert (stored.ordering, stored.max_per_second, stored.max_in_flight) == ("fifo", 2.5, 3)
+
+    lifted = run("webhooks", "update", webhook.id, "--ordering", "none",
+                 "--max-per-second", "none", "--max-in-flight", "none")
+    assert lifted.exit_code == 0, lifted.output
+    stored = host.webhook(webhook.id)
+    assert (stored.ordering, stored.max_per_second, stored.max_in_flight) == (
+        "none", None, None)
+
+    for option, bad in (("--max-in-flight", "2.5"), ("--max-in-flight", "0"),
+                        ("--max-per-second", "fast")):
+        refused = run("webhooks", "update", webhook.id, option, bad)
+        assert refused.exit_code == 2, (option, bad, refused.output)
+        assert f"Invalid value for {option}" in refused.output, refused.output
+
+
 def test_version_and_one_duration_syntax(host, run):
     version = run("--version")
     assert version.exit_code == 0 and __version__ in version.output
