@@ -47,9 +47,8 @@ import urllib3
 from flask import Flask
 
 from flask_clawhooks.ids import new_id
-from flask_clawhooks.ledger import request_headers
 from flask_clawhooks.models import Base, Webhook
-from flask_clawhooks.signing import envelope_bytes
+from flask_clawhooks.signing import envelope_bytes, request_headers
 from flask_clawhooks.state import get_state
 from flask_clawhooks.timeutil import isoformat, utcnow
 

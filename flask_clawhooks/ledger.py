@@ -38,7 +38,7 @@ from .models import (
     webhook_table,
 )
 from .outcome import decide
-from .signing import request_headers
+from .signing import signer
 from .timeutil import utcnow
 from .transport import HttpResult
 
@@ -354,8 +354,8 @@ def claim(
         work = Work(
             delivery_id, new_id("att"), count, token, webhook_id, owner, url, event_id,
             event_type, body,
-            request_headers([secret, previous] if previous else [secret], body, event_id,
-                            event_type, delivery_id, timestamp),
+            signer((secret, previous) if previous else (secret,)).headers(
+                body, event_id, event_type, delivery_id, timestamp),
         )
         if isinstance(custom, str):  # JSON: parsed by psycopg, text ("null" too) from SQLite
             custom = json.loads(custom)
