@@ -461,21 +461,22 @@ def _update_webhooks(
     health check (:mod:`flask_clawhooks.health`), which reads the attempts: nothing on
     this path counts failures on the webhook row.
     """
-    succeeded = [wid for failure, wid in terminal if failure is None]
+    # Each webhook once (a batch holds hundreds of deliveries to a few webhooks), and
+    # one UPDATE … RETURNING: the webhooks that were failed and are active again.
+    succeeded = sorted({wid for failure, wid in terminal if failure is None})
     if succeeded:
-        recovered = session.scalars(
-            select(Webhook.id).where(Webhook.id.in_(succeeded),
-                                     Webhook.status == WebhookStatus.FAILED)
-        ).all()
-        if recovered:
-            session.execute(update(Webhook).where(Webhook.id.in_(recovered))
-                            .values(status=WebhookStatus.ACTIVE))
-            follow.recovered_webhooks.extend(recovered)
+        recovered = session.execute(
+            update(_webhooks).where(_webhooks.c.id.in_(succeeded),
+                                    _webhooks.c.status == WebhookStatus.FAILED)
+            .values(status=WebhookStatus.ACTIVE).returning(_webhooks.c.id)
+        ).scalars().all()
+        follow.recovered_webhooks.extend(recovered)
     if exhausted:
-        session.execute(update(Webhook).where(Webhook.id.in_(exhausted))
+        session.execute(update(_webhooks).where(_webhooks.c.id.in_(sorted(exhausted)))
                         .values(status=WebhookStatus.FAILED))
     if gone:
-        session.execute(update(Webhook).where(Webhook.id.in_(gone)).values(enabled=False))
+        session.execute(update(_webhooks).where(_webhooks.c.id.in_(sorted(gone)))
+                        .values(enabled=False))
 
 
 def interrupt_expired(session: AnySession, now: dt.datetime) -> list[str]:
