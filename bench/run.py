@@ -341,7 +341,7 @@ def emit_cost(figures: Figures, kind: str, redis_url: str, rounds: int, repeats:
                                                ("emit_ratio_request", request)):
         figures.spread(name, kind, ratios, emit_ms=statistics.median(emit_ms),
                        insert_ms=statistics.median(insert_ms), webhooks=10,
-                       target="<=2", ok=statistics.median(ratios) <= 2)
+                       target="<=1.5", ok=statistics.median(ratios) <= 1.5)
 
 
 def _ok(response: Any) -> None:
