@@ -358,7 +358,7 @@ def claim(
                 body, event_id, event_type, delivery_id, timestamp),
         )
         if isinstance(custom, str):  # JSON: parsed by psycopg, text ("null" too) from SQLite
-            custom = json.loads(custom)
+            custom = None if custom == "null" else json.loads(custom)
         if custom:
             work.headers, work.log_headers, work.secret_values = custom_headers.apply(
                 work.headers, custom)
