@@ -93,13 +93,12 @@ def take_ready(queue: Queue, count: int = DRAIN_BATCH) -> list[str]:
 
 
 def hand_on(queue: Queue) -> None:
-    """A drain job stops with ids left on the ready list: queue the next one, unless a
-    job already waits in the queue."""
-    with queue.connection.pipeline(transaction=False) as pipe:
-        pipe.llen(ready_key(queue))
-        pipe.llen(queue.key)
-        left, waiting = pipe.execute()
-    if left and not waiting:
+    """A drain job stops with ids left on the ready list: queue the next one.
+
+    Whatever waits in the queue: it may be a scheduled ``deliver`` job, which would
+    leave the ids on the list to the sweeper.
+    """
+    if queue.connection.llen(ready_key(queue)):
         _queue_drain_job(queue)
 
 
