@@ -31,9 +31,8 @@ from flask import session
 
 from flask_clawhooks.apikeys import create_key
 from flask_clawhooks.ids import _base32, new_id
-from flask_clawhooks.ledger import request_headers
 from flask_clawhooks.models import Attempt, Delivery, Event
-from flask_clawhooks.signing import envelope_bytes
+from flask_clawhooks.signing import envelope_bytes, request_headers
 from flask_clawhooks.stats import webhook_stats
 from flask_clawhooks.timeutil import utcnow
 from tests.fixtures import Host, make_host

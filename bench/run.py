@@ -11,7 +11,14 @@ Figures, on each database (SQLite and, when one answers, PostgreSQL):
 
 ``fast_ratio``      one worker against a raw urllib3 keep-alive loop posting the same
                     bodies with the same headers, signed per request, to a fast receiver
+``worker_cpu_vs_aiohttp``  the worker's CPU per delivery against an aiohttp client's CPU
+                    per POST (same concurrency, same envelopes, same headers signed per
+                    request, no database; ``pip install aiohttp``)
+``worker_cpu_vs_wrk``  the same against ``wrk`` (C), where installed, posting one signed
+                    envelope: the receiver's ceiling
 ``slow_rate``       one worker, receiver answering after 100 ms: deliveries per second
+``slow_vs_wrk``     that rate against ``wrk``'s at the same concurrency (at most
+                    concurrency / 0.1 s)
 ``emit_ratio``      ``emit()`` to 10 webhooks + commit against one ORM insert + commit in
                     the same session, bare and inside a request (``emit_ratio_request``)
 ``rss_growth``      a worker's resident memory growth over 50 000 deliveries
@@ -40,14 +47,13 @@ import urllib3
 from flask import Flask
 
 from flask_clawhooks.ids import new_id
-from flask_clawhooks.ledger import request_headers
 from flask_clawhooks.models import Base, Webhook
-from flask_clawhooks.signing import envelope_bytes
+from flask_clawhooks.signing import envelope_bytes, request_headers
 from flask_clawhooks.state import get_state
 from flask_clawhooks.timeutil import isoformat, utcnow
 
 from . import app as bench_app
-from . import harness
+from . import baselines, harness
 
 SECRET = "your-webhook-secret"
 EVENT = "message.received"
@@ -204,33 +210,71 @@ def raw_loop(url: str, count: int) -> float:
 
 
 def fast_and_slow(figures: Figures, kind: str, host: Host, args: argparse.Namespace) -> None:
+    concurrency = host.settings.concurrency
+    no_aiohttp, no_wrk = baselines.aiohttp_missing(), baselines.wrk_missing()
+    for missing in (no_aiohttp, no_wrk):
+        if missing:
+            note(missing)
     with harness.Workers(host.database_url, host.redis_url) as workers:
         workers.start(1)
         with harness.receiver() as fast:
             host.only_webhooks(fast.url)
             warm_up(host, workers)
             raws, rates, cpus, ratios = [], [], [], []
-            for _ in range(args.repeats):  # A, B, A, B, A, B
+            aio: list[baselines.Run] = []
+            wrks: list[baselines.Run] = []
+            for _ in range(args.repeats):  # A, B, C, D, A, B, C, D, ...
                 raws.append(raw_loop(fast.url, args.n))
+                if not no_aiohttp:
+                    aio.append(baselines.run_aiohttp(fast.url, args.n, concurrency))
+                if not no_wrk:
+                    wrks.append(baselines.run_wrk(fast.url, args.wrk_seconds, concurrency))
                 rate, cpu = deliver(host, workers, args.n)
                 rates.append(rate)
                 cpus.append(cpu)
                 ratios.append(rate / raws[-1])
             _, distinct = fast.count()
-            if distinct != 300 + 2 * args.repeats * args.n:  # warm-up, raw loop, worker
+            # warm-up, raw loop, worker; aiohttp's warm-up and its POSTs; wrk's one body
+            expected = 300 + 2 * args.repeats * args.n + len(aio) * (args.n + concurrency)
+            if distinct != expected + len(wrks):
                 raise SystemExit(f"the fast receiver saw {distinct} distinct bodies")
         figures.spread("fast_raw_rate", kind, raws, unit="/s", n=args.n)
         figures.spread("fast_worker_rate", kind, rates, unit="/s", n=args.n)
         figures.spread("worker_cpu_per_delivery", kind, cpus, unit="us")
         figures.spread("fast_ratio", kind, ratios, target=">=0.6",
                        ok=statistics.median(ratios) >= 0.6)
+        if aio:
+            figures.spread("fast_aiohttp_rate", kind, [r.rate for r in aio], unit="/s",
+                           n=args.n, concurrency=concurrency)
+            figures.spread("aiohttp_cpu_per_post", kind, [r.cpu_us for r in aio], unit="us")
+            cpu_ratios = [c / r.cpu_us for c, r in zip(cpus, aio, strict=True)]
+            figures.spread("worker_cpu_vs_aiohttp", kind, cpu_ratios, target="<=0.5",
+                           ok=statistics.median(cpu_ratios) <= 0.5)
+        if wrks:
+            figures.spread("fast_wrk_rate", kind, [r.rate for r in wrks], unit="/s",
+                           seconds=args.wrk_seconds, concurrency=concurrency)
+            figures.spread("wrk_cpu_per_post", kind, [r.cpu_us for r in wrks], unit="us")
+            figures.spread("worker_cpu_vs_wrk", kind,
+                           [c / r.cpu_us for c, r in zip(cpus, wrks, strict=True)])
         with harness.receiver(delay=0.1) as slow:
             host.only_webhooks(slow.url)
             warm_up(host, workers, 100)
-            slow_rates = [deliver(host, workers, args.slow_n)[0] for _ in range(args.repeats)]
+            slow_rates: list[float] = []
+            slow_wrks: list[baselines.Run] = []
+            for _ in range(args.repeats):  # wrk, worker, wrk, worker, ...
+                if not no_wrk:
+                    slow_wrks.append(baselines.run_wrk(slow.url, args.wrk_seconds,
+                                                       concurrency))
+                slow_rates.append(deliver(host, workers, args.slow_n)[0])
         figures.spread("slow_rate", kind, slow_rates, unit="/s", n=args.slow_n,
                        receiver_ms=100, target=">=600",
                        ok=statistics.median(slow_rates) >= 600)
+        if slow_wrks:
+            figures.spread("slow_wrk_rate", kind, [r.rate for r in slow_wrks], unit="/s",
+                           receiver_ms=100, concurrency=concurrency)
+            slow_ratios = [w / r.rate for w, r in zip(slow_rates, slow_wrks, strict=True)]
+            figures.spread("slow_vs_wrk", kind, slow_ratios, receiver_ms=100,
+                           target=">=0.9", ok=statistics.median(slow_ratios) >= 0.9)
         with harness.receiver(record_times=True) as timed:
             host.only_webhooks(timed.url)
             warm_up(host, workers, 100)
@@ -297,7 +341,7 @@ def emit_cost(figures: Figures, kind: str, redis_url: str, rounds: int, repeats:
                                                ("emit_ratio_request", request)):
         figures.spread(name, kind, ratios, emit_ms=statistics.median(emit_ms),
                        insert_ms=statistics.median(insert_ms), webhooks=10,
-                       target="<=2", ok=statistics.median(ratios) <= 2)
+                       target="<=1.5", ok=statistics.median(ratios) <= 1.5)
 
 
 def _ok(response: Any) -> None:
@@ -388,6 +432,7 @@ def main() -> None:
     args.memory_n = 10_000 if args.quick else 50_000
     args.latency_seconds = 5.0 if args.quick else 15.0
     args.emit_rounds = 100 if args.quick else 300
+    args.wrk_seconds = 2.0 if args.quick else 5.0
 
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     if "postgresql" in kinds and not harness.postgres_available():

@@ -8,12 +8,13 @@ queues them later.
 
 Ids due now go to a Redis list, the *ready list*; an RQ job, :func:`flask_clawhooks.jobs.drain`,
 is queued by the push that finds the list empty (``RPUSH`` answers the new length), so
-whenever the list holds ids a drain job is on its way. Each drain job takes up to
-:data:`DRAIN_BATCH` ids and, if more remain, queues the next drain job for another
-worker. Under load one RQ job thus carries hundreds of deliveries, while a quiet app
-still gets one job per commit; an emit costs one Redis command (and the job's round
-trips when it queues one). Retries go through RQ's scheduler as ``deliver`` jobs
-carrying their ids.
+whenever the list holds ids a drain job is on its way. A drain job takes
+:data:`DRAIN_BATCH` ids at a time until the list is empty (for at most
+:data:`DRAIN_SECONDS`) and, while more remain and no job waits in the queue, queues
+another drain job for another worker. Under load one RQ job thus carries thousands of
+deliveries, while a quiet app still gets one job per commit; an emit costs one Redis
+command (and the job's round trips when it queues one). Retries go through RQ's
+scheduler as ``deliver`` jobs carrying their ids.
 """
 
 from __future__ import annotations
@@ -32,8 +33,11 @@ from .models import AnySession
 
 log = logging.getLogger("flask_clawhooks")
 
-#: Most delivery ids one drain job takes from the ready list.
+#: Most delivery ids a drain job takes from the ready list at a time.
 DRAIN_BATCH = 500
+#: How long one drain job keeps taking ids before it leaves the rest to the next job, so
+#: that RQ's own upkeep (heartbeats, the job timeout) goes on under a steady load.
+DRAIN_SECONDS = 5.0
 #: Most delivery ids one scheduled ``deliver`` job carries.
 JOB_BATCH = 500
 
@@ -73,16 +77,29 @@ def push_ready(queue: Queue, delivery_ids: Sequence[str], *, force: bool = False
 def take_ready(queue: Queue, count: int = DRAIN_BATCH) -> list[str]:
     """Take up to ``count`` ids off the ready list (run by the drain job).
 
-    If ids remain after taking, the next drain job is queued straight away so that
-    other workers share the backlog.
+    If ids remain after taking and no job is waiting in the queue, the next drain job
+    is queued straight away so that other workers share the backlog; a job already
+    waiting will do (it loops too, see :func:`flask_clawhooks.jobs.drain`), so a
+    backlog costs a few RQ jobs, not one per batch.
     """
     with queue.connection.pipeline(transaction=False) as pipe:
         pipe.lpop(ready_key(queue), count)
         pipe.llen(ready_key(queue))
-        taken, left = pipe.execute()
-    if left:
+        pipe.llen(queue.key)
+        taken, left, waiting = pipe.execute()
+    if left and not waiting:
         _queue_drain_job(queue)
     return [raw.decode() for raw in taken or ()]
+
+
+def hand_on(queue: Queue) -> None:
+    """A drain job stops with ids left on the ready list: queue the next one.
+
+    Whatever waits in the queue: it may be a scheduled ``deliver`` job, which would
+    leave the ids on the list to the sweeper.
+    """
+    if queue.connection.llen(ready_key(queue)):
+        _queue_drain_job(queue)
 
 
 def whole_second_after(when: dt.datetime) -> dt.datetime:

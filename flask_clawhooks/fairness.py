@@ -8,6 +8,7 @@ would go to it beyond its share is deferred without spending an attempt.
 from __future__ import annotations
 
 import collections
+import functools
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -38,7 +39,9 @@ class Fairness:
         self._lock = threading.Lock()
 
     @staticmethod
+    @functools.lru_cache(maxsize=4096)
     def destination(url: str) -> str:
+        """Scheme, host and port of ``url``; parsed once per URL (twice per delivery)."""
         parts = urlsplit(url)
         return f"{parts.scheme}://{parts.netloc}"
 

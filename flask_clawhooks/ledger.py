@@ -40,7 +40,7 @@ from .models import (
     webhook_table,
 )
 from .outcome import decide
-from .signing import request_headers
+from .signing import signer
 from .state import get_state
 from .timeutil import utcnow
 from .transport import HttpResult
@@ -376,11 +376,11 @@ def claim(
         work = Work(
             delivery_id, new_id("att"), count, token, webhook_id, owner, url, event_id,
             event_type, body,
-            request_headers([secret, previous] if previous else [secret], body, event_id,
-                            event_type, delivery_id, timestamp),
+            signer((secret, previous) if previous else (secret,)).headers(
+                body, event_id, event_type, delivery_id, timestamp),
         )
         if isinstance(custom, str):  # JSON: parsed by psycopg, text ("null" too) from SQLite
-            custom = json.loads(custom)
+            custom = None if custom == "null" else json.loads(custom)
         if custom:
             work.headers, work.log_headers, work.secret_values = custom_headers.apply(
                 work.headers, cipher.open_headers(custom) or ())
@@ -485,21 +485,22 @@ def _update_webhooks(
     health check (:mod:`flask_clawhooks.health`), which reads the attempts: nothing on
     this path counts failures on the webhook row.
     """
-    succeeded = [wid for failure, wid in terminal if failure is None]
+    # Each webhook once (a batch holds hundreds of deliveries to a few webhooks), and
+    # one UPDATE … RETURNING: the webhooks that were failed and are active again.
+    succeeded = sorted({wid for failure, wid in terminal if failure is None})
     if succeeded:
-        recovered = session.scalars(
-            select(Webhook.id).where(Webhook.id.in_(succeeded),
-                                     Webhook.status == WebhookStatus.FAILED)
-        ).all()
-        if recovered:
-            session.execute(update(Webhook).where(Webhook.id.in_(recovered))
-                            .values(status=WebhookStatus.ACTIVE))
-            follow.recovered_webhooks.extend(recovered)
+        recovered = session.execute(
+            update(_webhooks).where(_webhooks.c.id.in_(succeeded),
+                                    _webhooks.c.status == WebhookStatus.FAILED)
+            .values(status=WebhookStatus.ACTIVE).returning(_webhooks.c.id)
+        ).scalars().all()
+        follow.recovered_webhooks.extend(recovered)
     if exhausted:
-        session.execute(update(Webhook).where(Webhook.id.in_(exhausted))
+        session.execute(update(_webhooks).where(_webhooks.c.id.in_(sorted(exhausted)))
                         .values(status=WebhookStatus.FAILED))
     if gone:
-        session.execute(update(Webhook).where(Webhook.id.in_(gone)).values(enabled=False))
+        session.execute(update(_webhooks).where(_webhooks.c.id.in_(sorted(gone)))
+                        .values(enabled=False))
 
 
 def interrupt_expired(session: AnySession, now: dt.datetime) -> list[str]:

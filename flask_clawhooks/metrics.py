@@ -46,9 +46,11 @@ two queries on the ``ix_clawhooks_delivery_due`` index.
 
 from __future__ import annotations
 
+import bisect
 import collections
 import datetime as dt
 import logging
+import math
 import os
 import shutil
 import tempfile
@@ -254,25 +256,54 @@ def _attempt_labels(result: HttpResult, attempt_number: int,
 
 
 def observe_recorded(outcomes: Sequence[Outcome], retry_delays: Sequence[float]) -> None:
-    """The recorder committed ``outcomes``: count them, their durations and lags."""
+    """The recorder committed ``outcomes``: count them, their durations and lags.
+
+    Counted per batch: one lock operation per series or bucket touched, not per outcome.
+    """
     metrics = get()
     metrics.recorder_batch.observe(len(outcomes))
     metrics.in_flight.dec(len(outcomes))
     counts: collections.Counter[tuple[str, str]] = collections.Counter()
-    duration = metrics.attempt_duration
+    durations: list[float] = []
+    lags: list[float] = []
     for outcome in outcomes:
         work, result = outcome.work, outcome.result
         counts[_attempt_labels(result, work.attempt_number, retry_delays)] += 1
-        duration.observe(result.elapsed_ms / 1000)
+        durations.append(result.elapsed_ms / 1000)
         if work.attempt_number == 1:
             try:
                 created = id_seconds(work.delivery_id)
             except ValueError:
                 continue
             started = outcome.started_at.replace(tzinfo=dt.UTC).timestamp()
-            metrics.first_attempt_lag.observe(max(started - created, 0.0))
+            lags.append(max(started - created, 0.0))
     for labels, count in counts.items():
         metrics.attempt_child(labels).inc(count)
+    observe_all(metrics.attempt_duration, durations)
+    observe_all(metrics.first_attempt_lag, lags)
+
+
+def observe_all(histogram: Histogram, amounts: Sequence[float]) -> None:
+    """``histogram.observe`` each of ``amounts``, adding to each bucket once.
+
+    prometheus_client has no call for many observations, so this adds to the values a
+    histogram keeps (its buckets, not yet cumulative, and its sum); should a version of
+    prometheus_client keep them otherwise, it observes them one by one.
+    """
+    if not amounts:
+        return
+    bounds = getattr(histogram, "_upper_bounds", None)
+    buckets = getattr(histogram, "_buckets", None)
+    total = getattr(histogram, "_sum", None)
+    if (not isinstance(bounds, list) or not isinstance(buckets, list) or total is None
+            or len(bounds) != len(buckets) or bounds[-1] != math.inf):
+        for amount in amounts:
+            histogram.observe(amount)
+        return
+    total.inc(math.fsum(amounts))
+    for index, count in collections.Counter(
+            bisect.bisect_left(bounds, amount) for amount in amounts).items():
+        buckets[index].inc(count)
 
 
 def claimed(count: int) -> None:

@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError, ValidationError
+if TYPE_CHECKING:  # imported when first used: a worker never needs jsonschema to start
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 #: The dialect every schema declares.
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -167,6 +168,9 @@ def check_schema(schema: object) -> dict[str, Any]:
     if not isinstance(schema, Mapping):
         raise ValueError(f"An event type's schema must be a JSON Schema object, not "
                          f"{schema!r}.")
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
@@ -182,6 +186,8 @@ def _validator(schema: Schema) -> Draft202012Validator:
     """One compiled validator per schema object (kept with it, so its id stays unique)."""
     entry = _validators.get(id(schema))
     if entry is None or entry[0] is not schema:
+        from jsonschema import Draft202012Validator
+
         with _lock:
             entry = (schema, Draft202012Validator(schema))
             _validators[id(schema)] = entry

@@ -11,9 +11,8 @@ import pytest
 
 from flask_clawhooks.catalog import CATALOG, TEST_EVENT
 from flask_clawhooks.config import DEFAULTS
-from flask_clawhooks.ledger import request_headers
 from flask_clawhooks.samples import SAMPLES
-from flask_clawhooks.signing import envelope_bytes
+from flask_clawhooks.signing import envelope_bytes, request_headers
 
 from .rst import DOCS, code_blocks
 

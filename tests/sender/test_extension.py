@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
@@ -143,6 +144,41 @@ def test_ids_are_prefixed_url_safe_and_sort_by_time():
     earlier = new_id("del")
     time.sleep(0.002)
     assert new_id("del") > earlier
+
+
+def test_ids_made_in_a_forked_child_do_not_repeat_the_parents():
+    import os
+
+    new_id("del")  # the parent has random bytes in hand when it forks
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next ids, to the parent
+        os.write(write, " ".join(new_id("del") for _ in range(20)).encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    with os.fdopen(read) as pipe:
+        child = pipe.read().split()
+    parent = [new_id("del") for _ in range(20)]
+    assert len(child) == 20
+    # The last 16 characters are random bits (the first 10 are the time).
+    assert not {i[-16:] for i in child} & {i[-16:] for i in parent}
+
+
+def test_ids_tell_when_they_were_made_and_refuse_strings_that_are_not_ids():
+    import time
+
+    from flask_clawhooks.ids import first_id_at, id_seconds
+
+    before = time.time()
+    made = id_seconds(new_id("del"))
+    assert before - 0.002 <= made <= time.time() + 0.002
+    moment = dt.datetime(2026, 1, 30, 14, 29, 58, 123000)
+    assert id_seconds(first_id_at("del", moment)) == moment.replace(
+        tzinfo=dt.UTC).timestamp()
+    for bad in ("del_" + "i" * 26, "del_abc", "del_" + "é" * 26, "del_" + "u" * 26):
+        with pytest.raises(ValueError):
+            id_seconds(bad)
 
 
 def test_cli_emit_and_events(host, receiver):

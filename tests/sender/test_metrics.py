@@ -240,3 +240,28 @@ def test_a_metrics_port_in_use_stops_the_worker_with_a_clear_error(
             assert worker.process.wait(30) == 1
     assert f"Error: Could not serve metrics on 127.0.0.1:{port}: Address already in use" \
         in worker.output()
+
+
+def _samples(registry: object) -> dict[tuple[str, str], float]:
+    from prometheus_client import generate_latest
+
+    families = text_string_to_metric_families(generate_latest(registry).decode())  # type: ignore[arg-type]
+    return {(s.name, s.labels.get("le", "")): s.value for f in families for s in f.samples
+            if not s.name.endswith("_created")}
+
+
+def test_observe_all_counts_a_batch_as_observing_each_value_would() -> None:
+    from prometheus_client import CollectorRegistry, Histogram
+
+    from flask_clawhooks.metrics import ATTEMPT_BUCKETS, observe_all
+
+    # Values on bucket bounds, between them, below the first and above the last.
+    amounts = [0.0, 0.01, 0.0100001, 0.3, 1.0, 29.9, 30.0, 61.0, 1e9, 0.025, 0.025]
+    one_by_one, batched = CollectorRegistry(), CollectorRegistry()
+    single = Histogram("h", "h", buckets=ATTEMPT_BUCKETS, registry=one_by_one)
+    for amount in amounts:
+        single.observe(amount)
+    observe_all(Histogram("h", "h", buckets=ATTEMPT_BUCKETS, registry=batched), amounts)
+    expected = _samples(one_by_one)
+    assert expected[("h_bucket", "0.025")] == 5
+    assert _samples(batched) == pytest.approx(expected)
