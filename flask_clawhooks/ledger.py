@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, TextClause, bindparam, or_, select, text, update
 
-from . import custom_headers
+from . import custom_headers, rollups
 from .config import Settings
 from .ids import new_id
 from .models import (
@@ -345,11 +345,12 @@ def claim(
 
     works: list[Work] = []
     disabled: list[str] = []
+    expired: list[str] = []  # retried after the payload expired (pruning.expire_payloads)
     timestamp = int(time.time())
     for (delivery_id, count, webhook_id, owner, url, secret, previous, enabled, event_id,
          event_type, body, custom) in rows:
-        if not enabled:
-            disabled.append(delivery_id)
+        if not enabled or body is None:
+            (disabled if not enabled else expired).append(delivery_id)
             continue
         work = Work(
             delivery_id, new_id("att"), count, token, webhook_id, owner, url, event_id,
@@ -363,15 +364,16 @@ def claim(
             work.headers, work.log_headers, work.secret_values = custom_headers.apply(
                 work.headers, custom)
         works.append(work)
-    if disabled:
-        conn.execute(
-            update(_deliveries).where(_deliveries.c.id.in_(disabled)).values(
-                status=DeliveryStatus.FAILED, lease_token=None, lease_until=None,
-                attempt_count=_deliveries.c.attempt_count - 1,
-                last_error="webhook was disabled before this delivery was sent",
-                updated_at=now,
+    for ids, why in ((disabled, "webhook was disabled before this delivery was sent"),
+                     (expired, "the event's payload expired before this delivery was sent")):
+        if ids:
+            conn.execute(
+                update(_deliveries).where(_deliveries.c.id.in_(ids)).values(
+                    status=DeliveryStatus.FAILED, lease_token=None, lease_until=None,
+                    attempt_count=_deliveries.c.attempt_count - 1, last_error=why,
+                    updated_at=now,
+                )
             )
-        )
     if works:
         conn.execute(_INSERT_ATTEMPTS[postgres], {"now": now, "rows": json.dumps([
             {"id": w.attempt_id, "delivery_id": w.delivery_id, "webhook_id": w.webhook_id,
@@ -443,6 +445,9 @@ def record(session: AnySession, outcomes: Sequence[Outcome], settings: Settings)
     conn.execute(_RECORD_ATTEMPTS[postgres], {"rows": json.dumps(attempt_rows)})
     conn.execute(_RECORD_DELIVERIES[postgres], {"rows": json.dumps(delivery_rows)})
     _update_webhooks(session, terminal, gone, exhausted, follow, settings)
+    rollups.add(conn, [(o.work.webhook_id, o.started_at, str(row["outcome"]), o.result.status,
+                        o.result.elapsed_ms)
+                       for o, row in zip(outcomes, attempt_rows, strict=True)])
     session.commit()
     return follow
 
