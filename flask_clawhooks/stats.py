@@ -97,16 +97,19 @@ _BOUNDS = [int(name.removeprefix("ms_le_")) for name in BUCKETS[:-1]]
 
 
 def _window(rows: list[Any]) -> WindowStats:
-    """Sum roll-up ``rows`` into one window; percentiles from their buckets."""
-    attempts = sum(row.attempts for row in rows)
-    successes = sum(row.successes for row in rows)
-    slowest = max((row.max_ms for row in rows if row.max_ms is not None), default=None)
+    """Sum roll-up ``rows`` (``hour, attempts, successes, max_ms, *buckets``) into one
+    window; percentiles from their buckets."""
+    if not rows:
+        return WindowStats(0, 0, None, None)
+    attempts, successes, *buckets = (sum(column) for column in zip(
+        *(row[1:3] + row[4:] for row in rows), strict=True))
+    slowest = max((row[3] for row in rows if row[3] is not None), default=None)
     if slowest is None:
         return WindowStats(attempts, successes, None, None)
     # The open bucket's bound is the slowest answer; every bound is capped by it.
-    histogram = [(min(bound, slowest), sum(getattr(row, name) for row in rows))
-                 for bound, name in zip([*_BOUNDS, slowest], BUCKETS, strict=True)]
-    total = sum(count for _, count in histogram)
+    histogram = [(min(bound, slowest), count)
+                 for bound, count in zip([*_BOUNDS, slowest], buckets, strict=True)]
+    total = sum(buckets)
     return WindowStats(attempts, successes, percentile(histogram, total, 0.50),
                        percentile(histogram, total, 0.95))
 
@@ -166,20 +169,19 @@ def webhook_stats(session: AnySession, webhook_id: str,
     current = hour_of(now)
     r = rollup_table
     first = current - (max(WINDOWS.values()) - 1) * _HOUR
-    rows = session.execute(
-        select(r).where(r.c.webhook_id == webhook_id, r.c.hour >= first,
-                        r.c.hour <= current)
-    ).all()
-    windows = {name: _window([row for row in rows
-                              if row.hour > current - hours * _HOUR])
+    rows = [tuple(row) for row in session.execute(
+        select(r.c.hour, r.c.attempts, r.c.successes, r.c.max_ms, *(r.c[b] for b in BUCKETS))
+        .where(r.c.webhook_id == webhook_id, r.c.hour >= first, r.c.hour <= current)
+    )]
+    windows = {name: _window([row for row in rows if row[0] > current - hours * _HOUR])
                for name, hours in WINDOWS.items()}
     start = current - (CHART_HOURS - 1) * _HOUR
     bars = {start + n * _HOUR: Hour(start + n * _HOUR, 0, 0) for n in range(CHART_HOURS)}
-    for row in rows:
-        bar = bars.get(row.hour)
+    for hour, attempts, successes, *_ in rows:
+        bar = bars.get(hour)
         if bar is not None:
-            bar.successes += row.successes
-            bar.failures += row.attempts - row.successes
+            bar.successes += successes
+            bar.failures += attempts - successes
     last_success = _newest(session, webhook_id, "last_success_at")
     run = failures_after(session, webhook_id, last_success)
     return WebhookStats(
