@@ -349,8 +349,11 @@ def claim(
     timestamp = int(time.time())
     for (delivery_id, count, webhook_id, owner, url, secret, previous, enabled, event_id,
          event_type, body, custom) in rows:
-        if not enabled or body is None:
-            (disabled if not enabled else expired).append(delivery_id)
+        if not enabled:
+            disabled.append(delivery_id)
+            continue
+        if body is None:
+            expired.append(delivery_id)
             continue
         work = Work(
             delivery_id, new_id("att"), count, token, webhook_id, owner, url, event_id,
@@ -364,16 +367,24 @@ def claim(
             work.headers, work.log_headers, work.secret_values = custom_headers.apply(
                 work.headers, custom)
         works.append(work)
-    for ids, why in ((disabled, "webhook was disabled before this delivery was sent"),
-                     (expired, "the event's payload expired before this delivery was sent")):
-        if ids:
-            conn.execute(
-                update(_deliveries).where(_deliveries.c.id.in_(ids)).values(
-                    status=DeliveryStatus.FAILED, lease_token=None, lease_until=None,
-                    attempt_count=_deliveries.c.attempt_count - 1, last_error=why,
-                    updated_at=now,
-                )
+    if disabled:
+        conn.execute(
+            update(_deliveries).where(_deliveries.c.id.in_(disabled)).values(
+                status=DeliveryStatus.FAILED, lease_token=None, lease_until=None,
+                attempt_count=_deliveries.c.attempt_count - 1,
+                last_error="webhook was disabled before this delivery was sent",
+                updated_at=now,
             )
+        )
+    if expired:
+        conn.execute(
+            update(_deliveries).where(_deliveries.c.id.in_(expired)).values(
+                status=DeliveryStatus.FAILED, lease_token=None, lease_until=None,
+                attempt_count=_deliveries.c.attempt_count - 1,
+                last_error="the event's payload expired before this delivery was sent",
+                updated_at=now,
+            )
+        )
     if works:
         conn.execute(_INSERT_ATTEMPTS[postgres], {"now": now, "rows": json.dumps([
             {"id": w.attempt_id, "delivery_id": w.delivery_id, "webhook_id": w.webhook_id,
