@@ -96,13 +96,19 @@ _HOUR = dt.timedelta(hours=1)
 _BOUNDS = [int(name.removeprefix("ms_le_")) for name in BUCKETS[:-1]]
 
 
+#: The roll-up columns :func:`webhook_stats` reads, in this order (the buckets last).
+_READ = ("hour", "attempts", "successes", "max_ms", "failed", "last_success_at",
+         "last_failure_at", "first_failure_at")
+_FIRST_BUCKET = len(_READ)
+
+
 def _window(rows: list[Any]) -> WindowStats:
-    """Sum roll-up ``rows`` (``hour, attempts, successes, max_ms, *buckets``) into one
-    window; percentiles from their buckets."""
+    """Sum roll-up ``rows`` (columns :data:`_READ`, then the buckets) into one window;
+    percentiles from their buckets."""
     if not rows:
         return WindowStats(0, 0, None, None)
     attempts, successes, *buckets = (sum(column) for column in zip(
-        *(row[1:3] + row[4:] for row in rows), strict=True))
+        *(row[1:3] + row[_FIRST_BUCKET:] for row in rows), strict=True))
     slowest = max((row[3] for row in rows if row[3] is not None), default=None)
     if slowest is None:
         return WindowStats(attempts, successes, None, None)
@@ -132,20 +138,24 @@ class Run:
     since: dt.datetime | None
 
 
-def failures_after(session: AnySession, webhook_id: str, start: dt.datetime | None) -> Run:
+def failures_after(session: AnySession, webhook_id: str, start: dt.datetime | None,
+                   hours: Run | None = None) -> Run:
     """Failed attempts of ``webhook_id`` made after ``start`` (None: all kept).
 
-    Whole hours after ``start``'s come from the roll-ups; the rest of ``start``'s own hour
-    from the attempts (what is left of it if they were pruned).
+    Whole hours after ``start``'s come from the roll-ups (or ``hours``, their sums when
+    the caller has them already); the rest of ``start``'s own hour from the attempts
+    (what is left of it if they were pruned).
     """
     r, a = rollup_table, attempt_table
-    hours = select(func.coalesce(func.sum(r.c.attempts - r.c.successes), 0),
-                   func.coalesce(func.sum(r.c.failed), 0), func.min(r.c.first_failure_at)
-                   ).where(r.c.webhook_id == webhook_id)
-    if start is not None:
-        hours = hours.where(r.c.hour > hour_of(start))
-    attempts, failed, since = session.execute(hours).one()
-    run = Run(int(attempts), int(failed), since)
+    if hours is None:
+        query = select(func.coalesce(func.sum(r.c.attempts - r.c.successes), 0),
+                       func.coalesce(func.sum(r.c.failed), 0), func.min(r.c.first_failure_at)
+                       ).where(r.c.webhook_id == webhook_id)
+        if start is not None:
+            query = query.where(r.c.hour > hour_of(start))
+        attempts, failed, since = session.execute(query).one()
+        hours = Run(int(attempts), int(failed), since)
+    run = Run(hours.attempts, hours.failed, hours.since)
     if start is not None:
         raw_attempts, raw_failed, raw_since = session.execute(
             select(func.count(),
@@ -170,7 +180,7 @@ def webhook_stats(session: AnySession, webhook_id: str,
     r = rollup_table
     first = current - (max(WINDOWS.values()) - 1) * _HOUR
     rows = [tuple(row) for row in session.execute(
-        select(r.c.hour, r.c.attempts, r.c.successes, r.c.max_ms, *(r.c[b] for b in BUCKETS))
+        select(*(r.c[name] for name in _READ), *(r.c[b] for b in BUCKETS))
         .where(r.c.webhook_id == webhook_id, r.c.hour >= first, r.c.hour <= current)
     )]
     windows = {name: _window([row for row in rows if row[0] > current - hours * _HOUR])
@@ -182,12 +192,23 @@ def webhook_stats(session: AnySession, webhook_id: str,
         if bar is not None:
             bar.successes += successes
             bar.failures += attempts - successes
-    last_success = _newest(session, webhook_id, "last_success_at")
-    run = failures_after(session, webhook_id, last_success)
+    # The newest success and failure are in the week's rows unless older: then the
+    # hours before it are walked back.
+    last_success = max((row[5] for row in rows if row[5] is not None), default=None)
+    last_failure = max((row[6] for row in rows if row[6] is not None), default=None)
+    after: Run | None = None
+    if last_success is None:
+        last_success = _newest(session, webhook_id, "last_success_at")
+    else:  # the hours after it are all in the week's rows
+        later = [row for row in rows if row[0] > hour_of(last_success)]
+        after = Run(sum(row[1] - row[2] for row in later), sum(row[4] for row in later),
+                    min((row[7] for row in later if row[7] is not None), default=None))
+    if last_failure is None:
+        last_failure = _newest(session, webhook_id, "last_failure_at")
+    run = failures_after(session, webhook_id, last_success, after)
     return WebhookStats(
         webhook_id=webhook_id, generated_at=now, windows=windows,
-        last_success_at=last_success,
-        last_failure_at=_newest(session, webhook_id, "last_failure_at"),
+        last_success_at=last_success, last_failure_at=last_failure,
         consecutive_failures=run.attempts, failing_since=run.since,
         hours=list(bars.values()),
     )

@@ -138,3 +138,21 @@ def test_percentiles_are_nearest_rank():
     assert percentile([(7, 3)], 3, 0.95) == 7
     assert percentile([(1, 1), (9, 1)], 2, 0.5) == 1
     assert percentile([], 0, 0.5) is None
+
+
+def test_a_run_of_failures_older_than_the_week_is_counted_whole(host, acme):
+    hook = acme.create_webhook("https://your-server.com/webhook")
+    now = utcnow()
+    ago = [now - dt.timedelta(days=d) for d in (10, 9, 8, 3)]
+    add_attempts(host, hook["id"], [
+        (ago[0], "success", 200, 20), (ago[1], "retry", 500, 30), (ago[2], "failed", 500, 40),
+        (ago[3], "retry", 503, 50), (now - dt.timedelta(minutes=1), "failed", None, 1000),
+    ])
+
+    stats = acme.get(f"/webhooks/{hook['id']}/stats").json
+
+    assert stats["last_success_at"] == isoformat(ago[0])
+    assert stats["failing_since"] == isoformat(ago[1])
+    assert stats["consecutive_failures"] == 4
+    assert stats["last_failure_at"] == isoformat(now - dt.timedelta(minutes=1))
+    assert stats["last_7d"]["attempts"] == 2 and stats["last_7d"]["p50_ms"] == 50
