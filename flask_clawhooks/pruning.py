@@ -26,6 +26,7 @@ The worker runs :func:`run_due_prune` from its sweeper thread, so installs need 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import re
@@ -54,6 +55,9 @@ log = logging.getLogger("flask_clawhooks")
 
 #: Events deleted (or whose payloads are expired) per transaction.
 PRUNE_BATCH = 1000
+#: Seconds the periodic prune may take from a worker's sweeper thread per turn; with more
+#: to do, it gives its turn back, so the next sweep (of any worker) goes on with it.
+PRUNE_BUDGET = 20.0
 
 _AGE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -99,6 +103,7 @@ def prune(
     now: dt.datetime | None = None,
     batch: int = PRUNE_BATCH,
     pause: float = 0.0,
+    deadline: float | None = None,
 ) -> int:
     """Delete events made more than ``older_than`` before ``now`` whose deliveries all
     ended, with their deliveries and attempts; then the roll-ups older than the longer
@@ -108,6 +113,8 @@ def prune(
     (pending ones included, so a progress bar of :func:`count_older` ends full).
 
     :param pause: seconds to sleep between batches, leaving the database to others.
+    :param deadline: a :func:`time.monotonic` time after which no batch is started (the
+        rest is left for the next run).
     :returns: how many events were deleted.
     """
     now = now or utcnow()
@@ -131,6 +138,8 @@ def prune(
         deleted += len(ids)
         if progress is not None:
             progress(len(found))
+        if deadline is not None and time.monotonic() >= deadline:
+            break
         if pause:
             time.sleep(pause)
     session.execute(delete(rollup_table).where(
@@ -147,12 +156,14 @@ def expire_payloads(
     now: dt.datetime | None = None,
     batch: int = PRUNE_BATCH,
     pause: float = 0.0,
+    deadline: float | None = None,
 ) -> int:
     """Set to NULL the bodies of events made more than ``older_than`` before ``now``
     whose deliveries all ended, and the response excerpts of their attempts; keep rows.
 
     Newest first from the cutoff, one transaction per ``batch`` events, until a batch
-    holds no body any more. :returns: how many events lost their body.
+    holds no body any more, or until ``deadline`` (as :func:`prune`).
+    :returns: how many events lost their body.
     """
     bound = first_id_at("evt", (now or utcnow()) - older_than)
     expired = 0
@@ -177,6 +188,8 @@ def expire_payloads(
         expired += len(ids)
         if progress is not None:
             progress(len(ids))
+        if deadline is not None and time.monotonic() >= deadline:
+            return expired
         if pause:
             time.sleep(pause)
 
@@ -185,6 +198,8 @@ def expire_payloads(
 class PruneReport:
     deleted: int = 0
     expired: int = 0
+    #: The turn's budget ran out first; the next sweep goes on.
+    unfinished: bool = False
 
 
 def run_due_prune(app: Flask) -> PruneReport | None:
@@ -193,7 +208,9 @@ def run_due_prune(app: Flask) -> PruneReport | None:
 
     Called by every worker's sweeper thread after each sweep; a Redis key with that
     lifetime lets one of them through per interval (each by its own clock if Redis
-    cannot be reached: two prunes at once only find less to do). Never raises.
+    cannot be reached: two prunes at once only find less to do). A turn takes at most
+    :data:`PRUNE_BUDGET` seconds, so sweeps stay on time; a backlog is worked through
+    over the following sweeps. Never raises.
     """
     from .idempotency import prune_expired
     from .state import get_state
@@ -214,20 +231,26 @@ def run_due_prune(app: Flask) -> PruneReport | None:
         return None
     _last_local_run[app] = now
     report = PruneReport()
+    deadline = time.monotonic() + PRUNE_BUDGET
     try:
         with app.app_context():
             session = state.db.session
             if settings.payload_retention is not None:
                 report.expired = expire_payloads(
                     session, dt.timedelta(seconds=settings.payload_retention), now=now,
-                    pause=settings.prune_pause)
+                    pause=settings.prune_pause, deadline=deadline)
             if settings.retention is not None:
                 report.deleted = prune(session, dt.timedelta(seconds=settings.retention),
-                                       now=now, pause=settings.prune_pause)
+                                       now=now, pause=settings.prune_pause, deadline=deadline)
                 prune_expired(session, now)
     except Exception:
         log.exception("The periodic prune failed; trying again in %.0f s", interval)
         return None
+    if time.monotonic() >= deadline:  # more to do: the next sweep goes on with it
+        report.unfinished = True
+        _last_local_run.pop(app, None)
+        with contextlib.suppress(redis.RedisError, OSError):
+            state.redis.delete(f"clawhooks:{settings.queue}:prune")
     if report.deleted or report.expired:
         log.info("Pruned %d events; expired the payloads of %d", report.deleted,
                  report.expired)

@@ -10,6 +10,7 @@ import time
 import pytest
 import sqlalchemy as sa
 
+from flask_clawhooks import pruning
 from flask_clawhooks.api.resources import delete_webhook
 from flask_clawhooks.config import DEFAULTS, load_settings
 from flask_clawhooks.errors import ConfigurationError
@@ -185,3 +186,19 @@ def test_a_bad_retention_is_refused_at_start_up_with_the_forms_allowed(value):
                                                 ("7200", 7200.0), (None, None)])
 def test_a_retention_is_an_age_or_seconds(value, seconds):
     assert load_settings({**DEFAULTS, "CLAWHOOKS_RETENTION": value}).retention == seconds
+
+
+@pytest.mark.clawhooks_config(CLAWHOOKS_RETENTION="1s", CLAWHOOKS_PRUNE_PAUSE=0)
+def test_a_prune_over_its_budget_gives_its_turn_back_to_the_next_sweep(
+        host, receiver, monkeypatch):
+    host.add_webhook(receiver.url)
+    host.emit("message.received", {"n": 1})
+    host.work_until_settled()
+    time.sleep(1.1)
+    monkeypatch.setattr(pruning, "PRUNE_BUDGET", 0.0)  # spent after the first batch
+
+    first = run_due_prune(host.app)
+    again = run_due_prune(host.app)  # at once: the turn was given back
+
+    assert first is not None and first.unfinished and first.deleted == 1
+    assert again is not None and again.deleted == 0
