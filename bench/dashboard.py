@@ -29,6 +29,7 @@ import time
 import sqlalchemy as sa
 from flask import session
 
+from flask_clawhooks import rollups
 from flask_clawhooks.apikeys import create_key
 from flask_clawhooks.ids import _base32, new_id
 from flask_clawhooks.models import Attempt, Delivery, Event
@@ -152,7 +153,8 @@ def _attempt_rows(rng: random.Random, webhook_id: str, delivery_ids: list[str], 
 
 
 def _insert_attempts(host: Host, rows: list[tuple[object, ...]]) -> None:
-    """Bulk load: COPY on PostgreSQL, one executemany on SQLite."""
+    """Bulk load: COPY on PostgreSQL, one executemany on SQLite; then the roll-ups
+    the statistics read are made again from all the attempts."""
     with host.app.app_context():
         engine = host.db.engine
         with engine.begin() as conn:
@@ -168,6 +170,8 @@ def _insert_attempts(host: Host, rows: list[tuple[object, ...]]) -> None:
                     f"INSERT INTO clawhooks_attempt ({', '.join(_ATTEMPT_COLUMNS)}) "
                     f"VALUES ({marks})",
                     [(*row[:-1], f"{row[-1]:%Y-%m-%d %H:%M:%S.%f}") for row in rows])
+            # Loaded around the worker, so rolled up as the upgrade's backfill does.
+            rollups.rebuild(conn)
         # Fresh statistics and visibility map, as autovacuum keeps them in production.
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql("VACUUM ANALYZE clawhooks_attempt"

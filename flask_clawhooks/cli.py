@@ -207,34 +207,72 @@ def check_health() -> None:
 
 
 @cli.command("prune")
-@click.option("--older-than", "older_than", required=True, metavar="AGE",
-              help="Delete events older than this: 30d, 12h, 90m, 2w.")
-def prune_command(older_than: str) -> None:
-    """Delete old events with their deliveries and attempts (pending ones are kept)."""
-    from .pruning import parse_age, prunable, prune
-
-    try:
-        age = parse_age(older_than)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--older-than") from exc
-    session = get_state().db.session
-    total = prunable(session, age)
-    click.echo(f"Deleting {total} events older than {older_than}.")
-    with click.progressbar(length=total, label="Deleting events", show_pos=True) as bar:
-        done = 0
-
-        def advance(deleted: int) -> None:
-            nonlocal done
-            bar.update(deleted - done)
-            done = deleted
-
-        deleted = prune(session, age, progress=advance)
-    click.echo(f"Deleted {deleted} events older than {older_than}.")
+@click.option("--older-than", "older_than", metavar="AGE",
+              help="Delete events older than this, with their deliveries and attempts: "
+                   "30d, 12h, 90m, 2w.")
+@click.option("--payloads-older-than", "payloads_older_than", metavar="AGE",
+              help="Set the bodies of events older than this, and their receivers' "
+                   "response excerpts, to NULL; the rows stay for the log and statistics.")
+def prune_command(older_than: str | None, payloads_older_than: str | None) -> None:
+    """Delete old events and expire old payloads, in short batches (pending deliveries
+    keep their event). CLAWHOOKS_RETENTION has the workers do this on their own."""
     from .idempotency import prune_expired
+    from .pruning import count_older, expire_payloads, parse_age, prune
 
-    keys = prune_expired(get_state().db.session)
-    if keys:
-        click.echo(f"Deleted {keys} expired idempotency keys.")
+    if older_than is None and payloads_older_than is None:
+        raise click.UsageError("Give --older-than AGE, --payloads-older-than AGE or both.")
+    ages = {}
+    for hint, text in (("--older-than", older_than),
+                       ("--payloads-older-than", payloads_older_than)):
+        if text is not None:
+            try:
+                ages[hint] = parse_age(text)
+            except ValueError as exc:
+                raise click.BadParameter(str(exc), param_hint=hint) from exc
+    session = get_state().db.session
+    if "--payloads-older-than" in ages:
+        expired = expire_payloads(session, ages["--payloads-older-than"])
+        click.echo(f"Expired the payloads of {expired} events older than "
+                   f"{payloads_older_than}.")
+    if "--older-than" in ages:
+        age = ages["--older-than"]
+        total = count_older(session, age)
+        click.echo(f"Deleting {total} events older than {older_than} (those with a "
+                   "delivery still pending stay).")
+        with click.progressbar(length=total, label="Pruning events", show_pos=True) as bar:
+            deleted = prune(session, age, progress=bar.update)
+        click.echo(f"Deleted {deleted} events older than {older_than}.")
+        keys = prune_expired(session)
+        if keys:
+            click.echo(f"Deleted {keys} expired idempotency keys.")
+
+
+@cli.command("export")
+@click.option("--since", metavar="TIME",
+              help="Events made from this time: 2026-01-30T14:30:00Z, 2026-01-30 (UTC) "
+                   "or an age such as 30d. Default: the oldest.")
+@click.option("--until", metavar="TIME", help="Events made before this time. Default: now.")
+@click.option("--output", "-o", type=click.File("w", encoding="utf-8", lazy=True),
+              default="-", help="Write to this file instead of standard output.")
+def export_command(since: str | None, until: str | None, output: Any) -> None:
+    """Write the delivery log as JSON lines: one event a line, with its deliveries and
+    their attempts, oldest first (e.g. before `flask clawhooks prune`)."""
+    from .export import export
+    from .recovery import parse_moment
+
+    moments: dict[str, Any] = {}
+    for hint, text in (("--since", since), ("--until", until)):
+        if text is not None:
+            try:
+                moments[hint] = parse_moment(text)
+            except ValueError as exc:
+                raise click.BadParameter(str(exc), param_hint=hint) from None
+    start, end = moments.get("--since"), moments.get("--until")
+    if start is not None and end is not None and end <= start:
+        raise click.BadParameter("must be later than --since.", param_hint="--until")
+    written = export(get_state().db.session, output, start, end)
+    if output.name not in ("-", "<stdout>"):
+        click.echo(f"Exported {written} events to {output.name}.", err=True)
 
 
 @cli.command("rotate-encryption-key")

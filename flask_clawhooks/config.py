@@ -100,6 +100,16 @@ DEFAULTS: dict[str, Any] = {
     # does not match, send anyway) or "strict" (raise InvalidEventData, send nothing).
     # None: "warn" when the app runs in debug mode, else "off".
     "CLAWHOOKS_VALIDATE_PAYLOADS": None,
+    # Workers delete events (with their deliveries and attempts) older than this, an age
+    # such as "30d" or seconds (None: keep everything; `flask clawhooks prune` by hand).
+    "CLAWHOOKS_RETENTION": None,
+    # ... and set event bodies and response excerpts older than this to NULL, keeping
+    # the rows (None: keep them as long as the rows).
+    "CLAWHOOKS_PAYLOAD_RETENTION": None,
+    # Seconds between two of those prunes, run by one of the workers' sweepers, and
+    # seconds each pauses between two batches, leaving the database to deliveries.
+    "CLAWHOOKS_PRUNE_INTERVAL": 3600.0,
+    "CLAWHOOKS_PRUNE_PAUSE": 0.05,
 }
 
 #: The values ``CLAWHOOKS_VALIDATE_PAYLOADS`` allows.
@@ -153,6 +163,10 @@ class Settings:
     encryption_keys: tuple[str, ...] = field(default=(), repr=False)
     #: ``off``, ``warn`` or ``strict``, the default already resolved.
     validate_payloads: str = "off"
+    retention: float | None = None
+    payload_retention: float | None = None
+    prune_interval: float = 3600.0
+    prune_pause: float = 0.05
 
     @property
     def max_attempts(self) -> int:
@@ -187,6 +201,32 @@ def _optional_seconds(config: Mapping[str, Any], key: str) -> float | None:
     if config[key] is None:
         return None
     return float(_number(config, key, minimum=0))
+
+
+def _age(config: Mapping[str, Any], key: str) -> float | None:
+    """An age as ``30d``, ``12h`` (:func:`~flask_clawhooks.pruning.parse_age`) or seconds."""
+    from .pruning import parse_age
+
+    value = config.get(key)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            seconds = parse_age(value).total_seconds()
+        except ValueError:
+            try:
+                seconds = float(value)
+            except ValueError:
+                seconds = -1.0
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        seconds = -1.0
+    if seconds < 1:
+        raise ConfigurationError(
+            f"{key} must be None or an age of a second or more, such as '30d', '12h' or "
+            f"seconds, got {value!r}.")
+    return seconds
 
 
 def _optional_str(config: Mapping[str, Any], key: str) -> str | None:
@@ -337,4 +377,8 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
             config, "CLAWHOOKS_API_RATE_LIMIT_PROCESSES", minimum=1, integer=True),
         encryption_keys=check_keys(config["CLAWHOOKS_ENCRYPTION_KEYS"]),
         validate_payloads=_validate_payloads(config),
+        retention=_age(config, "CLAWHOOKS_RETENTION"),
+        payload_retention=_age(config, "CLAWHOOKS_PAYLOAD_RETENTION"),
+        prune_interval=float(_number(config, "CLAWHOOKS_PRUNE_INTERVAL", minimum=1)),
+        prune_pause=float(_number(config, "CLAWHOOKS_PRUNE_PAUSE", minimum=0)),
     )

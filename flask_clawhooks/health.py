@@ -2,10 +2,12 @@
 
 A webhook is *failing* when an attempt failed after its last successful attempt (and
 after the owner last switched it on); it has been failing since the first such failure.
-Nothing on the delivery path keeps count: the check reads the attempts, on the
-``(webhook_id, created_at, …)`` index, every ``CLAWHOOKS_HEALTH_CHECK_INTERVAL``
-seconds in one of the workers (their sweeper threads take turns through a Redis key),
-and whenever ``flask clawhooks check-health`` runs.
+The check reads the roll-ups (:mod:`flask_clawhooks.rollups`), which the delivery path
+keeps, and the attempts of the hour of the last success, every
+``CLAWHOOKS_HEALTH_CHECK_INTERVAL`` seconds in one of the workers (their sweeper threads
+take turns through a Redis key), and whenever ``flask clawhooks check-health`` runs. A
+run of failures longer than the attempts are kept (``CLAWHOOKS_RETENTION``) is still
+seen whole: its hours are in the roll-ups.
 
 * Failing for ``CLAWHOOKS_WARN_AFTER_FAILING_FOR`` (a day): the owner is warned once
   per run of failures (``warned_failing_since`` remembers which run) and
@@ -33,8 +35,9 @@ from flask import Flask
 from sqlalchemy import DateTime, case, func, literal, or_, select, update
 
 from . import metrics, notify, signals
-from .models import AnySession, AttemptOutcome, attempt_table, webhook_table
+from .models import AnySession, AttemptOutcome, attempt_table, rollup_table, webhook_table
 from .state import State, get_state
+from .stats import failures_after
 from .timeutil import isoformat, utcnow
 
 log = logging.getLogger("flask_clawhooks")
@@ -87,14 +90,17 @@ class HealthReport:
 def failing_webhooks(session: AnySession) -> list[Failing]:
     """Enabled webhooks with a failed attempt after their last success (or switch-on).
 
-    One statement: per enabled webhook, two index seeks (the newest success, then the
-    first failure after it), so the cost follows the number of webhooks, not attempts.
+    One statement: per enabled webhook, a few index seeks (the newest roll-up with a
+    success; the first failure after the start in the attempts and in the roll-ups), so
+    the cost follows the number of webhooks, not attempts. The earlier of the two first
+    failures is the run's start: the attempts are exact within the hour of the start, the
+    roll-ups hold what was pruned.
     """
-    a, w = attempt_table, webhook_table
+    a, r, w = attempt_table, rollup_table, webhook_table
     last_success = (
-        select(a.c.created_at)
-        .where(a.c.webhook_id == w.c.id, a.c.outcome == AttemptOutcome.SUCCESS)
-        .order_by(a.c.created_at.desc()).limit(1)
+        select(r.c.last_success_at)
+        .where(r.c.webhook_id == w.c.id, r.c.last_success_at.is_not(None))
+        .order_by(r.c.hour.desc()).limit(1)
         .correlate(w).scalar_subquery()
     )
     hooks = select(
@@ -111,36 +117,44 @@ def failing_webhooks(session: AnySession) -> list[Failing]:
         .order_by(a.c.created_at).limit(1)
         .correlate(hooks).scalar_subquery()
     )
+    # Roll-up hours start on the hour, so "hour > start" is "an hour after start's".
+    first_failed_hour = (
+        select(r.c.first_failure_at)
+        .where(r.c.webhook_id == hooks.c.id, r.c.hour > start,
+               r.c.first_failure_at.is_not(None))
+        .order_by(r.c.hour).limit(1)
+        .correlate(hooks).scalar_subquery()
+    )
     rows = session.execute(select(
         hooks.c.id, hooks.c.owner, hooks.c.url, hooks.c.warned_failing_since, hooks.c.enabled_at,
-        hooks.c.last_success, first_failure.label("failing_since"),
+        hooks.c.last_success, first_failure.label("first_failure"),
+        first_failed_hour.label("first_failed_hour"),
     )).all()
-    return [
-        Failing(webhook_id=row.id, owner=row.owner, url=row.url,
-                warned_failing_since=row.warned_failing_since,
-                failing_since=row.failing_since,
-                start=max(row.last_success or _EPOCH, row.enabled_at or _EPOCH))
-        for row in rows if row.failing_since is not None
-    ]
+    found = []
+    for row in rows:
+        starts = [t for t in (row.first_failure, row.first_failed_hour) if t is not None]
+        if starts:
+            found.append(Failing(
+                webhook_id=row.id, owner=row.owner, url=row.url,
+                warned_failing_since=row.warned_failing_since, failing_since=min(starts),
+                start=max(row.last_success or _EPOCH, row.enabled_at or _EPOCH)))
+    return found
 
 
 def _failures_since(session: AnySession, failing: Failing) -> tuple[int, int, str | None]:
-    """Failed attempts and failed deliveries since the run started, and the last error.
+    """Failed attempts and failed deliveries since the run started, and the last error
+    (None if its attempt was pruned).
 
     A delivery that ends failed has exactly one attempt whose outcome is ``failed``.
     """
     a = attempt_table
-    mine = (a.c.webhook_id == failing.webhook_id, a.c.created_at > failing.start)
-    attempts, deliveries = session.execute(
-        select(func.count(),
-               func.coalesce(func.sum(case((a.c.outcome == AttemptOutcome.FAILED, 1), else_=0)), 0))
-        .where(*mine, a.c.outcome.in_(FAILURES))
-    ).one()
+    run = failures_after(session, failing.webhook_id, failing.start)
     last_error = session.scalar(
-        select(a.c.error).where(*mine, a.c.outcome.in_(FAILURES))
+        select(a.c.error).where(a.c.webhook_id == failing.webhook_id,
+                                a.c.created_at > failing.start, a.c.outcome.in_(FAILURES))
         .order_by(a.c.created_at.desc()).limit(1)
     )
-    return int(attempts), int(deliveries), last_error
+    return run.attempts, run.failed, last_error
 
 
 def check(app: Flask, now: dt.datetime | None = None) -> HealthReport:

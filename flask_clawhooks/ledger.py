@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, TextClause, bindparam, or_, select, text, update
 
-from . import custom_headers, disclosure
+from . import custom_headers, disclosure, rollups
 from .config import Settings
 from .control import Candidate, Screen
 from .ids import new_id
@@ -363,12 +363,16 @@ def claim(
 
     works: list[Work] = []
     disabled: list[str] = []
+    expired: list[str] = []  # retried after the payload expired (pruning.expire_payloads)
     timestamp = int(time.time())
     cipher = get_state().cipher
     for (delivery_id, count, webhook_id, owner, url, secret, previous, enabled, event_id,
          event_type, body, custom, ordering, _per_second, _in_flight) in rows:
         if not enabled:
             disabled.append(delivery_id)
+            continue
+        if body is None:
+            expired.append(delivery_id)
             continue
         # Read with plain SQL: the secrets come as stored (encrypted at rest).
         secret = cipher.open(secret)
@@ -393,6 +397,15 @@ def claim(
                 status=DeliveryStatus.FAILED, lease_token=None, lease_until=None,
                 attempt_count=_deliveries.c.attempt_count - 1,
                 last_error="webhook was disabled before this delivery was sent",
+                updated_at=now,
+            )
+        )
+    if expired:
+        conn.execute(
+            update(_deliveries).where(_deliveries.c.id.in_(expired)).values(
+                status=DeliveryStatus.FAILED, lease_token=None, lease_until=None,
+                attempt_count=_deliveries.c.attempt_count - 1,
+                last_error="the event's payload expired before this delivery was sent",
                 updated_at=now,
             )
         )
@@ -467,6 +480,9 @@ def record(session: AnySession, outcomes: Sequence[Outcome], settings: Settings)
     conn.execute(_RECORD_ATTEMPTS[postgres], {"rows": json.dumps(attempt_rows)})
     conn.execute(_RECORD_DELIVERIES[postgres], {"rows": json.dumps(delivery_rows)})
     _update_webhooks(session, terminal, gone, exhausted, follow, settings)
+    rollups.add(conn, [(o.work.webhook_id, o.started_at, str(row["outcome"]), o.result.status,
+                        o.result.elapsed_ms)
+                       for o, row in zip(outcomes, attempt_rows, strict=True)])
     session.commit()
     return follow
 

@@ -15,6 +15,7 @@ from typing import Any, cast
 from sqlalchemy import (
     JSON,
     Boolean,
+    Column,
     DateTime,
     Float,
     ForeignKey,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -184,7 +186,8 @@ class Webhook(Base):
 
 
 class Event(Base):
-    """One emitted event. ``body`` holds the envelope's frozen bytes, sent as they are."""
+    """One emitted event. ``body`` holds the envelope's frozen bytes, sent as they are,
+    until the payload expires (``CLAWHOOKS_PAYLOAD_RETENTION``): then NULL."""
 
     __tablename__ = "clawhooks_event"
     __table_args__ = (Index("ix_clawhooks_event_owner_id", "owner", "id"),)
@@ -193,7 +196,7 @@ class Event(Base):
     owner: Mapped[str] = mapped_column(String(255))
     type: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
-    body: Mapped[bytes] = mapped_column(LargeBinary)
+    body: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 #: The conditions of the partial delivery indexes, written as literals (a bound
@@ -316,6 +319,39 @@ class IdempotencyKey(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
 
+
+#: Upper bounds, in milliseconds, of the response-time buckets of the roll-ups; one
+#: more, open bucket counts slower answers. Changing them needs a revision.
+LATENCY_BOUNDS = (1, 2, 3, 5, 7, 10, 15, 20, 30, 50, 70, 100, 150, 200, 300, 500, 700,
+                  1000, 1500, 2000, 3000, 5000, 7000, 10000, 15000, 20000, 30000)
+
+
+def latency_column(bound: int | None) -> str:
+    """The roll-up column counting answers up to ``bound`` ms (None: the open bucket)."""
+    return "ms_over" if bound is None else f"ms_le_{bound}"
+
+
+#: Per webhook and clock hour, its finished attempts summed up: what statistics and the
+#: health check read (:mod:`flask_clawhooks.rollups`). No foreign key, like
+#: ``Attempt.webhook_id``: the rows of a deleted webhook are deleted with it.
+rollup_table = Table(
+    "clawhooks_rollup", Base.metadata,
+    Column("webhook_id", ID, nullable=False),
+    #: The start of the hour (naive UTC).
+    Column("hour", DateTime, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("successes", Integer, nullable=False),
+    #: Attempts that ended their delivery ``failed`` (no retry follows).
+    Column("failed", Integer, nullable=False),
+    *[Column(latency_column(bound), Integer, nullable=False)
+      for bound in (*LATENCY_BOUNDS, None)],
+    Column("last_success_at", DateTime),
+    Column("last_failure_at", DateTime),
+    Column("first_failure_at", DateTime),
+    #: The slowest answer in the hour, in ms: caps the percentiles read from the buckets.
+    Column("max_ms", Integer),
+    PrimaryKeyConstraint("webhook_id", "hour"),
+)
 
 #: A session as hosts hand it over: a plain one, or Flask-SQLAlchemy's ``db.session``.
 AnySession = Session | scoped_session[Any]

@@ -1,27 +1,70 @@
-"""Removing old events, with their deliveries and attempts (``flask clawhooks prune``).
+"""Retention: deleting old events with their deliveries and attempts, and expiring
+payloads sooner (``flask clawhooks prune``, ``CLAWHOOKS_RETENTION``).
+
+Ids sort by the time they were made (:mod:`flask_clawhooks.ids`), so "events older than
+the cutoff" is an id range on the primary key: no index on ``created_at`` is needed, and
+nothing is scanned twice. The range is walked in batches of :data:`PRUNE_BATCH` events,
+oldest first, and each batch is its own short transaction (its attempts, then its
+deliveries, then the events), so workers recording at the same time never wait long on
+a lock, and an interrupted prune has kept everything it did. An event is kept while any
+of its deliveries is still pending, however old it is.
 
 Rows are deleted explicitly, attempts first, rather than through ``ON DELETE CASCADE``:
-SQLite enforces foreign keys only when asked to, and hosts rarely ask. An event is kept
-while any of its deliveries is still pending, however old it is.
+SQLite enforces foreign keys only when asked to, and hosts rarely ask.
+
+Roll-ups (:mod:`flask_clawhooks.rollups`) are not touched by deleting attempts: the
+statistics of pruned hours stay. They are deleted on their own once older than
+:data:`flask_clawhooks.rollups.KEEP` or the retention, whichever is longer.
+
+Expiring payloads (``--payloads-older-than``, ``CLAWHOOKS_PAYLOAD_RETENTION``) keeps the
+rows, for the log, its search and the statistics, and sets the event bodies and the
+receivers' response excerpts to NULL. It walks back from the cutoff, newest first, and
+stops at the first batch with no body left: what is older was expired by an earlier run.
+
+The worker runs :func:`run_due_prune` from its sweeper thread, so installs need no cron.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import logging
 import re
+import time
+import weakref
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
 
-from sqlalchemy import delete, exists, func, select
+import redis
+from flask import Flask
+from sqlalchemy import delete, func, select, update
 
-from .models import AnySession, Attempt, Delivery, DeliveryStatus, Event
+from .ids import first_id_at
+from .models import (
+    AnySession,
+    DeliveryStatus,
+    attempt_table,
+    delivery_table,
+    event_table,
+    rollup_table,
+)
+from .rollups import KEEP
 from .timeutil import utcnow
 
-#: Events deleted per transaction.
+log = logging.getLogger("flask_clawhooks")
+
+#: Events deleted (or whose payloads are expired) per transaction.
 PRUNE_BATCH = 1000
+#: Seconds the periodic prune may take from a worker's sweeper thread per turn; with more
+#: to do, it gives its turn back, so the next sweep (of any worker) goes on with it.
+PRUNE_BUDGET = 20.0
 
 _AGE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_events, _deliveries, _attempts = event_table, delivery_table, attempt_table
+_last_local_run: weakref.WeakKeyDictionary[Flask, dt.datetime] = weakref.WeakKeyDictionary()
+
+
 #: The longest age taken: about a thousand years, far beyond any log yet well inside
 #: what :mod:`datetime` can subtract from today.
 MAX_AGE = dt.timedelta(days=365_000)
@@ -46,44 +89,180 @@ def parse_age(text: str) -> dt.timedelta:
     return dt.timedelta(seconds=seconds)
 
 
-def _prunable(older_than: dt.timedelta) -> Any:
-    cutoff = utcnow() - older_than
-    still_pending = exists().where(Delivery.event_id == Event.id,
-                                   Delivery.status == DeliveryStatus.PENDING)
-    return (Event.created_at < cutoff, ~still_pending)
+def count_older(session: AnySession, older_than: dt.timedelta,
+                now: dt.datetime | None = None) -> int:
+    """How many events are older than ``older_than`` (pending or not): the length of
+    a progress bar. One count over a range of the primary key."""
+    bound = first_id_at("evt", (now or utcnow()) - older_than)
+    return int(session.scalar(select(func.count()).select_from(_events)
+                              .where(_events.c.id < bound)) or 0)
 
 
-def prunable(session: AnySession, older_than: dt.timedelta) -> int:
-    """How many events :func:`prune` would delete now (the total of its progress bar)."""
-    return int(session.scalar(select(func.count()).select_from(Event)
-                              .where(*_prunable(older_than))) or 0)
+def _settled(session: AnySession, ids: list[str]) -> list[str]:
+    """Those of ``ids`` whose deliveries have all ended."""
+    pending = set(session.scalars(
+        select(_deliveries.c.event_id).where(_deliveries.c.event_id.in_(ids),
+                                             _deliveries.c.status == DeliveryStatus.PENDING)))
+    return [event_id for event_id in ids if event_id not in pending]
 
 
 def prune(
     session: AnySession,
     older_than: dt.timedelta,
     progress: Callable[[int], None] | None = None,
+    *,
+    now: dt.datetime | None = None,
+    batch: int = PRUNE_BATCH,
+    pause: float = 0.0,
+    deadline: float | None = None,
 ) -> int:
-    """Delete events created more than ``older_than`` ago whose deliveries all ended.
+    """Delete events made more than ``older_than`` before ``now`` whose deliveries all
+    ended, with their deliveries and attempts; then the roll-ups older than the longer
+    of ``older_than`` and :data:`~flask_clawhooks.rollups.KEEP`.
 
-    Commits every :data:`PRUNE_BATCH` events and calls ``progress(deleted_so_far)``.
+    Commits every ``batch`` events and calls ``progress(events_looked_at)`` after each
+    (pending ones included, so a progress bar of :func:`count_older` ends full).
+
+    :param pause: seconds to sleep between batches, leaving the database to others.
+    :param deadline: a :func:`time.monotonic` time after which no batch is started (the
+        rest is left for the next run).
     :returns: how many events were deleted.
     """
-    conditions = _prunable(older_than)
+    now = now or utcnow()
+    bound = first_id_at("evt", now - older_than)
     deleted = 0
+    after = ""
     while True:
-        ids = list(session.scalars(
-            select(Event.id).where(*conditions)
-            .order_by(Event.id).limit(PRUNE_BATCH)
-        ))
-        if not ids:
-            return deleted
-        deliveries = select(Delivery.id).where(Delivery.event_id.in_(ids))
-        session.execute(delete(Attempt).where(Attempt.delivery_id.in_(deliveries)))
-        session.execute(delete(Delivery).where(Delivery.event_id.in_(ids)))
-        session.execute(delete(Event).where(Event.id.in_(ids)))
+        found = list(session.scalars(
+            select(_events.c.id).where(_events.c.id > after, _events.c.id < bound)
+            .order_by(_events.c.id).limit(batch)))
+        if not found:
+            break
+        after = found[-1]
+        ids = _settled(session, found)
+        if ids:
+            deliveries = select(_deliveries.c.id).where(_deliveries.c.event_id.in_(ids))
+            session.execute(delete(_attempts).where(_attempts.c.delivery_id.in_(deliveries)))
+            session.execute(delete(_deliveries).where(_deliveries.c.event_id.in_(ids)))
+            session.execute(delete(_events).where(_events.c.id.in_(ids)))
         session.commit()
         deleted += len(ids)
         if progress is not None:
-            progress(deleted)
+            progress(len(found))
+        if deadline is not None and time.monotonic() >= deadline:
+            break
+        if pause:
+            time.sleep(pause)
+    session.execute(delete(rollup_table).where(
+        rollup_table.c.hour < now - max(older_than, KEEP)))
+    session.commit()
+    return deleted
 
+
+def expire_payloads(
+    session: AnySession,
+    older_than: dt.timedelta,
+    progress: Callable[[int], None] | None = None,
+    *,
+    now: dt.datetime | None = None,
+    batch: int = PRUNE_BATCH,
+    pause: float = 0.0,
+    deadline: float | None = None,
+) -> int:
+    """Set to NULL the bodies of events made more than ``older_than`` before ``now``
+    whose deliveries all ended, and the response excerpts of their attempts; keep rows.
+
+    Newest first from the cutoff, one transaction per ``batch`` events, until a batch
+    holds no body any more, or until ``deadline`` (as :func:`prune`).
+    :returns: how many events lost their body.
+    """
+    bound = first_id_at("evt", (now or utcnow()) - older_than)
+    expired = 0
+    before = bound
+    while True:
+        rows = session.execute(
+            select(_events.c.id, _events.c.body.is_(None)).where(_events.c.id < before)
+            .order_by(_events.c.id.desc()).limit(batch)).all()
+        with_body = [event_id for event_id, gone in rows if not gone]
+        if not with_body:
+            session.rollback()
+            return expired
+        before = rows[-1][0]
+        ids = _settled(session, with_body)
+        if ids:
+            deliveries = select(_deliveries.c.id).where(_deliveries.c.event_id.in_(ids))
+            session.execute(update(_attempts).where(
+                _attempts.c.delivery_id.in_(deliveries),
+                _attempts.c.response_excerpt.is_not(None)).values(response_excerpt=None))
+            session.execute(update(_events).where(_events.c.id.in_(ids)).values(body=None))
+        session.commit()
+        expired += len(ids)
+        if progress is not None:
+            progress(len(ids))
+        if deadline is not None and time.monotonic() >= deadline:
+            return expired
+        if pause:
+            time.sleep(pause)
+
+
+@dataclass
+class PruneReport:
+    deleted: int = 0
+    expired: int = 0
+    #: The turn's budget ran out first; the next sweep goes on.
+    unfinished: bool = False
+
+
+def run_due_prune(app: Flask) -> PruneReport | None:
+    """Apply ``CLAWHOOKS_RETENTION`` and ``CLAWHOOKS_PAYLOAD_RETENTION`` if no worker
+    has within ``CLAWHOOKS_PRUNE_INTERVAL``.
+
+    Called by every worker's sweeper thread after each sweep; a Redis key with that
+    lifetime lets one of them through per interval (each by its own clock if Redis
+    cannot be reached: two prunes at once only find less to do). A turn takes at most
+    :data:`PRUNE_BUDGET` seconds, so sweeps stay on time; a backlog is worked through
+    over the following sweeps. Never raises.
+    """
+    from .idempotency import prune_expired
+    from .state import get_state
+
+    state = get_state(app)
+    settings = state.settings
+    if settings.retention is None and settings.payload_retention is None:
+        return None
+    interval = settings.prune_interval
+    now = utcnow()
+    try:
+        turn = bool(state.redis.set(f"clawhooks:{settings.queue}:prune", 1,
+                                    nx=True, px=max(int(interval * 1000), 1)))
+    except (redis.RedisError, OSError):
+        last = _last_local_run.get(app)
+        turn = last is None or (now - last).total_seconds() >= interval
+    if not turn:
+        return None
+    _last_local_run[app] = now
+    report = PruneReport()
+    deadline = time.monotonic() + PRUNE_BUDGET
+    try:
+        with app.app_context():
+            session = state.db.session
+            if settings.payload_retention is not None:
+                report.expired = expire_payloads(
+                    session, dt.timedelta(seconds=settings.payload_retention), now=now,
+                    pause=settings.prune_pause, deadline=deadline)
+            if settings.retention is not None:
+                report.deleted = prune(session, dt.timedelta(seconds=settings.retention),
+                                       now=now, pause=settings.prune_pause, deadline=deadline)
+                prune_expired(session, now)
+    except Exception:
+        log.exception("The periodic prune failed; trying again in %.0f s", interval)
+        return None
+    if time.monotonic() >= deadline:  # more to do: the next sweep goes on with it
+        report.unfinished = True
+        _last_local_run.pop(app, None)
+        with contextlib.suppress(redis.RedisError, OSError):
+            state.redis.delete(f"clawhooks:{settings.queue}:prune")
+    if report.deleted or report.expired:
+        log.info("Pruned %d events; expired the payloads of %d", report.deleted,
+                 report.expired)
+    return report

@@ -1,18 +1,21 @@
 """Per-webhook health for its owner: success rate, response times, the last day by hour.
 
-Everything is computed from the attempts, on the ``(webhook_id, created_at, outcome,
-response_code, response_time_ms)`` index, which covers every column read: a webhook's
-statistics cost what its own attempts in the window cost, however many rows the table
-holds, and nothing is counted on the delivery path. ``python -m bench.dashboard`` times
-them at 10⁴, 10⁵ and 10⁶ attempts.
+Everything is read from the roll-ups (:mod:`flask_clawhooks.rollups`): one row per
+webhook and clock hour, so a webhook's statistics read at most 168 rows however many
+attempts it made, and they outlive attempts pruned sooner than 7 days. The windows are
+whole clock hours: "24 h" is the current hour and the 23 before it, "7 days" the
+current hour and the 167 before it; the chart has one bar per clock hour, newest last.
 
 Only finished attempts count (``success``, ``retry``, ``failed``); one still being sent,
 or ``interrupted`` by a dying worker, is neither a success nor a failure. Response
 times are those of attempts that got an HTTP answer: a timeout is a failure, not a
-30-second response. Percentiles are exact (nearest rank, as PostgreSQL's
-``percentile_disc``): each window's times are grouped by millisecond in the database,
-which needs no sort of the rows and returns at most a few thousand groups, and the ranks
-are found in Python, the same way on every database.
+30-second response. Percentiles are nearest rank over the roll-ups' response-time
+buckets: the upper bound of the bucket holding the rank, capped by the slowest answer
+in the window, so never below the exact value and at most one bucket step above it.
+
+The run of failures (``consecutive_failures``, ``failing_since``) is counted from the
+roll-ups for the whole hours after the last success and from the attempts for the rest
+of that success's own hour (an index range of at most an hour of one webhook).
 """
 
 from __future__ import annotations
@@ -22,18 +25,16 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import DateTime, Integer, case, func, literal, select
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy import case, func, select
 
-from .models import AnySession, AttemptOutcome, attempt_table
+from .models import AnySession, AttemptOutcome, attempt_table, rollup_table
+from .rollups import BUCKETS, hour_of
 from .timeutil import utcnow
 
 FINISHED = AttemptOutcome.finished()
 FAILURES = AttemptOutcome.failures()
-#: The windows reported, by name.
-WINDOWS = {"24h": dt.timedelta(hours=24), "7d": dt.timedelta(days=7)}
+#: The windows reported, by name, in clock hours (the current one included).
+WINDOWS = {"24h": 24, "7d": 7 * 24}
 #: Hours in the chart of the last day.
 CHART_HOURS = 24
 
@@ -57,7 +58,7 @@ class WindowStats:
 
 @dataclass
 class Hour:
-    """One bar of the chart: ``[start, start + 1 h)``."""
+    """One bar of the chart: the clock hour ``[start, start + 1 h)``."""
 
     start: dt.datetime
     successes: int
@@ -78,32 +79,6 @@ class WebhookStats:
     hours: list[Hour]
 
 
-class hours_since(FunctionElement[int]):  # noqa: N801 - used like a SQL function
-    """Whole hours from ``start`` to a timestamp column, as an integer, on each database."""
-
-    type = Integer()
-    inherit_cache = True
-
-
-@compiles(hours_since, "sqlite")
-def _hours_sqlite(element: hours_since, compiler: SQLCompiler, **kw: Any) -> str:
-    column, start = (compiler.process(c, **kw) for c in element.clauses)
-    return f"CAST((julianday({column}) - julianday({start})) * 24 AS INTEGER)"
-
-
-@compiles(hours_since, "mysql")
-@compiles(hours_since, "mariadb")
-def _hours_mysql(element: hours_since, compiler: SQLCompiler, **kw: Any) -> str:
-    column, start = (compiler.process(c, **kw) for c in element.clauses)
-    return f"TIMESTAMPDIFF(HOUR, {start}, {column})"
-
-
-@compiles(hours_since)
-def _hours_default(element: hours_since, compiler: SQLCompiler, **kw: Any) -> str:
-    column, start = (compiler.process(c, **kw) for c in element.clauses)
-    return f"CAST(floor(extract(epoch from ({column} - {start})) / 3600) AS INTEGER)"
-
-
 def percentile(histogram: list[tuple[int, int]], total: int, fraction: float) -> int | None:
     """The nearest-rank percentile of a sorted ``[(value, count)]`` holding ``total``."""
     if total <= 0:
@@ -117,71 +92,123 @@ def percentile(histogram: list[tuple[int, int]], total: int, fraction: float) ->
     return histogram[-1][0]
 
 
-def _window(session: AnySession, webhook_id: str, since: dt.datetime) -> WindowStats:
-    """One pass over the window: finished attempts grouped by response time (``-1`` for
-    those without an answer), with their successes."""
-    a = attempt_table
-    key = case((a.c.response_code.is_(None), -1), else_=a.c.response_time_ms)
-    rows = session.execute(
-        select(key, func.count(),
-               func.sum(case((a.c.outcome == AttemptOutcome.SUCCESS, 1), else_=0)))
-        .where(a.c.webhook_id == webhook_id, a.c.created_at >= since,
-               a.c.outcome.in_(FINISHED))
-        .group_by(key)
-    ).all()
-    attempts = sum(int(count) for _, count, _ in rows)
-    successes = sum(int(ok or 0) for _, _, ok in rows)
-    answered = sorted((int(ms), int(count)) for ms, count, _ in rows if ms is not None
-                      and ms >= 0)
-    total = sum(count for _, count in answered)
-    return WindowStats(attempts, successes, percentile(answered, total, 0.50),
-                       percentile(answered, total, 0.95))
+_HOUR = dt.timedelta(hours=1)
+_BOUNDS = [int(name.removeprefix("ms_le_")) for name in BUCKETS[:-1]]
 
 
-def _hours(session: AnySession, webhook_id: str, now: dt.datetime) -> list[Hour]:
-    a = attempt_table
-    start = now - dt.timedelta(hours=CHART_HOURS)
-    hour = hours_since(a.c.created_at, literal(start, DateTime()))
-    ok = case((a.c.outcome == AttemptOutcome.SUCCESS, 1), else_=0)
-    bars = [Hour(start + dt.timedelta(hours=n), 0, 0) for n in range(CHART_HOURS)]
-    for index, success, count in session.execute(
-        select(hour, ok, func.count())
-        .where(a.c.webhook_id == webhook_id, a.c.created_at >= start,
-               a.c.outcome.in_(FINISHED))
-        .group_by(hour, ok)
-    ):
-        bar = bars[min(max(int(index or 0), 0), CHART_HOURS - 1)]
-        if success:
-            bar.successes += int(count)
-        else:
-            bar.failures += int(count)
-    return bars
+#: The roll-up columns :func:`webhook_stats` reads, in this order (the buckets last).
+_READ = ("hour", "attempts", "successes", "max_ms", "failed", "last_success_at",
+         "last_failure_at", "first_failure_at")
+_FIRST_BUCKET = len(_READ)
 
 
-def _newest(session: AnySession, webhook_id: str, outcomes: tuple[str, ...]) -> Any:
-    a = attempt_table
+def _window(rows: list[Any]) -> WindowStats:
+    """Sum roll-up ``rows`` (columns :data:`_READ`, then the buckets) into one window;
+    percentiles from their buckets."""
+    if not rows:
+        return WindowStats(0, 0, None, None)
+    attempts, successes, *buckets = (sum(column) for column in zip(
+        *(row[1:3] + row[_FIRST_BUCKET:] for row in rows), strict=True))
+    slowest = max((row[3] for row in rows if row[3] is not None), default=None)
+    if slowest is None:
+        return WindowStats(attempts, successes, None, None)
+    # The open bucket's bound is the slowest answer; every bound is capped by it.
+    histogram = [(min(bound, slowest), count)
+                 for bound, count in zip([*_BOUNDS, slowest], buckets, strict=True)]
+    total = sum(buckets)
+    return WindowStats(attempts, successes, percentile(histogram, total, 0.50),
+                       percentile(histogram, total, 0.95))
+
+
+def _newest(session: AnySession, webhook_id: str, column: str) -> dt.datetime | None:
+    """The newest ``last_success_at`` or ``last_failure_at`` in the kept roll-ups: the
+    hours are walked back from now to the first that has one."""
+    r = rollup_table
     return session.scalar(
-        select(a.c.created_at).where(a.c.webhook_id == webhook_id, a.c.outcome.in_(outcomes))
-        .order_by(a.c.created_at.desc()).limit(1)
-    )
+        select(r.c[column]).where(r.c.webhook_id == webhook_id, r.c[column].is_not(None))
+        .order_by(r.c.hour.desc()).limit(1))
+
+
+@dataclass
+class Run:
+    """Failures after some moment: attempts, those that ended their delivery, the first."""
+
+    attempts: int
+    failed: int
+    since: dt.datetime | None
+
+
+def failures_after(session: AnySession, webhook_id: str, start: dt.datetime | None,
+                   hours: Run | None = None) -> Run:
+    """Failed attempts of ``webhook_id`` made after ``start`` (None: all kept).
+
+    Whole hours after ``start``'s come from the roll-ups (or ``hours``, their sums when
+    the caller has them already); the rest of ``start``'s own hour from the attempts
+    (what is left of it if they were pruned).
+    """
+    r, a = rollup_table, attempt_table
+    if hours is None:
+        query = select(func.coalesce(func.sum(r.c.attempts - r.c.successes), 0),
+                       func.coalesce(func.sum(r.c.failed), 0), func.min(r.c.first_failure_at)
+                       ).where(r.c.webhook_id == webhook_id)
+        if start is not None:
+            query = query.where(r.c.hour > hour_of(start))
+        attempts, failed, since = session.execute(query).one()
+        hours = Run(int(attempts), int(failed), since)
+    run = Run(hours.attempts, hours.failed, hours.since)
+    if start is not None:
+        raw_attempts, raw_failed, raw_since = session.execute(
+            select(func.count(),
+                   func.coalesce(func.sum(case((a.c.outcome == AttemptOutcome.FAILED, 1),
+                                               else_=0)), 0),
+                   func.min(a.c.created_at))
+            .where(a.c.webhook_id == webhook_id, a.c.created_at > start,
+                   a.c.created_at < hour_of(start) + _HOUR, a.c.outcome.in_(FAILURES))
+        ).one()
+        run.attempts += int(raw_attempts)
+        run.failed += int(raw_failed)
+        if raw_since is not None:
+            run.since = raw_since  # earlier than any in a later hour
+    return run
 
 
 def webhook_stats(session: AnySession, webhook_id: str,
                   now: dt.datetime | None = None) -> WebhookStats:
     """The health of one webhook over the last 24 hours and 7 days, as of ``now``."""
     now = now or utcnow()
-    a = attempt_table
-    windows = {name: _window(session, webhook_id, now - span) for name, span in WINDOWS.items()}
-    last_success = _newest(session, webhook_id, (AttemptOutcome.SUCCESS,))
-    last_failure = _newest(session, webhook_id, FAILURES)
-    run = select(func.count(), func.min(a.c.created_at)).where(
-        a.c.webhook_id == webhook_id, a.c.outcome.in_(FAILURES))
-    if last_success is not None:
-        run = run.where(a.c.created_at > last_success)
-    failures, failing_since = session.execute(run).one()
+    current = hour_of(now)
+    r = rollup_table
+    first = current - (max(WINDOWS.values()) - 1) * _HOUR
+    rows = [tuple(row) for row in session.execute(
+        select(*(r.c[name] for name in _READ), *(r.c[b] for b in BUCKETS))
+        .where(r.c.webhook_id == webhook_id, r.c.hour >= first, r.c.hour <= current)
+    )]
+    windows = {name: _window([row for row in rows if row[0] > current - hours * _HOUR])
+               for name, hours in WINDOWS.items()}
+    start = current - (CHART_HOURS - 1) * _HOUR
+    bars = {start + n * _HOUR: Hour(start + n * _HOUR, 0, 0) for n in range(CHART_HOURS)}
+    for hour, attempts, successes, *_ in rows:
+        bar = bars.get(hour)
+        if bar is not None:
+            bar.successes += successes
+            bar.failures += attempts - successes
+    # The newest success and failure are in the week's rows unless older: then the
+    # hours before it are walked back.
+    last_success = max((row[5] for row in rows if row[5] is not None), default=None)
+    last_failure = max((row[6] for row in rows if row[6] is not None), default=None)
+    after: Run | None = None
+    if last_success is None:
+        last_success = _newest(session, webhook_id, "last_success_at")
+    else:  # the hours after it are all in the week's rows
+        later = [row for row in rows if row[0] > hour_of(last_success)]
+        after = Run(sum(row[1] - row[2] for row in later), sum(row[4] for row in later),
+                    min((row[7] for row in later if row[7] is not None), default=None))
+    if last_failure is None:
+        last_failure = _newest(session, webhook_id, "last_failure_at")
+    run = failures_after(session, webhook_id, last_success, after)
     return WebhookStats(
         webhook_id=webhook_id, generated_at=now, windows=windows,
         last_success_at=last_success, last_failure_at=last_failure,
-        consecutive_failures=int(failures), failing_since=failing_since,
-        hours=_hours(session, webhook_id, now),
+        consecutive_failures=run.attempts, failing_since=run.since,
+        hours=list(bars.values()),
     )

@@ -29,7 +29,7 @@ from rq.job import Job
 from rq.queue import Queue
 from rq.worker import SimpleWorker
 
-from . import forking, health
+from . import forking, health, pruning
 from .state import get_state
 
 log = logging.getLogger("flask_clawhooks")
@@ -144,7 +144,10 @@ class ClawHooksWorker(SimpleWorker):
 
 
 class Sweeper(threading.Thread):
-    """Runs :meth:`ClawHooks.sweep` every ``CLAWHOOKS_SWEEP_INTERVAL`` seconds."""
+    """Runs :meth:`ClawHooks.sweep` every ``CLAWHOOKS_SWEEP_INTERVAL`` seconds, and after
+    it the periodic jobs when their turn comes: the health check
+    (:func:`~flask_clawhooks.health.run_due_check`) and retention
+    (:func:`~flask_clawhooks.pruning.run_due_prune`)."""
 
     def __init__(self, app: Flask) -> None:
         super().__init__(name="clawhooks-sweeper", daemon=True)
@@ -165,6 +168,7 @@ class Sweeper(threading.Thread):
             except Exception:
                 log.exception("Sweep failed; trying again in %g s", state.settings.sweep_interval)
             health.run_due_check(self._app)
+            pruning.run_due_prune(self._app)
 
     def stop(self) -> None:
         self._stopped.set()

@@ -13,7 +13,7 @@ from sqlalchemy import Select, delete, select
 from sqlalchemy.orm import selectinload
 
 from .. import ordering
-from ..models import AnySession, Attempt, Delivery, Event, Ordering, Webhook
+from ..models import AnySession, Attempt, Delivery, Event, Ordering, Webhook, rollup_table
 from ..signing import generate_secret
 from ..timeutil import utcnow
 from . import validation
@@ -106,7 +106,8 @@ def update_webhook(session: AnySession, hook: Webhook, fields: dict[str, Any],
 
 
 def delete_webhook(session: AnySession, hook: Webhook) -> None:
-    """Delete the webhook, its deliveries and their attempts; commit. Events stay.
+    """Delete the webhook, its deliveries, their attempts and its roll-ups; commit.
+    Events stay.
 
     Deleted explicitly rather than left to ``ON DELETE CASCADE``, which SQLite does not
     enforce unless asked to.
@@ -114,6 +115,7 @@ def delete_webhook(session: AnySession, hook: Webhook) -> None:
     deliveries = select(Delivery.id).where(Delivery.webhook_id == hook.id)
     session.execute(delete(Attempt).where(Attempt.delivery_id.in_(deliveries)))
     session.execute(delete(Delivery).where(Delivery.webhook_id == hook.id))
+    session.execute(delete(rollup_table).where(rollup_table.c.webhook_id == hook.id))
     session.execute(delete(Webhook).where(Webhook.id == hook.id))
     session.commit()
     if hook in session:

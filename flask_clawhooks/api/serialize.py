@@ -111,7 +111,11 @@ def delivery_details(row: Delivery, heads: Mapping[str, str] | None = None) -> d
 
 
 def event(row: Event) -> dict[str, Any]:
-    """The envelope exactly as it was sent: ``id``, ``type``, ``created_at``, ``data``."""
+    """The envelope exactly as it was sent: ``id``, ``type``, ``created_at``, ``data``;
+    ``data`` is null once the payload expired (``CLAWHOOKS_PAYLOAD_RETENTION``)."""
+    if row.body is None:
+        return {"id": row.id, "type": row.type, "created_at": isoformat(row.created_at),
+                "data": None}
     return json.loads(row.body)  # type: ignore[no-any-return]
 
 

@@ -305,8 +305,11 @@ def list_events() -> Response:
 
 @views.get("/events/<event_id>")
 def get_event(event_id: str) -> Response:
-    """The event's frozen bytes, exactly as its deliveries sent them."""
+    """The event's frozen bytes, exactly as its deliveries sent them (its envelope with
+    null ``data`` once the payload expired)."""
     row = resources.get_event(get_state().db.session, event_id, _owner())
+    if row.body is None:
+        return json_response(serialize.event(row))
     return current_app.response_class(row.body, mimetype="application/json")
 
 

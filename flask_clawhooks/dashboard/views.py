@@ -181,7 +181,7 @@ def _take_revealed(webhook_id: str) -> str | None:
 def pretty_body(body: bytes | None) -> str:
     """An event's frozen JSON body, indented for reading and cut at :data:`BODY_SHOWN`."""
     if body is None:
-        return ""
+        return "(payload expired: see CLAWHOOKS_PAYLOAD_RETENTION)"
     if len(body) > BODY_SHOWN:
         return body[:BODY_SHOWN].decode("utf-8", "replace") + "\n… (cut)"
     try:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
+
+from flask_clawhooks.pruning import expire_payloads
+from flask_clawhooks.timeutil import utcnow
 
 from ..fixtures import Reply
 
@@ -116,3 +121,17 @@ def test_events_are_listed_newest_first_with_their_data(host, acme, globex):
     assert list(one.json) == ["id", "type", "created_at", "data"]
     assert acme.get(f"/events/{first}?x=1").status_code == 422  # unknown parameter
     assert acme.get("/events/evt_01jkq8m3z5v6w7x8y9a0b1c2d3").status_code == 404
+
+
+def test_an_event_whose_payload_expired_is_listed_with_null_data(host, acme):
+    first = host.emit("message.received", {"content": "old"})
+    before = acme.get(f"/events/{first}").json
+    with host.app.app_context():
+        assert expire_payloads(host.db.session, dt.timedelta(days=1),
+                               now=utcnow() + dt.timedelta(days=2)) == 1
+    second = host.emit("message.received", {"content": "new"})
+
+    expired = {**before, "data": None}
+    assert acme.get(f"/events/{first}").json == expired
+    page = acme.get("/events").json["data"]
+    assert page == [acme.get(f"/events/{second}").json, expired]

@@ -1,8 +1,9 @@
-"""``GET /webhooks/{id}/stats``: a webhook's health from its attempts, over 24 h and 7 days.
+"""``GET /webhooks/{id}/stats``: a webhook's health from its roll-ups, over 24 h and 7 days.
 
 Attempts days old cannot be waited for, so most tests write attempt rows with known
-times, outcomes and response times (as the worker writes them); one test checks that
-real deliveries are counted too.
+times, outcomes and response times (as the worker writes them) and roll them up as the
+upgrade's backfill does (:func:`flask_clawhooks.rollups.rebuild`); one test checks that
+real deliveries are counted too, through the roll-ups the worker keeps.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sqlalchemy as sa
 
 from flask_clawhooks.ids import new_id
 from flask_clawhooks.models import attempt_table, delivery_table, event_table
+from flask_clawhooks.rollups import hour_of, rebuild
 from flask_clawhooks.stats import percentile
 from flask_clawhooks.timeutil import isoformat, utcnow
 
@@ -40,6 +42,7 @@ def add_attempts(host, webhook_id: str, attempts: list[tuple[dt.datetime, str, i
             "response_time_ms": ms, "request_headers": {}, "created_at": at,
             "error": None if outcome == "success" else "HTTP 500",
         } for n, (at, outcome, code, ms) in enumerate(attempts)])
+        rebuild(session.connection())
         session.commit()
 
 
@@ -47,7 +50,9 @@ def test_stats_count_known_attempts_in_each_window(host, acme):
     hook = acme.create_webhook("https://your-server.com/webhook")
     other = acme.create_webhook("https://other.example/webhook")
     now = utcnow()
-    hours = [now - dt.timedelta(hours=h, minutes=30) for h in range(12)]
+    # h clock hours before the current one, one minute past (the current hour's may be
+    # a little ahead of now: it still counts in the current hour)
+    hours = [hour_of(now) - dt.timedelta(hours=h, minutes=-1) for h in range(12)]
     add_attempts(host, hook["id"], [
         # 3 days ago: 5 successes of 1 s, and a failure
         *[(now - dt.timedelta(days=3, minutes=m), "success", 200, 1000) for m in range(5)],
@@ -80,7 +85,7 @@ def test_stats_count_known_attempts_in_each_window(host, acme):
     assert stats["consecutive_failures"] == 4
     assert stats["failing_since"] == isoformat(hours[4])
     assert len(stats["hourly"]) == 24
-    # the bars, newest last: hour h ago holds the attempt made h h 30 min ago
+    # the bars, newest last: the bar h hours before the current one holds hours[h]
     assert [(b["successes"], b["failures"]) for b in stats["hourly"][-12:]] == [
         (1, 0)] * 5 + [(1, 0), (1, 0), (0, 1), (0, 1), (0, 1), (0, 1), (0, 0)]
     assert sum(b["successes"] + b["failures"] for b in stats["hourly"]) == 11
@@ -133,3 +138,21 @@ def test_percentiles_are_nearest_rank():
     assert percentile([(7, 3)], 3, 0.95) == 7
     assert percentile([(1, 1), (9, 1)], 2, 0.5) == 1
     assert percentile([], 0, 0.5) is None
+
+
+def test_a_run_of_failures_older_than_the_week_is_counted_whole(host, acme):
+    hook = acme.create_webhook("https://your-server.com/webhook")
+    now = utcnow()
+    ago = [now - dt.timedelta(days=d) for d in (10, 9, 8, 3)]
+    add_attempts(host, hook["id"], [
+        (ago[0], "success", 200, 20), (ago[1], "retry", 500, 30), (ago[2], "failed", 500, 40),
+        (ago[3], "retry", 503, 50), (now - dt.timedelta(minutes=1), "failed", None, 1000),
+    ])
+
+    stats = acme.get(f"/webhooks/{hook['id']}/stats").json
+
+    assert stats["last_success_at"] == isoformat(ago[0])
+    assert stats["failing_since"] == isoformat(ago[1])
+    assert stats["consecutive_failures"] == 4
+    assert stats["last_failure_at"] == isoformat(now - dt.timedelta(minutes=1))
+    assert stats["last_7d"]["attempts"] == 2 and stats["last_7d"]["p50_ms"] == 50

@@ -1,15 +1,22 @@
-"""Pruning old events, and deleting webhooks, leave no orphan rows on any database."""
+"""Pruning old events, expiring payloads and deleting webhooks leave no orphan rows on
+any database. Events are old by their ids (which sort by creation time), so tests prune
+as of a later ``now`` rather than ageing rows."""
 
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import pytest
 import sqlalchemy as sa
 
+from flask_clawhooks import pruning
 from flask_clawhooks.api.resources import delete_webhook
+from flask_clawhooks.config import DEFAULTS, load_settings
+from flask_clawhooks.errors import ConfigurationError
 from flask_clawhooks.models import Attempt, Delivery, Event, Webhook
-from flask_clawhooks.pruning import parse_age, prune
+from flask_clawhooks.pruning import expire_payloads, parse_age, prune, run_due_prune
+from flask_clawhooks.timeutil import utcnow
 
 from ..fixtures import Reply
 
@@ -19,13 +26,6 @@ def counts(host):
         session = host.db.session
         return tuple(session.scalar(sa.select(sa.func.count()).select_from(model))
                      for model in (Event, Delivery, Attempt))
-
-
-def age_events(host, days: int) -> None:
-    with host.app.app_context():
-        host.db.session.execute(sa.update(Event).values(
-            created_at=Event.created_at - dt.timedelta(days=days)))
-        host.db.session.commit()
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("30d", 30 * 86400), ("12h", 43200),
@@ -47,13 +47,17 @@ def test_prune_removes_old_finished_events_and_keeps_pending_and_recent_ones(hos
     for n in range(3):
         host.emit("message.received", {"n": n})
     host.work()  # two succeed; the third waits for its retry
-    age_events(host, 40)
+    time.sleep(0.01)
+    middle = utcnow()
+    time.sleep(0.01)
     host.emit("message.received", {"n": 3})  # recent
     host.work()
     assert counts(host) == (4, 4, 4)
 
     with host.app.app_context():
-        assert prune(host.db.session, dt.timedelta(days=30)) == 2
+        # 30 days from now, the first three are older than 30 days, the fourth is not
+        now = middle + dt.timedelta(days=30)
+        assert prune(host.db.session, dt.timedelta(days=30), now=now, batch=1) == 2
 
     assert counts(host) == (2, 2, 2)
 
@@ -63,14 +67,21 @@ def test_the_prune_command_reports_progress(host, receiver):
     for n in range(3):
         host.emit("message.received", {"n": n})
     host.work_until_settled()
-    age_events(host, 31)
+    time.sleep(1.1)  # ids are made to the millisecond: the three are now over 1 s old
 
     runner = host.app.test_cli_runner()
-    result = runner.invoke(args=["clawhooks", "prune", "--older-than", "30d"])
+    result = runner.invoke(args=["clawhooks", "prune", "--older-than", "1s"])
     assert result.exit_code == 0, result.output
-    assert "Deleting 3 events older than 30d." in result.output
-    assert "Deleted 3 events" in result.output
+    assert "Deleting 3 events older than 1s" in result.output  # the bar's total
+    assert "Pruning events" in result.output  # the bar (drawn in full on a terminal)
+    assert "Deleted 3 events older than 1s." in result.output
     assert counts(host) == (0, 0, 0)
+
+    nothing = runner.invoke(args=["clawhooks", "prune"])
+    assert nothing.exit_code == 2 and "--payloads-older-than" in nothing.output
+    huge = runner.invoke(args=["clawhooks", "prune", "--older-than", "99999999999d"])
+    assert huge.exit_code == 2 and "too long an age" in huge.output
+    assert isinstance(huge.exception, SystemExit)  # a message, not a traceback
 
     bad = runner.invoke(args=["clawhooks", "prune", "--older-than", "soon"])
     assert bad.exit_code == 2 and "such as 30d" in bad.output
@@ -91,3 +102,110 @@ def test_deleting_a_webhook_removes_its_deliveries_and_attempts(host, receiver_f
         assert host.db.session.get(Webhook, doomed.id) is None
 
     assert counts(host) == (1, 1, 1)
+
+
+@pytest.mark.clawhooks_config(CLAWHOOKS_RETRY_DELAYS=[])
+def test_expired_payloads_keep_the_rows_and_a_retry_of_one_fails_without_sending(
+        host, receiver):
+    hook = host.add_webhook(receiver.url)
+    receiver.replies = [Reply(200, body=b"thanks"), Reply(500, body=b"oops")]
+    first = host.emit("message.received", {"n": 1})
+    host.emit("message.received", {"n": 2})
+    host.work_until_settled()
+    time.sleep(0.01)
+    cutoff = utcnow()
+    time.sleep(0.01)
+    recent = host.emit("message.received", {"n": 3})
+    host.work_until_settled()
+
+    with host.app.app_context():
+        session = host.db.session
+        now = cutoff + dt.timedelta(days=7)
+        assert expire_payloads(session, dt.timedelta(days=7), now=now, batch=1) == 2
+        assert expire_payloads(session, dt.timedelta(days=7), now=now) == 0  # stops at once
+        bodies = dict(session.execute(sa.select(Event.id, Event.body)).all())
+        excerpts = session.execute(sa.select(Delivery.event_id, Attempt.response_excerpt)
+                                   .join(Attempt, Attempt.delivery_id == Delivery.id)).all()
+    assert counts(host) == (3, 3, 3)
+    assert [event_id for event_id, body in bodies.items() if body is not None] == [recent]
+    assert sorted((e == recent, x) for e, x in excerpts) == [
+        (False, None), (False, None), (True, "OK")]
+
+    old = next(d for d in host.deliveries() if d.event_id == first)
+    with host.app.app_context():
+        host.clawhooks.retry(old.id)
+    host.work_until_settled()
+    again = next(d for d in host.deliveries() if d.id == old.id)
+    assert again.status == "failed" and "payload expired" in (again.last_error or "")
+    assert len(receiver.requests) == 3  # nothing was sent for the retry
+    assert host.webhook(hook.id).enabled
+
+
+def test_the_prune_command_expires_payloads_and_says_how_many(host, receiver):
+    host.add_webhook(receiver.url)
+    host.emit("message.received", {"n": 1})
+    host.work_until_settled()
+    time.sleep(1.1)
+
+    result = host.app.test_cli_runner().invoke(
+        args=["clawhooks", "prune", "--payloads-older-than", "1s"])
+
+    assert result.exit_code == 0, result.output
+    assert result.output == "Expired the payloads of 1 events older than 1s.\n"
+    assert counts(host) == (1, 1, 1)
+
+
+@pytest.mark.clawhooks_config(CLAWHOOKS_RETENTION="1s", CLAWHOOKS_PRUNE_INTERVAL=3600,
+                              CLAWHOOKS_PRUNE_PAUSE=0)
+def test_workers_apply_the_retention_once_per_interval(host, receiver):
+    host.add_webhook(receiver.url)
+    for n in range(3):
+        host.emit("message.received", {"n": n})
+    host.work_until_settled()
+    time.sleep(1.1)
+
+    report = run_due_prune(host.app)  # what each worker's sweeper calls after a sweep
+
+    assert report is not None and report.deleted == 3
+    assert counts(host) == (0, 0, 0)
+    host.emit("message.received", {"n": 4})
+    host.work_until_settled()
+    time.sleep(1.1)
+    assert run_due_prune(host.app) is None  # another worker's turn was taken this hour
+    assert counts(host) == (1, 1, 1)
+
+
+def test_without_a_retention_workers_prune_nothing(host, receiver):
+    host.add_webhook(receiver.url)
+    host.emit("message.received", {"n": 1})
+    host.work_until_settled()
+    assert run_due_prune(host.app) is None
+    assert counts(host) == (1, 1, 1)
+
+
+@pytest.mark.parametrize("value", ["soon", "0s", -5, True, [30]])
+def test_a_bad_retention_is_refused_at_start_up_with_the_forms_allowed(value):
+    with pytest.raises(ConfigurationError, match="CLAWHOOKS_RETENTION must be None or an age"):
+        load_settings({**DEFAULTS, "CLAWHOOKS_RETENTION": value})
+
+
+@pytest.mark.parametrize(("value", "seconds"), [("30d", 30 * 86400), (3600, 3600.0),
+                                                ("7200", 7200.0), (None, None)])
+def test_a_retention_is_an_age_or_seconds(value, seconds):
+    assert load_settings({**DEFAULTS, "CLAWHOOKS_RETENTION": value}).retention == seconds
+
+
+@pytest.mark.clawhooks_config(CLAWHOOKS_RETENTION="1s", CLAWHOOKS_PRUNE_PAUSE=0)
+def test_a_prune_over_its_budget_gives_its_turn_back_to_the_next_sweep(
+        host, receiver, monkeypatch):
+    host.add_webhook(receiver.url)
+    host.emit("message.received", {"n": 1})
+    host.work_until_settled()
+    time.sleep(1.1)
+    monkeypatch.setattr(pruning, "PRUNE_BUDGET", 0.0)  # spent after the first batch
+
+    first = run_due_prune(host.app)
+    again = run_due_prune(host.app)  # at once: the turn was given back
+
+    assert first is not None and first.unfinished and first.deleted == 1
+    assert again is not None and again.deleted == 0
