@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import time
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,32 @@ SECURITY_HEADERS = {
 }
 
 
+#: The demo's encryption key for secrets at rest, made on first use in the instance folder.
+DEMO_KEY_FILE = "demo-encryption.key"
+
+
+def _demo_encryption_key(instance_path: str) -> str:
+    """The key in ``instance_path``'s :data:`DEMO_KEY_FILE`, made there (readable by its
+    owner only) by whichever demo process comes first."""
+    from cryptography.fernet import Fernet
+
+    path = os.path.join(instance_path, DEMO_KEY_FILE)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(50):  # another process made it a moment ago: wait for its bytes
+            with open(path, encoding="ascii") as existing:
+                key = existing.read().strip()
+            if key:
+                return key
+            time.sleep(0.01)
+        raise RuntimeError(f"{path} is empty: delete it and start again.") from None
+    key = Fernet.generate_key().decode("ascii")
+    with os.fdopen(fd, "w", encoding="ascii") as made:
+        made.write(key + "\n")
+    return key
+
+
 def create_app(config: dict[str, Any] | None = None, instance_path: str | None = None) -> Flask:
     """The demo ClawBook app.
 
@@ -101,6 +128,10 @@ def create_app(config: dict[str, Any] | None = None, instance_path: str | None =
                          silent=True)
     app.config.from_prefixed_env()
     app.config.update(config or {})
+    if not app.config.get("CLAWHOOKS_ENCRYPTION_KEYS"):
+        # Signing secrets encrypted at rest, as in production: the demo keeps its own key
+        # beside its database (a real install sets FLASK_CLAWHOOKS_ENCRYPTION_KEYS).
+        app.config["CLAWHOOKS_ENCRYPTION_KEYS"] = [_demo_encryption_key(app.instance_path)]
     db.init_app(app)
     clawhooks.init_app(app)
 
