@@ -216,8 +216,9 @@ def check_health() -> None:
 def prune_command(older_than: str | None, payloads_older_than: str | None) -> None:
     """Delete old events and expire old payloads, in short batches (pending deliveries
     keep their event). CLAWHOOKS_RETENTION has the workers do this on their own."""
+    from .durations import parse_age
     from .idempotency import prune_expired
-    from .pruning import count_older, expire_payloads, parse_age, prune
+    from .pruning import count_older, expire_payloads, prune
 
     if older_than is None and payloads_older_than is None:
         raise click.UsageError("Give --older-than AGE, --payloads-older-than AGE or both.")

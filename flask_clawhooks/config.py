@@ -204,8 +204,8 @@ def _optional_seconds(config: Mapping[str, Any], key: str) -> float | None:
 
 
 def _age(config: Mapping[str, Any], key: str) -> float | None:
-    """An age as ``30d``, ``12h`` (:func:`~flask_clawhooks.pruning.parse_age`) or seconds."""
-    from .pruning import parse_age
+    """An age as ``30d``, ``12h`` (:func:`~flask_clawhooks.durations.parse_age`) or seconds."""
+    from .durations import parse_age
 
     value = config.get(key)
     if value is None:

@@ -29,7 +29,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-import re
 import time
 import weakref
 from collections.abc import Callable
@@ -59,34 +58,10 @@ PRUNE_BATCH = 1000
 #: to do, it gives its turn back, so the next sweep (of any worker) goes on with it.
 PRUNE_BUDGET = 20.0
 
-_AGE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _events, _deliveries, _attempts = event_table, delivery_table, attempt_table
 _last_local_run: weakref.WeakKeyDictionary[Flask, dt.datetime] = weakref.WeakKeyDictionary()
 
 
-#: The longest age taken: about a thousand years, far beyond any log yet well inside
-#: what :mod:`datetime` can subtract from today.
-MAX_AGE = dt.timedelta(days=365_000)
-
-
-def parse_age(text: str) -> dt.timedelta:
-    """``30d``, ``12h``, ``90m``, ``2w`` or ``45s`` as a :class:`~datetime.timedelta`.
-
-    :raises ValueError: with the accepted forms, for anything else, and for an age
-        longer than :data:`MAX_AGE` (it would overflow the arithmetic on times).
-    """
-    match = _AGE.match(text)
-    if match is None:
-        raise ValueError(
-            f"{text!r} is not an age; write a number and a unit, such as 30d, 12h, 90m, 2w."
-        )
-    digits = match.group(1)
-    seconds = int(digits) * _UNIT_SECONDS[match.group(2)] if len(digits) <= 18 else None
-    if seconds is None or seconds > MAX_AGE.total_seconds():
-        raise ValueError(f"{text.strip()!r} is too long an age; the longest is "
-                         f"{MAX_AGE.days}d (about a thousand years).")
-    return dt.timedelta(seconds=seconds)
 
 
 def count_older(session: AnySession, older_than: dt.timedelta,

@@ -192,7 +192,7 @@ def parse_moment(text: str, *, now: dt.datetime | None = None) -> dt.datetime:
 
     :raises ValueError: with the accepted forms.
     """
-    from .pruning import parse_age
+    from .durations import parse_age
 
     value = text.strip()
     if _AGE_LIKE.match(value):  # an age: its own error (too long) is the one to show

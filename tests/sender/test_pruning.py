@@ -13,9 +13,10 @@ import sqlalchemy as sa
 from flask_clawhooks import pruning
 from flask_clawhooks.api.resources import delete_webhook
 from flask_clawhooks.config import DEFAULTS, load_settings
+from flask_clawhooks.durations import parse_age
 from flask_clawhooks.errors import ConfigurationError
 from flask_clawhooks.models import Attempt, Delivery, Event, Webhook
-from flask_clawhooks.pruning import expire_payloads, parse_age, prune, run_due_prune
+from flask_clawhooks.pruning import expire_payloads, prune, run_due_prune
 from flask_clawhooks.timeutil import utcnow
 
 from ..fixtures import Reply
