@@ -51,6 +51,27 @@ SCRUBBED = scrub_environment(os.environ)
 
 pytest_plugins = ["tests.fixtures", "tests.processes"]
 
+#: The test files that take longest, longest first. pytest-xdist hands whole files to its
+#: workers in collection order, so these go first and the workers finish together
+#: instead of one of them running a long file alone at the end.
+LONGEST_FIRST = (
+    "tests/sender/test_delivery_control_processes.py",
+    "tests/security/test_fault_drill.py",
+    "tests/dashboard/test_layout.py",
+    "tests/api/test_openapi.py",
+    "tests/interop/test_receiver_frameworks.py",
+    "tests/sender/test_retry_schedule.py",
+    "tests/dashboard/test_browser.py",
+    "tests/sender/test_sentinel.py",
+    "tests/dashboard/test_demo.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {path: n for n, path in enumerate(LONGEST_FIRST)}
+    # A stable sort: the files' own order and the order inside each file are kept.
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
+
 
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[EmbeddedRedis | None]:

