@@ -124,16 +124,15 @@ def attempts_by_delivery(host, webhook_id: str) -> dict[str, int]:
 
 
 def waiting_with_attempts(host, webhook_id: str) -> list[str]:
-    """Pending deliveries that are not the head of the queue yet have an attempt."""
+    """Pending deliveries that are not the head of the queue yet have an attempt.
+
+    One statement, so one snapshot: read in two, the head could succeed and the next one
+    be claimed in between, and that new head looked like a delivery sent out of turn."""
+    pending = (Delivery.webhook_id == webhook_id, Delivery.status == DeliveryStatus.PENDING)
+    head = sa.select(sa.func.min(Delivery.id)).where(*pending).scalar_subquery()
     with host.app.app_context():
-        session = host.db.session
-        head = session.scalar(sa.select(sa.func.min(Delivery.id)).where(
-            Delivery.webhook_id == webhook_id, Delivery.status == DeliveryStatus.PENDING))
-        if head is None:
-            return []
-        return list(session.scalars(sa.select(Delivery.id).where(
-            Delivery.webhook_id == webhook_id, Delivery.status == DeliveryStatus.PENDING,
-            Delivery.id != head,
+        return list(host.db.session.scalars(sa.select(Delivery.id).where(
+            *pending, Delivery.id != head,
             sa.or_(Delivery.attempt_count > 0,
                    Delivery.id.in_(sa.select(Attempt.delivery_id))))))
 
