@@ -26,11 +26,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
-import redis
 from flask import Flask
 from sqlalchemy import DateTime, case, func, literal, or_, select, update
 
@@ -39,13 +37,15 @@ from .models import AnySession, AttemptOutcome, attempt_table, rollup_table, web
 from .state import State, get_state
 from .stats import failures_after
 from .timeutil import isoformat, utcnow
+from .turns import Turns
 
 log = logging.getLogger("flask_clawhooks")
 
 #: Attempt outcomes that count as failures (``interrupted`` ones count as neither).
 FAILURES = AttemptOutcome.failures()
 _EPOCH = dt.datetime(1970, 1, 1)
-_last_local_run: weakref.WeakKeyDictionary[Flask, dt.datetime] = weakref.WeakKeyDictionary()
+#: One worker's health check per ``CLAWHOOKS_HEALTH_CHECK_INTERVAL``.
+_TURNS = Turns("health-check")
 
 
 @dataclass
@@ -267,16 +267,9 @@ def run_due_check(app: Flask) -> HealthReport | None:
     """
     state = get_state(app)
     interval = state.settings.health_check_interval
-    now = utcnow()
-    try:
-        turn = bool(state.redis.set(f"clawhooks:{state.settings.queue}:health-check", 1,
-                                    nx=True, px=max(int(interval * 1000), 1)))
-    except (redis.RedisError, OSError):
-        last = _last_local_run.get(app)
-        turn = last is None or (now - last).total_seconds() >= interval
-    if not turn:
+    if not _TURNS.take(app, state, interval):
         return None
-    _last_local_run[app] = now
+    now = utcnow()
     try:
         with app.app_context():
             report = check(app, now)

@@ -391,24 +391,9 @@ def claim(
         work.fifo = ordering == Ordering.FIFO
         work.paced = screen is not None and delivery_id in screen.pace
         works.append(work)
-    if disabled:
-        conn.execute(
-            update(_deliveries).where(_deliveries.c.id.in_(disabled)).values(
-                status=DeliveryStatus.FAILED, lease_token=None, lease_until=None,
-                attempt_count=_deliveries.c.attempt_count - 1,
-                last_error="webhook was disabled before this delivery was sent",
-                updated_at=now,
-            )
-        )
-    if expired:
-        conn.execute(
-            update(_deliveries).where(_deliveries.c.id.in_(expired)).values(
-                status=DeliveryStatus.FAILED, lease_token=None, lease_until=None,
-                attempt_count=_deliveries.c.attempt_count - 1,
-                last_error="the event's payload expired before this delivery was sent",
-                updated_at=now,
-            )
-        )
+    _fail_unsent(conn, disabled, "webhook was disabled before this delivery was sent", now)
+    _fail_unsent(conn, expired, "the event's payload expired before this delivery was sent",
+                 now)
     if works:
         conn.execute(_INSERT_ATTEMPTS[postgres], {"now": now, "rows": json.dumps([
             {"id": w.attempt_id, "delivery_id": w.delivery_id, "webhook_id": w.webhook_id,
@@ -418,6 +403,18 @@ def claim(
         ])})
     session.commit()
     return works, deferred
+
+
+def _fail_unsent(conn: Any, delivery_ids: list[str], reason: str, now: dt.datetime) -> None:
+    """End claimed ``delivery_ids`` as failed without an attempt: the claim counted one."""
+    if delivery_ids:
+        conn.execute(
+            update(_deliveries).where(_deliveries.c.id.in_(delivery_ids)).values(
+                status=DeliveryStatus.FAILED, lease_token=None, lease_until=None,
+                attempt_count=_deliveries.c.attempt_count - 1, last_error=reason,
+                updated_at=now,
+            )
+        )
 
 
 def record(session: AnySession, outcomes: Sequence[Outcome], settings: Settings) -> Followups:

@@ -26,15 +26,12 @@ The worker runs :func:`run_due_prune` from its sweeper thread, so installs need 
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
 import time
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import redis
 from flask import Flask
 from sqlalchemy import delete, func, select, update
 
@@ -49,6 +46,7 @@ from .models import (
 )
 from .rollups import KEEP
 from .timeutil import utcnow
+from .turns import Turns
 
 log = logging.getLogger("flask_clawhooks")
 
@@ -59,7 +57,8 @@ PRUNE_BATCH = 1000
 PRUNE_BUDGET = 20.0
 
 _events, _deliveries, _attempts = event_table, delivery_table, attempt_table
-_last_local_run: weakref.WeakKeyDictionary[Flask, dt.datetime] = weakref.WeakKeyDictionary()
+#: One worker's prune per ``CLAWHOOKS_PRUNE_INTERVAL``.
+_TURNS = Turns("prune")
 
 
 
@@ -206,16 +205,9 @@ def run_due_prune(app: Flask) -> PruneReport | None:
     if settings.retention is None and settings.payload_retention is None:
         return None
     interval = settings.prune_interval
-    now = utcnow()
-    try:
-        turn = bool(state.redis.set(f"clawhooks:{settings.queue}:prune", 1,
-                                    nx=True, px=max(int(interval * 1000), 1)))
-    except (redis.RedisError, OSError):
-        last = _last_local_run.get(app)
-        turn = last is None or (now - last).total_seconds() >= interval
-    if not turn:
+    if not _TURNS.take(app, state, interval):
         return None
-    _last_local_run[app] = now
+    now = utcnow()
     report = PruneReport()
     deadline = time.monotonic() + PRUNE_BUDGET
     try:
@@ -234,9 +226,7 @@ def run_due_prune(app: Flask) -> PruneReport | None:
         return None
     if time.monotonic() >= deadline:  # more to do: the next sweep goes on with it
         report.unfinished = True
-        _last_local_run.pop(app, None)
-        with contextlib.suppress(redis.RedisError, OSError):
-            state.redis.delete(f"clawhooks:{settings.queue}:prune")
+        _TURNS.give_back(app, state)
     if report.deleted or report.expired:
         log.info("Pruned %d events; expired the payloads of %d", report.deleted,
                  report.expired)
