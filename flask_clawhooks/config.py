@@ -13,6 +13,7 @@ from .destinations import DestinationPolicy
 from .encryption import check_keys
 from .errors import ConfigurationError
 from .redisclient import RedisUrlError, check_url
+from .transport import CONNECTIONS_PER_DESTINATION
 
 DEFAULTS: dict[str, Any] = {
     # Where work is queued. The database stays the source of truth.
@@ -42,8 +43,9 @@ DEFAULTS: dict[str, Any] = {
     # a request waiting on a receiver costs a socket, so slow receivers get many).
     "CLAWHOOKS_CONCURRENCY": 256,
     # Connections one worker process keeps open to one destination (scheme, host, port)
-    # at most; requests beyond wait for a free one.
-    "CLAWHOOKS_CONNECTIONS_PER_DESTINATION": 128,
+    # at most; requests beyond wait for a free one. As many as the default concurrency:
+    # a single slow receiver may use every slot, and a lower cap halves what it gets.
+    "CLAWHOOKS_CONNECTIONS_PER_DESTINATION": CONNECTIONS_PER_DESTINATION,
     # On SQLite, switch the database file to write-ahead logging, so the web app and the
     # workers (separate processes writing the same file) do not block each other.
     "CLAWHOOKS_SQLITE_WAL": True,
@@ -157,7 +159,7 @@ class Settings:
     recover_limit: int = 10_000
     max_custom_headers: int = 10
     idempotency_window: float = 24 * 3600.0
-    connections_per_destination: int = 128
+    connections_per_destination: int = CONNECTIONS_PER_DESTINATION
     api_rate_limit_processes: int = 1
     #: Never in a repr: settings may be logged.
     encryption_keys: tuple[str, ...] = field(default=(), repr=False)

@@ -50,7 +50,7 @@ _MAX_HEAD_BYTES = 64 * 1024
 _OPENING_PER_DESTINATION = 8
 #: Connections open to one destination at most, by default
 #: (``CLAWHOOKS_CONNECTIONS_PER_DESTINATION``); requests beyond wait for a free one.
-CONNECTIONS_PER_DESTINATION = 128
+CONNECTIONS_PER_DESTINATION = 256
 #: Seconds an unused keep-alive connection is kept.
 _IDLE_SECONDS = 60.0
 #: What may not appear in a request header's name or value (it would split the request).
