@@ -23,6 +23,11 @@ Figures, on each database (SQLite and, when one answers, PostgreSQL):
                     the same session, bare and inside a request (``emit_ratio_request``)
 ``rss_growth``      a worker's resident memory growth over 50 000 deliveries
 ``latency``         emit → receipt at a steady 200 events/s: p50, p99, max
+``burst_start``     ``flask clawhooks worker --burst`` with one event waiting: seconds from
+                    the command's start to the receiver getting the POST, beside
+                    ``app_import``, the same interpreter only importing the host app
+                    (``python -c "import bench.app"``), and their difference per pair,
+                    ``burst_after_import``: what the worker itself adds
 ``scaling``         1, 2, … worker processes (separate ``flask clawhooks worker``
                     processes) up to the number of cores, against one
 
@@ -36,6 +41,8 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -368,6 +375,35 @@ def _interleaved(a: Callable[[], None], b: Callable[[], None], rounds: int,
     return a_ms, b_ms, [x / y for x, y in zip(a_ms, b_ms, strict=True)]
 
 
+def burst_start(figures: Figures, kind: str, host: Host, repeats: int) -> None:
+    """``worker --burst`` from its command to its first POST, against importing the app."""
+    env = {**os.environ, "FLASK_SQLALCHEMY_DATABASE_URI": host.database_url,
+           "FLASK_CLAWHOOKS_REDIS_URL": host.redis_url}
+    firsts, imports, added = [], [], []
+    with harness.receiver(record_times=True) as receiver:
+        host.only_webhooks(receiver.url)
+        for _ in range(repeats):
+            began = time.time()
+            subprocess.run([sys.executable, "-c", "import bench.app"], env=env, check=True)
+            imports.append(time.time() - began)
+            seen = len(receiver.arrivals())
+            host.emit(1)
+            began = time.time()
+            subprocess.run([sys.executable, "-m", "flask", "--app", "bench.app", "clawhooks",
+                            "worker", "--burst", "--log-level", "WARNING"], env=env,
+                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           start_new_session=True)
+            arrivals = receiver.arrivals()
+            if len(arrivals) <= seen:
+                raise SystemExit("worker --burst exited without sending the waiting event")
+            firsts.append(arrivals[seen][0] - began)
+            added.append(firsts[-1] - imports[-1])
+    figures.spread("burst_start", kind, firsts, unit="s")
+    figures.spread("app_import", kind, imports, unit="s")
+    figures.spread("burst_after_import", kind, added, unit="s", target="<=0.2",
+                   ok=statistics.median(added) <= 0.2)
+
+
 def memory(figures: Figures, kind: str, host: Host, count: int) -> None:
     with harness.Workers(host.database_url, host.redis_url) as workers, \
             harness.receiver() as receiver:
@@ -421,8 +457,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true",
                         help="fewer deliveries and shorter runs, for trying changes")
     parser.add_argument("--only", nargs="*",
-                        choices=["emit", "fast", "memory", "scaling"],
-                        default=["emit", "fast", "memory", "scaling"],
+                        choices=["emit", "fast", "burst", "memory", "scaling"],
+                        default=["emit", "fast", "burst", "memory", "scaling"],
                         help="fast also runs slow_rate and latency")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
@@ -456,6 +492,8 @@ def main() -> None:
                     emit_cost(figures, kind, redis_url, args.emit_rounds, args.repeats)
                 if "fast" in args.only:
                     fast_and_slow(figures, kind, host, args)
+                if "burst" in args.only:
+                    burst_start(figures, kind, host, 5)
                 if "memory" in args.only:
                     memory(figures, kind, host, args.memory_n)
                 if "scaling" in args.only:

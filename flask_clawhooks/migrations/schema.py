@@ -30,19 +30,23 @@ import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData, inspect, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SAWarning
 
 from ..errors import ClawHooksError
 from . import frozen
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+# Alembic is imported where a schema is changed or compared, not here: every process
+# that loads the extension (web workers, ``worker --burst``) asks only "is the database
+# at HEAD?", which one SELECT answers, and importing Alembic took longer than that.
 
 #: Alembic's version table for our revisions; the host's ``alembic_version`` is its own.
 VERSION_TABLE = "clawhooks_alembic_version"
@@ -135,8 +139,20 @@ class SchemaStatus:
 
 
 @functools.cache
+def _revision_files() -> list[str]:
+    return sorted(path.name[:4] for path in (HERE / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))
+
+
+#: The newest revision, read off the file names in ``versions/`` (``NNNN_message.py``,
+#: each file's ``revision`` is its number; tests/upgrade/test_revisions.py holds them to
+#: it, and to Alembic's own :func:`head`).
+HEAD = _revision_files()[-1]
+
+
 def script_directory() -> ScriptDirectory:
     """The revisions shipped in the package (read once per process)."""
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config())
 
 
@@ -159,6 +175,8 @@ def alembic_config(connection: Connection | None = None, *,
                    on_step: Callable[[str, str], None] | None = None) -> Config:
     """An Alembic config for our revisions, run on ``connection`` (online) or written as
     SQL to ``output`` (offline, for ``db upgrade --sql``)."""
+    from alembic.config import Config
+
     config = Config(output_buffer=output) if output is not None else Config()
     config.set_main_option("script_location", str(HERE))
     config.attributes["connection"] = connection
@@ -167,6 +185,8 @@ def alembic_config(connection: Connection | None = None, *,
 
 
 def _context(conn: Connection) -> MigrationContext:
+    from alembic.runtime.migration import MigrationContext
+
     return MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
 
 
@@ -190,11 +210,13 @@ def status(engine: Engine) -> SchemaStatus:
 
 
 def connection_status(conn: Connection) -> SchemaStatus:
-    target = head()
-    revisions = _context(conn).get_current_heads()
+    target = HEAD
     database = _database(conn)
-    if not our_tables(conn):
+    tables = set(inspect(conn).get_table_names())
+    if not any(name.startswith(TABLE_PREFIX) and name != VERSION_TABLE for name in tables):
         return SchemaStatus(SchemaState.EMPTY, None, target, database)
+    revisions = ([row[0] for row in conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}"))]
+                 if VERSION_TABLE in tables else [])
     if not revisions:
         return SchemaStatus(SchemaState.UNVERSIONED, None, target, database)
     revision = revisions[0]
@@ -233,6 +255,9 @@ def differences(conn: Connection, metadata: MetaData) -> list[str]:
         if type_ == "table":
             return bool(name) and str(name).startswith(TABLE_PREFIX) and name != VERSION_TABLE
         return True
+
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
 
     context = MigrationContext.configure(conn, opts={
         "version_table": VERSION_TABLE, "compare_type": True,
@@ -384,6 +409,8 @@ def upgrade(engine: Engine, target: str = "head", *,
     :raises UnrecognisedSchema: when un-versioned tables match no release; nothing changed.
     :raises SchemaError: when the database is at a revision this code does not know.
     """
+    from alembic import command
+
     with engine.connect() as conn, _one_upgrader(conn, say), _sqlite_foreign_keys_off(conn):
         start = _starting_point(conn, say)
         conn.commit()
@@ -413,6 +440,8 @@ def upgrade_sql(engine: Engine, target: str, output: TextIO) -> None:
         elif found.state is SchemaState.AHEAD:
             raise SchemaError(found.message)
         conn.rollback()
+    from alembic import command
+
     config = alembic_config(output=output)
     config.set_main_option("dialect_name", engine.dialect.name)
     if found.state is SchemaState.UNVERSIONED and start is not None:

@@ -8,7 +8,10 @@ the "Adding a revision" section of docs/upgrading.rst.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -39,6 +42,25 @@ def quiet(_: str) -> None:
 def test_the_revisions_have_one_head():
     assert len(schema.script_directory().get_heads()) == 1, (
         "Two revisions share a down_revision: make the newer one follow the other.")
+
+
+def test_each_revision_is_numbered_as_its_file_and_the_newest_file_is_alembics_head():
+    # schema.HEAD, which every process checks the database against without importing
+    # Alembic, is read off the file names: they must say what the revisions say.
+    scripts = schema.script_directory()
+    by_file = {Path(script.path).name[:4]: script.revision
+               for script in scripts.walk_revisions()}
+    assert all(number == revision for number, revision in by_file.items()), by_file
+    assert schema.HEAD == scripts.get_current_head() == max(by_file)
+
+
+def test_loading_the_extension_does_not_import_alembic():
+    # Web processes and ``worker --burst`` only ask whether the database is at HEAD.
+    code = ("import sys, flask_clawhooks, flask_clawhooks.migrations.gate; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_upgrading_an_empty_database_gives_the_models_schema(engine):
