@@ -160,7 +160,15 @@ def _add(conn: Connection, start: dt.datetime, end: dt.datetime) -> str:
     (``ATTACH`` takes a lock that lets the workers' reads and writes go on; ``CREATE TABLE
     … PARTITION OF`` would take one that stops them)."""
     name = _name(start)
-    conn.execute(text(f"CREATE TABLE {name} (LIKE {ATTEMPTS} INCLUDING DEFAULTS)"))
+    # Storage settings (autovacuum's) can only be set on partitions: the newest's are
+    # copied, so settings made on it (or on the history partition) carry forward.
+    options = conn.scalar(text("""
+SELECT array_to_string(c.reloptions, ', ') FROM pg_inherits i
+JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = to_regclass(:table)
+ORDER BY pg_get_expr(c.relpartbound, c.oid) LIKE '%MINVALUE%',
+         pg_get_expr(c.relpartbound, c.oid) DESC LIMIT 1"""), {"table": ATTEMPTS})
+    with_ = f" WITH ({options})" if options else ""
+    conn.execute(text(f"CREATE TABLE {name} (LIKE {ATTEMPTS} INCLUDING DEFAULTS){with_}"))
     conn.execute(text(f"ALTER TABLE {ATTEMPTS} ATTACH PARTITION {name} FOR VALUES FROM "
                       f"('{_bound(start)}') TO ('{_bound(end)}')"))
     return name

@@ -130,7 +130,11 @@ def test_enable_keeps_every_row_and_id_and_makes_partitions_ahead(pg):
 
 def test_a_worker_creates_the_partitions_ahead_before_it_claims(pg, receiver):
     partitions.enable(engine_of(pg), "week", ahead=dt.timedelta(days=1))
-    assert found(pg)[-1].end < utcnow() + dt.timedelta(days=9)
+    newest = found(pg)[-1]
+    assert newest.end < utcnow() + dt.timedelta(days=9)
+    with engine_of(pg).begin() as conn:  # autovacuum's settings go on partitions
+        conn.exec_driver_sql(f"ALTER TABLE {newest.name} SET "
+                             "(autovacuum_vacuum_scale_factor = 0.01)")
     pg.add_webhook(receiver.url)
     pg.emit("message.received", {"n": 1})
 
@@ -138,6 +142,9 @@ def test_a_worker_creates_the_partitions_ahead_before_it_claims(pg, receiver):
 
     assert delivery.status == DeliveryStatus.SUCCESS and len(receiver.requests) == 1
     assert_contiguous_and_ahead(found(pg), dt.timedelta(days=7), utcnow())
+    with engine_of(pg).connect() as conn:  # the new partitions copied them
+        assert conn.scalar(sa.text("SELECT reloptions FROM pg_class WHERE relname = :n"),
+                           {"n": found(pg)[-1].name}) == ["autovacuum_vacuum_scale_factor=0.01"]
     assert cli(pg, "partition", "create-ahead").output == (
         "Created 0 partitions; none was missing.\n")
 
