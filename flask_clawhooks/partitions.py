@@ -41,6 +41,7 @@ from dataclasses import dataclass
 
 from flask import Flask
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import OperationalError
 
 from .errors import ClawHooksError
 from .ids import first_id_at, id_seconds
@@ -63,8 +64,10 @@ MAINTENANCE_INTERVAL = 3600.0
 #: How long a partition's creation or detachment waits for a lock before it gives up
 #: until the next turn (it must never queue the workers' writes behind it for long).
 LOCK_TIMEOUT = "5s"
-#: How long ``enable`` waits for the exclusive lock on the table.
-ENABLE_LOCK_TIMEOUT = "60s"
+#: How long ``enable`` waits for the exclusive lock on the table at a time (workers'
+#: writes queue behind a lock being waited for), and how often it tries.
+ENABLE_LOCK_TIMEOUT = "2s"
+ENABLE_TRIES = 15
 
 _BOUND = re.compile(r"FOR VALUES FROM \((MINVALUE|'[^']*')\) TO \((MAXVALUE|'[^']*')\)")
 _TURNS = Turns("partitions")
@@ -208,13 +211,17 @@ def enable(engine: Engine, interval: str = "day", *, now: dt.datetime | None = N
     1. A ``CHECK`` that every id is below the start of the next interval (at least an
        hour away) is added ``NOT VALID`` and validated: a scan of the table that lets
        reads and writes go on.
-    2. Under an exclusive lock (waited for up to :data:`ENABLE_LOCK_TIMEOUT`), catalog
+    2. Under an exclusive lock (waited for :data:`ENABLE_LOCK_TIMEOUT` at a time, up to
+       :data:`ENABLE_TRIES` times: workers' writes queue behind it meanwhile), catalog
        changes only: the table and its indexes are renamed ``…_history``, an empty
        partitioned table with the same columns, keys and indexes takes its name, the
        old table is attached as its partition up to that start (its indexes and foreign
        key become the new ones' partitions: nothing is built or checked again), and the
        partitions ahead are created.
     3. ``ANALYZE``.
+
+    If step 2 fails, the check is dropped again (or, if the process was killed, by the
+    next worker that starts: :func:`maintain`).
 
     :returns: the partitions.
     """
@@ -238,27 +245,56 @@ def enable(engine: Engine, interval: str = "day", *, now: dt.datetime | None = N
                                  "partition status` lists its partitions.")
         conn.rollback()
         started = time.monotonic()
-        with conn.begin():
+
+        def add_check() -> None:
             conn.execute(text(f"ALTER TABLE {ATTEMPTS} DROP CONSTRAINT IF EXISTS {check}"))
             conn.execute(text(f"ALTER TABLE {ATTEMPTS} ADD CONSTRAINT {check} "
                               f"CHECK (id IS NOT NULL AND id < '{bound}') NOT VALID"))
-        with conn.begin():
-            conn.execute(text(f"ALTER TABLE {ATTEMPTS} VALIDATE CONSTRAINT {check}"))
-        say(f"Checked the ids of {ATTEMPTS} (writes went on) in "
-            f"{time.monotonic() - started:.2f} s.")
-        started = time.monotonic()
-        with conn.begin():
-            _lock_timeout(conn, ENABLE_LOCK_TIMEOUT)
+
+        def convert() -> None:
             conn.execute(text(f"LOCK TABLE {ATTEMPTS} IN ACCESS EXCLUSIVE MODE"))
             _convert(conn, bound, check)
             end = bound_at
             while end < now + ahead:
                 _add(conn, end, end + step)
                 end += step
+
+        _briefly(conn, add_check)
+        try:
+            with conn.begin():
+                conn.execute(text(f"ALTER TABLE {ATTEMPTS} VALIDATE CONSTRAINT {check}"))
+            say(f"Checked the ids of {ATTEMPTS} (writes went on) in "
+                f"{time.monotonic() - started:.2f} s.")
+            started = time.monotonic()
+            _briefly(conn, convert)
+        except BaseException:
+            # Left on the plain table, the check would refuse attempts after its bound.
+            conn.rollback()
+            _briefly(conn, lambda: _drop_check(conn))
+            raise
         say(f"Held the exclusive lock on {ATTEMPTS} for {time.monotonic() - started:.2f} s.")
         conn.execute(text(f"ANALYZE {ATTEMPTS}"))
         conn.commit()
         return partitions(conn)
+
+
+def _briefly(conn: Connection, work: Callable[[], None]) -> None:
+    """Run ``work`` in a transaction that waits at most :data:`ENABLE_LOCK_TIMEOUT` for
+    each lock; tried :data:`ENABLE_TRIES` times, a second apart, before giving up."""
+    for tried in range(1, ENABLE_TRIES + 1):
+        try:
+            with conn.begin():
+                _lock_timeout(conn, ENABLE_LOCK_TIMEOUT)
+                work()
+            return
+        except OperationalError as exc:
+            if getattr(exc.orig, "sqlstate", None) != "55P03" or tried == ENABLE_TRIES:
+                raise
+            time.sleep(1.0)
+
+
+def _drop_check(conn: Connection) -> None:
+    conn.execute(text(f"ALTER TABLE {ATTEMPTS} DROP CONSTRAINT IF EXISTS {HISTORY}_bound"))
 
 
 def _convert(conn: Connection, bound: str, check: str) -> None:
@@ -358,6 +394,7 @@ def maintain(app: Flask, now: dt.datetime | None = None) -> list[str]:
             return []
         with engine.connect() as conn:
             if not is_partitioned(conn):
+                _drop_leftover_check(conn)
                 return []
         created = create_ahead(engine, now)
         with engine.connect() as conn:
@@ -372,6 +409,21 @@ def maintain(app: Flask, now: dt.datetime | None = None) -> list[str]:
         log.warning("The attempt partitions end at %s: attempts after that cannot be "
                     "recorded. Run `flask clawhooks partition create-ahead`.", horizon)
     return created
+
+
+def _drop_leftover_check(conn: Connection) -> None:
+    """Drop the check of an ``enable`` killed before it finished: on the plain table it
+    would refuse the attempts made after its bound."""
+    left = conn.scalar(text("SELECT 1 FROM pg_constraint WHERE conrelid = "
+                            "to_regclass(:table) AND conname = :name"),
+                       {"table": ATTEMPTS, "name": f"{HISTORY}_bound"})
+    conn.rollback()
+    if left:
+        log.warning("Dropping the check left on %s by an unfinished `flask clawhooks "
+                    "partition enable`", ATTEMPTS)
+        with conn.begin():
+            _lock_timeout(conn, LOCK_TIMEOUT)
+            _drop_check(conn)
 
 
 def run_due_maintenance(app: Flask) -> list[str] | None:

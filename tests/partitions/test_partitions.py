@@ -254,3 +254,34 @@ def test_later_revisions_apply_to_a_partitioned_install(postgres_schema_url):
     finally:
         engine.dispose()
         drop_ours(postgres_schema_url)
+
+
+def test_enable_changes_nothing_when_the_table_stays_locked(pg, monkeypatch):
+    monkeypatch.setattr(partitions, "ENABLE_LOCK_TIMEOUT", "100ms")
+    monkeypatch.setattr(partitions, "ENABLE_TRIES", 2)
+    engine = engine_of(pg)
+    with engine.connect() as reader:  # a long transaction that read the attempts
+        reader.execute(sa.select(sa.func.count()).select_from(attempt_table))
+        result = cli(pg, "partition", "enable")
+        reader.rollback()
+
+    assert result.exit_code == 1
+    assert "lock timeout" in result.output and "run the command again" in result.output
+    with engine.connect() as conn:
+        assert not partitions.is_partitioned(conn)
+        assert sa.inspect(conn).get_check_constraints("clawhooks_attempt") == []
+
+
+def test_a_worker_drops_the_check_an_enable_killed_half_way_left(pg, receiver):
+    with engine_of(pg).begin() as conn:  # step 1 of enable, bounded to an hour from now
+        bound = first_id_at("att", utcnow() + dt.timedelta(hours=1))
+        conn.exec_driver_sql(f"ALTER TABLE clawhooks_attempt ADD CONSTRAINT "
+                             f"{partitions.HISTORY}_bound CHECK (id < '{bound}')")
+    pg.add_webhook(receiver.url)
+    pg.emit("message.received", {"n": 1})
+
+    [delivery] = pg.work_until_settled()
+
+    assert delivery.status == DeliveryStatus.SUCCESS
+    with engine_of(pg).connect() as conn:
+        assert sa.inspect(conn).get_check_constraints("clawhooks_attempt") == []
