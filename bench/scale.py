@@ -19,6 +19,10 @@ deliveries and events), against its rate just before and after, and, on PostgreS
 workers' statements seen waiting on a lock in ``pg_stat_activity`` (sampled every
 ``--sample`` seconds) with the longest such wait.
 
+``--partitioned`` (with ``--db postgresql``) partitions both logs' attempts by day
+before filling them, as ``flask clawhooks partition enable`` would have a week earlier:
+the prune then drops the days wholly before its cutoff and deletes the rest in batches.
+
 Settings are the defaults, except ``CLAWHOOKS_ALLOW_PRIVATE_DESTINATIONS`` (loopback
 receivers). Each figure is one ``figure=`` line; ``#`` lines are context. 10⁷ rows take
 long to write on a small machine: ``--sizes 1000000`` runs the first size only.
@@ -40,7 +44,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from flask_clawhooks import rollups
+from flask_clawhooks import partitions, rollups
 from flask_clawhooks.apikeys import create_key
 from flask_clawhooks.models import Webhook
 from flask_clawhooks.timeutil import utcnow
@@ -308,12 +312,27 @@ def prune_under_load(log: Log, redis_url: str, size: int, args: argparse.Namespa
             note(f"  lock wait {1000 * (last - first):.0f} ms: {query}")
 
 
+def partition(log: Log) -> None:
+    """Partition ``log``'s attempts by day from before the filler's oldest, as an install
+    that ran ``flask clawhooks partition enable`` a week ago would be."""
+    with log.host.app.app_context():
+        engine = bench_app.db.engine
+        partitions.enable(engine, "day", now=utcnow() - SPAN - dt.timedelta(days=1))
+        partitions.create_ahead(engine)
+        with engine.connect() as conn:
+            count = len(partitions.partitions(conn))
+    note(f"{log.kind}: attempts partitioned by day ({count} partitions)")
+
+
 def run(kind: str, redis_url: str, args: argparse.Namespace) -> None:
     with harness.receiver() as receiver, harness.database(kind) as empty_url, \
             harness.database(kind) as full_url:
         empty = Log(kind, empty_url, redis_url, receiver.url)
         full = Log(kind, full_url, redis_url, receiver.url)
         try:
+            if args.partitioned:
+                partition(empty)
+                partition(full)
             for size in args.sizes:
                 took = full.fill(size, max(args.sizes))
                 note(f"{kind}: log filled to {size} attempts (events and deliveries as "
@@ -342,7 +361,12 @@ def main() -> None:
     parser.add_argument("--pruned", type=int, default=PRUNED,
                         help="attempts the prune under load deletes (the oldest)")
     parser.add_argument("--no-prune", action="store_true")
+    parser.add_argument("--partitioned", action="store_true",
+                        help="partition the attempts by day (PostgreSQL only): the prune "
+                             "then drops whole days of them")
     args = parser.parse_args()
+    if args.partitioned and args.db != "postgresql":
+        parser.error("--partitioned needs --db postgresql")
     if args.sizes != sorted(args.sizes):
         parser.error("--sizes must be in increasing order")
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]

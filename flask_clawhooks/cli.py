@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import cli_webhooks, delivery_state
+from .cli_partitions import partition as partition_commands
 from .durations import Duration
 from .errors import InvalidEventData, TooManyTestSends, UnknownEventType
 from .migrations.commands import db as db_commands
@@ -48,6 +49,7 @@ click.version_option(__version__, "--version", package_name="flask-clawhooks",
                      prog_name="flask-clawhooks")(cli)
 cli.add_command(db_commands)
 cli.add_command(check_receiver)
+cli.add_command(partition_commands)
 
 
 
@@ -240,8 +242,12 @@ def prune_command(older_than: str | None, payloads_older_than: str | None) -> No
         total = count_older(session, age)
         click.echo(f"Deleting {total} events older than {older_than} (those with a "
                    "delivery still pending stay).")
+        def dropped(names: list[str]) -> None:
+            click.echo(f"Dropped {len(names)} attempt partitions older than "
+                       f"{older_than}: {', '.join(names)}.")
+
         with click.progressbar(length=total, label="Pruning events", show_pos=True) as bar:
-            deleted = prune(session, age, progress=bar.update)
+            deleted = prune(session, age, progress=bar.update, on_dropped=dropped)
         click.echo(f"Deleted {deleted} events older than {older_than}.")
         keys = prune_expired(session)
         if keys:

@@ -9,6 +9,9 @@ deliveries, then the events), so workers recording at the same time never wait l
 a lock, and an interrupted prune has kept everything it did. An event is kept while any
 of its deliveries is still pending, however old it is.
 
+On PostgreSQL the attempts may be partitioned by time (:mod:`flask_clawhooks.partitions`):
+prune then drops the partitions older than the cutoff whole, before the batches.
+
 Rows are deleted explicitly, attempts first, rather than through ``ON DELETE CASCADE``:
 SQLite enforces foreign keys only when asked to, and hosts rarely ask.
 
@@ -33,7 +36,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import Flask
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from .ids import first_id_at
 from .models import (
@@ -44,6 +48,7 @@ from .models import (
     event_table,
     rollup_table,
 )
+from .partitions import drop_older
 from .rollups import KEEP
 from .timeutil import utcnow
 from .turns import Turns
@@ -89,10 +94,15 @@ def prune(
     batch: int = PRUNE_BATCH,
     pause: float = 0.0,
     deadline: float | None = None,
+    on_dropped: Callable[[list[str]], None] | None = None,
 ) -> int:
     """Delete events made more than ``older_than`` before ``now`` whose deliveries all
     ended, with their deliveries and attempts; then the roll-ups older than the longer
     of ``older_than`` and :data:`~flask_clawhooks.rollups.KEEP`.
+
+    When the attempts are partitioned (:mod:`flask_clawhooks.partitions`), the
+    partitions of attempts made before the cutoff are dropped first, whole, and
+    ``on_dropped`` is called with their names; the rows left are deleted as above.
 
     Commits every ``batch`` events and calls ``progress(events_looked_at)`` after each
     (pending ones included, so a progress bar of :func:`count_older` ends full).
@@ -104,6 +114,19 @@ def prune(
     """
     now = now or utcnow()
     bound = first_id_at("evt", now - older_than)
+    session.commit()  # DETACH … CONCURRENTLY waits for transactions open before it
+    bind = session.get_bind()
+    try:
+        dropped = drop_older(bind if isinstance(bind, Engine) else bind.engine,
+                             now - older_than)
+    except SQLAlchemyError as exc:  # a lock not had in time: rows are deleted below
+        log.warning("Could not drop the attempt partitions older than the cutoff now "
+                    "(%s); the next prune finishes it", str(exc).splitlines()[0])
+        dropped = []
+    if dropped:
+        log.info("Dropped the attempt partitions %s", ", ".join(dropped))
+        if on_dropped is not None:
+            on_dropped(dropped)
     deleted = 0
     after = ""
     while True:

@@ -29,7 +29,7 @@ from rq.job import Job
 from rq.queue import Queue
 from rq.worker import SimpleWorker
 
-from . import forking, health, pruning
+from . import forking, health, partitions, pruning
 from .state import get_state
 
 log = logging.getLogger("flask_clawhooks")
@@ -146,8 +146,9 @@ class ClawHooksWorker(SimpleWorker):
 class Sweeper(threading.Thread):
     """Runs :meth:`ClawHooks.sweep` every ``CLAWHOOKS_SWEEP_INTERVAL`` seconds, and after
     it the periodic jobs when their turn comes: the health check
-    (:func:`~flask_clawhooks.health.run_due_check`) and retention
-    (:func:`~flask_clawhooks.pruning.run_due_prune`)."""
+    (:func:`~flask_clawhooks.health.run_due_check`), retention
+    (:func:`~flask_clawhooks.pruning.run_due_prune`) and the attempt partitions ahead
+    (:func:`~flask_clawhooks.partitions.run_due_maintenance`)."""
 
     def __init__(self, app: Flask) -> None:
         super().__init__(name="clawhooks-sweeper", daemon=True)
@@ -169,6 +170,7 @@ class Sweeper(threading.Thread):
                 log.exception("Sweep failed; trying again in %g s", state.settings.sweep_interval)
             health.run_due_check(self._app)
             pruning.run_due_prune(self._app)
+            partitions.run_due_maintenance(self._app)
 
     def stop(self) -> None:
         self._stopped.set()
@@ -231,6 +233,8 @@ def run_worker(
             try:
                 with app.app_context():
                     state.extension.sweep()
+                # Before any claim: a claim's attempt needs its partition.
+                partitions.maintain(app)
                 if state.stopping:
                     break
                 worker = ClawHooksWorker([state.queue], connection=state.redis, flask_app=app,

@@ -24,7 +24,7 @@ from aiosmtpd.controller import Controller
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 
-from flask_clawhooks import ClawHooks
+from flask_clawhooks import ClawHooks, partitions
 from flask_clawhooks.models import Delivery, DeliveryStatus, Webhook
 from flask_clawhooks.state import get_state
 from flask_clawhooks.timeutil import utcnow
@@ -104,11 +104,25 @@ def _drop_abandoned_databases(conn: sa.Connection) -> None:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+#: A PostgreSQL install whose attempts are partitioned (``flask clawhooks partition
+#: enable``), for the delivery tests that must pass on it as on the others:
+#: ``@pytest.mark.parametrize("database_url", WITH_PARTITIONED, indirect=True)``. The
+#: ``host`` fixture partitions its tables by week (a few partitions: quick to make).
+PARTITIONED = "postgresql-partitioned"
+WITH_PARTITIONED = ["sqlite", "postgresql", PARTITIONED]
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'clawbook.sqlite'}"
     return str(request.getfixturevalue("postgres_schema_url"))
+
+
+def partitioned(request: pytest.FixtureRequest) -> bool:
+    """Whether the test runs on the :data:`PARTITIONED` variant."""
+    callspec = getattr(request.node, "callspec", None)
+    return callspec is not None and callspec.params.get("database_url") == PARTITIONED
 
 
 # -- the app --------------------------------------------------------------------------
@@ -212,11 +226,17 @@ def host(request: pytest.FixtureRequest, database_url: str, redis_url: str, redi
     marker = request.node.get_closest_marker("clawhooks_config")
     config = dict(marker.kwargs) if marker else {}
     host = make_host(database_url, redis_url, str(tmp_path / "instance"), **config)
+    if partitioned(request):
+        with host.app.app_context():
+            partitions.enable(host.db.engine, "week")
     yield host
     with host.app.app_context():
         get_state(host.app).close_dispatcher()
         from flask_clawhooks.models import Base
 
+        if partitioned(request):  # the test ran on what it was meant to
+            with host.db.engine.connect() as conn:
+                assert partitions.is_partitioned(conn), "the attempts lost their partitions"
         Base.metadata.drop_all(host.db.engine)
         host.db.engine.dispose()
 

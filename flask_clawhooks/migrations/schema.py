@@ -195,9 +195,23 @@ def _database(conn: Connection) -> str:
 
 
 def our_tables(conn: Connection) -> set[str]:
-    """The names of our tables in the connection's schema, the version table left out."""
+    """The names of our tables in the connection's schema, the version table and the
+    partitions of a partitioned table (:func:`partition_names`) left out."""
+    partitions = partition_names(conn)
     return {name for name in inspect(conn).get_table_names()
-            if name.startswith(TABLE_PREFIX) and name != VERSION_TABLE}
+            if name.startswith(TABLE_PREFIX) and name != VERSION_TABLE
+            and name not in partitions}
+
+
+def partition_names(conn: Connection) -> set[str]:
+    """Our tables that are partitions of another (``flask clawhooks partition``): part
+    of the table they belong to, which alone the models and the revisions know."""
+    if conn.dialect.name != "postgresql":
+        return set()
+    return set(conn.scalars(text(
+        "SELECT relname FROM pg_class WHERE relispartition AND relkind IN ('r', 'p') "
+        "AND starts_with(relname, :prefix) AND pg_table_is_visible(oid)"),
+        {"prefix": TABLE_PREFIX}))
 
 
 # -- where a database stands ---------------------------------------------------------------
@@ -246,14 +260,19 @@ def differences(conn: Connection, metadata: MetaData) -> list[str]:
     ``metadata``, one line per difference; empty when they agree.
 
     Tables, columns (names, types, nullability), indexes (names, columns, uniqueness),
-    unique constraints and foreign keys are compared, the version table left out.
+    unique constraints and foreign keys are compared, the version table left out. A
+    table partitioned by ``flask clawhooks partition enable`` is the known variant: its
+    partitioned table is compared, its partitions are not.
     SQLAlchemy cannot reflect SQLite's expression indexes, so on SQLite an expression
     index counts as present when an index of that name exists (checked here, since
     Alembic skips them with a warning).
     """
+    partitions = partition_names(conn)
+
     def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
         if type_ == "table":
-            return bool(name) and str(name).startswith(TABLE_PREFIX) and name != VERSION_TABLE
+            return (bool(name) and str(name).startswith(TABLE_PREFIX)
+                    and name != VERSION_TABLE and name not in partitions)
         return True
 
     from alembic.autogenerate import compare_metadata

@@ -10,13 +10,14 @@ from flask_clawhooks import signals
 from flask_clawhooks.models import DeliveryStatus, WebhookStatus
 
 from ..fixtures import SEED_MESSAGE as SEED_EXAMPLE
-from ..fixtures import Reply, seed_verify_signature
+from ..fixtures import WITH_PARTITIONED, Reply, seed_verify_signature
 
 # The page's example, with non-ASCII content: the body must stay UTF-8 (ensure_ascii=False).
 SEED_MESSAGE = {**SEED_EXAMPLE, "content": "Hello, how are you? Ünïcödé ✓"}
 
 
 
+@pytest.mark.parametrize("database_url", WITH_PARTITIONED, indirect=True)
 def test_200_is_recorded_with_code_and_time_and_signed_as_the_seed_verifies(host, receiver):
     webhook = host.add_webhook(receiver.url, secret="your-webhook-secret")
     event_id = host.emit("message.received", SEED_MESSAGE)
@@ -66,6 +67,7 @@ def test_only_subscribed_active_webhooks_of_the_owner_get_the_event(host, receiv
     assert not other_type.requests and not other_owner.requests and not disabled.requests
 
 
+@pytest.mark.parametrize("database_url", WITH_PARTITIONED, indirect=True)
 def test_404_fails_after_one_attempt(host, receiver):
     receiver.default = Reply(404, b"no such hook")
     failed = []

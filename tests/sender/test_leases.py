@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 import sqlalchemy as sa
 
 from flask_clawhooks import ledger
@@ -12,7 +13,10 @@ from flask_clawhooks.models import Delivery, DeliveryStatus
 from flask_clawhooks.state import get_state
 from flask_clawhooks.timeutil import utcnow
 
+from ..fixtures import WITH_PARTITIONED
 
+
+@pytest.mark.parametrize("database_url", WITH_PARTITIONED, indirect=True)
 def test_an_expired_lease_is_taken_over_only_after_the_sweeper_closed_its_attempt(
     host, receiver
 ):

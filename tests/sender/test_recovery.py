@@ -15,7 +15,7 @@ from flask_clawhooks.enqueue import ready_key
 from flask_clawhooks.models import Delivery, DeliveryStatus, Event
 from flask_clawhooks.state import get_state
 
-from ..fixtures import Reply
+from ..fixtures import WITH_PARTITIONED, Reply
 from ..processes import worker_args, worker_env
 
 
@@ -61,6 +61,7 @@ def test_an_emit_in_a_failed_request_sends_nothing_and_a_committed_one_is_queued
     assert [r.body.count(b'"n":2') for r in receiver.requests] == [1]
 
 
+@pytest.mark.parametrize("database_url", WITH_PARTITIONED, indirect=True)
 def test_redis_flushall_after_emit_is_recovered_by_the_sweep_command(host, receiver, redis_conn):
     host.add_webhook(receiver.url)
     for n in range(20):

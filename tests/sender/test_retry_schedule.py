@@ -13,7 +13,7 @@ from flask_clawhooks.models import DeliveryStatus, WebhookStatus
 from flask_clawhooks.outcome import retry_delay
 from flask_clawhooks.state import get_state
 
-from ..fixtures import Reply
+from ..fixtures import WITH_PARTITIONED, Reply
 
 SEED_SCHEDULE = (60, 300, 1800, 7200, 43200)
 
@@ -35,6 +35,7 @@ def test_the_default_schedule_is_the_seeds():
         60, 300, 1800, 7200, 43200, None]
 
 
+@pytest.mark.parametrize("database_url", WITH_PARTITIONED, indirect=True)
 def test_a_500_schedules_the_first_retry_one_minute_later_by_default(host, receiver):
     receiver.default = Reply(500)
     host.add_webhook(receiver.url)
@@ -100,6 +101,7 @@ def test_500_is_retried_on_the_configured_schedule_then_fails_emails_and_signals
     assert "your-webhook-secret" not in body
 
 
+@pytest.mark.parametrize("database_url", WITH_PARTITIONED, indirect=True)
 @pytest.mark.clawhooks_config(CLAWHOOKS_RETRY_DELAYS=[1])
 def test_a_later_success_makes_a_failed_webhook_active_again(host, receiver):
     receiver.replies = [Reply(500), Reply(500)]

@@ -3,7 +3,9 @@
 Built with ``CREATE INDEX CONCURRENTLY`` on PostgreSQL, which cannot run in a
 transaction: hence a revision of its own, run in autocommit, so that deliveries and
 attempts keep being written while the indexes build. A concurrent build that was
-interrupted leaves an INVALID index behind; it is dropped and built again here.
+interrupted leaves an INVALID index behind; it is dropped and built again here
+(:func:`flask_clawhooks.migrations.ops.create_index`, which also builds the index of a
+partitioned attempt table partition by partition).
 
 The status and class indexes on deliveries are partial (finished or answered
 deliveries only); keep their conditions as ``flask_clawhooks.models`` writes them.
@@ -17,7 +19,9 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from alembic import context, op
+from alembic import op
+
+from flask_clawhooks.migrations.ops import create_index
 
 revision = "0004"
 down_revision = "0003"
@@ -42,21 +46,10 @@ INDEXES: list[tuple[str, str, list[Any], dict[str, Any]]] = [
 
 
 def upgrade() -> None:
-    postgresql = op.get_context().dialect.name == "postgresql"
     with op.get_context().autocommit_block():
         for name, table, columns, where in INDEXES:
-            if postgresql and not context.is_offline_mode() and _invalid(name):
-                op.drop_index(name, table_name=table, postgresql_concurrently=True)
-            op.create_index(name, table, columns, postgresql_concurrently=True,
-                            if_not_exists=True, **where)
-
-
-def _invalid(name: str) -> bool:
-    """Whether a PostgreSQL index ``name`` exists but is INVALID (a concurrent build that
-    failed or was cancelled)."""
-    return bool(op.get_bind().scalar(sa.text(
-        "SELECT NOT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
-        "WHERE c.relname = :name AND pg_table_is_visible(c.oid)"), {"name": name}))
+            # On attempts partitioned by `flask clawhooks partition enable` too.
+            create_index(name, table, columns, **where)
 
 
 def downgrade() -> None:
