@@ -215,7 +215,13 @@ def check_health() -> None:
 @click.option("--payloads-older-than", "payloads_older_than", metavar="AGE",
               help="Set the bodies of events older than this, and their receivers' "
                    "response excerpts, to NULL; the rows stay for the log and statistics.")
-def prune_command(older_than: str | None, payloads_older_than: str | None) -> None:
+@click.option("--share", type=click.FloatRange(0, 1, min_open=True), default=None,
+              metavar="FRACTION",
+              help="Of its running time, the share the prune spends working; it rests the "
+                   "remainder after each batch so deliveries keep their pace. Default: "
+                   "CLAWHOOKS_PRUNE_SHARE (0.25); 1 never rests.")
+def prune_command(older_than: str | None, payloads_older_than: str | None,
+                  share: float | None) -> None:
     """Delete old events and expire old payloads, in short batches (pending deliveries
     keep their event). CLAWHOOKS_RETENTION has the workers do this on their own."""
     from .durations import parse_age
@@ -232,9 +238,11 @@ def prune_command(older_than: str | None, payloads_older_than: str | None) -> No
                 ages[hint] = parse_age(text)
             except ValueError as exc:
                 raise click.BadParameter(str(exc), param_hint=hint) from exc
-    session = get_state().db.session
+    state = get_state()
+    session = state.db.session
+    share = state.settings.prune_share if share is None else share
     if "--payloads-older-than" in ages:
-        expired = expire_payloads(session, ages["--payloads-older-than"])
+        expired = expire_payloads(session, ages["--payloads-older-than"], share=share)
         click.echo(f"Expired the payloads of {expired} events older than "
                    f"{payloads_older_than}.")
     if "--older-than" in ages:
@@ -247,7 +255,8 @@ def prune_command(older_than: str | None, payloads_older_than: str | None) -> No
                        f"{older_than}: {', '.join(names)}.")
 
         with click.progressbar(length=total, label="Pruning events", show_pos=True) as bar:
-            deleted = prune(session, age, progress=bar.update, on_dropped=dropped)
+            deleted = prune(session, age, progress=bar.update, share=share,
+                            on_dropped=dropped)
         click.echo(f"Deleted {deleted} events older than {older_than}.")
         keys = prune_expired(session)
         if keys:

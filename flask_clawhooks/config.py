@@ -108,10 +108,11 @@ DEFAULTS: dict[str, Any] = {
     # ... and set event bodies and response excerpts older than this to NULL, keeping
     # the rows (None: keep them as long as the rows).
     "CLAWHOOKS_PAYLOAD_RETENTION": None,
-    # Seconds between two of those prunes, run by one of the workers' sweepers, and
-    # seconds each pauses between two batches, leaving the database to deliveries.
+    # Seconds between two of those prunes, run by one of the workers' sweepers, and the
+    # share of its time a prune (periodic or ``flask clawhooks prune``) spends working:
+    # it rests the remainder after each batch, leaving the machine to deliveries.
     "CLAWHOOKS_PRUNE_INTERVAL": 3600.0,
-    "CLAWHOOKS_PRUNE_PAUSE": 0.05,
+    "CLAWHOOKS_PRUNE_SHARE": 0.25,
 }
 
 #: The values ``CLAWHOOKS_VALIDATE_PAYLOADS`` allows.
@@ -168,7 +169,7 @@ class Settings:
     retention: float | None = None
     payload_retention: float | None = None
     prune_interval: float = 3600.0
-    prune_pause: float = 0.05
+    prune_share: float = 0.25
 
     @property
     def max_attempts(self) -> int:
@@ -183,6 +184,15 @@ def _number(config: Mapping[str, Any], key: str, *, minimum: float, integer: boo
         what = "an integer" if integer else "a number"
         raise ConfigurationError(f"{key} must be {what} >= {minimum}, got {value!r}.")
     return value
+
+
+def _share(config: Mapping[str, Any], key: str) -> float:
+    value = config[key]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+        raise ConfigurationError(
+            f"{key} must be a number above 0 and at most 1 (0.25: work a quarter of the "
+            f"time, 1: never rest), got {value!r}.")
+    return float(value)
 
 
 def _flag(config: Mapping[str, Any], key: str) -> bool:
@@ -382,5 +392,5 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
         retention=_age(config, "CLAWHOOKS_RETENTION"),
         payload_retention=_age(config, "CLAWHOOKS_PAYLOAD_RETENTION"),
         prune_interval=float(_number(config, "CLAWHOOKS_PRUNE_INTERVAL", minimum=1)),
-        prune_pause=float(_number(config, "CLAWHOOKS_PRUNE_PAUSE", minimum=0)),
+        prune_share=_share(config, "CLAWHOOKS_PRUNE_SHARE"),
     )

@@ -86,9 +86,59 @@ def test_the_prune_command_reports_progress(host, receiver):
 
     bad = runner.invoke(args=["clawhooks", "prune", "--older-than", "soon"])
     assert bad.exit_code == 2 and "such as 30d" in bad.output
-    huge = runner.invoke(args=["clawhooks", "prune", "--older-than", "99999999999d"])
-    assert huge.exit_code == 2 and "too long an age" in huge.output
-    assert isinstance(huge.exception, SystemExit)  # a message, not a traceback
+
+
+class SteppingClock:
+    """What pruning sees of time: each reading is 10 ms after the last, and sleeps are
+    written down instead of slept."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def monotonic(self) -> float:
+        self.now += 0.01
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(round(seconds, 6))
+
+
+@pytest.mark.parametrize(("args", "rest"), [
+    ([], 0.03),  # CLAWHOOKS_PRUNE_SHARE, 0.25: 10 ms of work, 30 ms of rest
+    (["--share", "0.5"], 0.01),
+    (["--share", "1"], None),
+])
+def test_a_prune_rests_after_each_batch_so_that_it_works_only_its_share(
+        host, receiver, monkeypatch, args, rest):
+    host.add_webhook(receiver.url)
+    for n in range(3):
+        host.emit("message.received", {"n": n})
+    host.work_until_settled()
+    time.sleep(1.1)
+    clock = SteppingClock()
+    monkeypatch.setattr(pruning, "time", clock)
+    monkeypatch.setattr(pruning, "PRUNE_BATCH", 1)  # three batches
+
+    result = host.app.test_cli_runner().invoke(
+        args=["clawhooks", "prune", "--older-than", "1s", *args])
+
+    assert result.exit_code == 0, result.output
+    assert counts(host) == (0, 0, 0)
+    assert clock.slept == ([] if rest is None else [rest] * 3)
+
+
+@pytest.mark.parametrize("share", ["0", "1.5", "-1", "all"])
+def test_a_share_outside_0_to_1_is_a_usage_error(host, share):
+    result = host.app.test_cli_runner().invoke(
+        args=["clawhooks", "prune", "--older-than", "1d", "--share", share])
+    assert result.exit_code == 2 and "--share" in result.output
+
+
+@pytest.mark.parametrize("value", [0, 1.5, True, "0.25"])
+def test_a_bad_prune_share_is_refused_at_start_up_saying_what_it_means(value):
+    with pytest.raises(ConfigurationError, match="above 0 and at most 1 .0.25: work a quarter"):
+        load_settings({**DEFAULTS, "CLAWHOOKS_PRUNE_SHARE": value})
 
 
 def test_deleting_a_webhook_removes_its_deliveries_and_attempts(host, receiver_factory):
@@ -157,7 +207,7 @@ def test_the_prune_command_expires_payloads_and_says_how_many(host, receiver):
 
 
 @pytest.mark.clawhooks_config(CLAWHOOKS_RETENTION="1s", CLAWHOOKS_PRUNE_INTERVAL=3600,
-                              CLAWHOOKS_PRUNE_PAUSE=0)
+                              CLAWHOOKS_PRUNE_SHARE=1)
 def test_workers_apply_the_retention_once_per_interval(host, receiver):
     host.add_webhook(receiver.url)
     for n in range(3):
@@ -196,7 +246,7 @@ def test_a_retention_is_an_age_or_seconds(value, seconds):
     assert load_settings({**DEFAULTS, "CLAWHOOKS_RETENTION": value}).retention == seconds
 
 
-@pytest.mark.clawhooks_config(CLAWHOOKS_RETENTION="1s", CLAWHOOKS_PRUNE_PAUSE=0)
+@pytest.mark.clawhooks_config(CLAWHOOKS_RETENTION="1s", CLAWHOOKS_PRUNE_SHARE=1)
 def test_a_prune_over_its_budget_gives_its_turn_back_to_the_next_sweep(
         host, receiver, monkeypatch):
     host.add_webhook(receiver.url)
