@@ -58,13 +58,16 @@ def id_at(prefix: str, moment: dt.datetime, n: int) -> str:
 
 
 def fill(host: Host, webhook_id: str, moments: list[dt.datetime],
-         status: str = DeliveryStatus.SUCCESS) -> list[str]:
-    """One event, delivery and successful attempt made at each of ``moments``; returns
-    the attempts' ids."""
+         status: str = DeliveryStatus.SUCCESS,
+         later: dt.timedelta = dt.timedelta(0)) -> list[str]:
+    """One event, delivery and successful attempt made at each of ``moments`` (the
+    attempt ``later`` than the event: a retry); returns the attempts' ids."""
     made = []
     with engine_of(host).begin() as conn:
         for n, moment in enumerate(moments):
-            event, delivery, attempt = (id_at(p, moment, n) for p in ("evt", "del", "att"))
+            event, delivery = id_at("evt", moment, n), id_at("del", moment, n)
+            moment += later  # the attempt's, and the delivery's last update
+            attempt = id_at("att", moment, n)
             conn.execute(sa.insert(event_table).values(
                 id=event, owner="acme", type="message.received", created_at=moment,
                 body=b"{}"))
@@ -159,10 +162,13 @@ def test_prune_drops_old_partitions_deletes_the_rest_and_rollups_agree_with_a_re
     [pending] = fill(pg, hook.id, [now - dt.timedelta(days=7.5)],
                      status=DeliveryStatus.PENDING)
     kept = fill(pg, hook.id, [now - dt.timedelta(days=d) for d in (4.5, 2, 0.01)])
+    # An old event whose attempt came later, after the cutoff: deleted with it.
+    late_at = now - dt.timedelta(days=4.8)
+    late = fill(pg, hook.id, [now - dt.timedelta(days=6)], later=dt.timedelta(days=1.2))
     with engine.begin() as conn:
         rollups.rebuild(conn)
     counted = rollup_rows(engine)
-    assert len(counted) == 7  # an hour each
+    assert len(counted) == 8  # an hour each
     cutoff = now - dt.timedelta(days=5)
     expected = [p.name for p in found(pg) if p.end <= cutoff]
     assert partitions.HISTORY in expected and len(expected) >= 5
@@ -172,9 +178,9 @@ def test_prune_drops_old_partitions_deletes_the_rest_and_rollups_agree_with_a_re
     assert result.exit_code == 0, result.output
     assert f"Dropped {len(expected)} attempt partitions older than 5d: " \
            f"{', '.join(expected)}." in result.output
-    assert "Deleted 3 events older than 5d." in result.output
+    assert "Deleted 4 events older than 5d." in result.output
     assert [row.id for row in attempt_rows(pg)] == kept
-    assert not set(old + [pending]) & {row.id for row in attempt_rows(pg)}
+    assert not set(old + [pending] + late) & {row.id for row in attempt_rows(pg)}
     with engine.connect() as conn:  # the pending delivery keeps its event, not attempts
         assert conn.scalar(sa.select(sa.func.count()).select_from(event_table)) == 4
         assert conn.scalar(sa.select(delivery_table.c.status).where(
@@ -183,10 +189,10 @@ def test_prune_drops_old_partitions_deletes_the_rest_and_rollups_agree_with_a_re
     assert parts[0].start is not None and parts[0].start > cutoff - dt.timedelta(days=1)
     assert not {p.name for p in parts} & set(expected)
     # The roll-ups of pruned hours stay; those of hours whose attempts are all still
-    # there agree with a recount of them.
+    # there (after the late one's) agree with a recount of them.
     assert rollup_rows(engine) == counted
     with engine.begin() as conn:
-        rollups.rebuild(conn, since=rollups.hour_of(cutoff) + dt.timedelta(hours=1))
+        rollups.rebuild(conn, since=rollups.hour_of(late_at) + dt.timedelta(hours=1))
     assert rollup_rows(engine) == counted
 
 
