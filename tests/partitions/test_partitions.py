@@ -39,8 +39,8 @@ def pg(postgres_schema_url: str, redis_url: str, redis_conn: Any,
     yield host
     with host.app.app_context():
         get_state(host.app).close_dispatcher()
-        Base.metadata.drop_all(host.db.engine)
         host.db.engine.dispose()
+    drop_ours(postgres_schema_url)  # partitions and detached ones included
 
 
 def engine_of(host: Host) -> sa.Engine:
@@ -94,10 +94,10 @@ def found(host: Host) -> list[partitions.Partition]:
 
 
 def assert_contiguous_and_ahead(parts: list[partitions.Partition], step: dt.timedelta,
-                                now: dt.datetime) -> None:
-    assert parts[0].start is None  # the history partition: everything older
+                                now: dt.datetime, history: bool = True) -> None:
+    assert (parts[0].start is None) is history  # the history partition: all older
     for before, after in zip(parts, parts[1:], strict=False):
-        assert after.start == before.end and after.end - after.start == step
+        assert after.start == before.end and after.end - after.start == step, parts
     assert parts[-1].end >= now + partitions.AHEAD
 
 
@@ -264,7 +264,7 @@ def test_later_revisions_apply_to_a_partitioned_install(postgres_schema_url):
 
 def test_enable_changes_nothing_when_the_table_stays_locked(pg, monkeypatch):
     monkeypatch.setattr(partitions, "ENABLE_LOCK_TIMEOUT", "100ms")
-    monkeypatch.setattr(partitions, "ENABLE_TRIES", 2)
+    monkeypatch.setattr(partitions, "ENABLE_TRIES", 1)
     engine = engine_of(pg)
     with engine.connect() as reader:  # a long transaction that read the attempts
         reader.execute(sa.select(sa.func.count()).select_from(attempt_table))
@@ -291,3 +291,29 @@ def test_a_worker_drops_the_check_an_enable_killed_half_way_left(pg, receiver):
     assert delivery.status == DeliveryStatus.SUCCESS
     with engine_of(pg).connect() as conn:
         assert sa.inspect(conn).get_check_constraints("clawhooks_attempt") == []
+
+
+def test_partitions_detached_but_not_dropped_are_dropped_or_attached_again(pg):
+    now = utcnow()
+    engine = engine_of(pg)
+    partitions.enable(engine, "day", now=now - dt.timedelta(days=3))
+    hook = pg.add_webhook("https://hooks.example/in")
+    fill(pg, hook.id, [now - dt.timedelta(days=2.5), now - dt.timedelta(hours=1)])
+    old, future = found(pg)[1], found(pg)[-3]
+    [current] = [p for p in found(pg)
+                 if p.start and p.start <= now - dt.timedelta(hours=1) < p.end]
+    with engine.begin() as conn:  # as if DROP TABLE had failed after the detach
+        for partition in (old, current, future):
+            conn.exec_driver_sql(f"ALTER TABLE clawhooks_attempt DETACH PARTITION "
+                                 f"{partition.name}")
+
+    dropped = partitions.drop_older(engine, now - dt.timedelta(days=1))
+
+    # Old or empty ones go, not the one with new rows.
+    assert dropped == [partitions.HISTORY, old.name, future.name]
+    # The gaps from now on are partitions again (as the workers make them): the one
+    # holding rows is attached back with them.
+    created = partitions.create_ahead(engine)
+    assert created[:2] == [current.name, future.name]  # then the days up to 14 ahead
+    assert_contiguous_and_ahead(found(pg), dt.timedelta(days=1), now, history=False)
+    assert len(attempt_rows(pg)) == 1
