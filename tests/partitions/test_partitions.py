@@ -30,6 +30,7 @@ from flask_clawhooks.timeutil import utcnow
 
 from ..fixtures import Host, make_host
 from ..upgrade.databases import drop_ours, load_0_1_0
+from ..upgrade.test_agreement import MetaData_with_changes
 
 
 @pytest.fixture
@@ -118,6 +119,10 @@ def test_enable_keeps_every_row_and_id_and_makes_partitions_ahead(pg):
     with engine_of(pg).connect() as conn:
         assert partitions.is_partitioned(conn)
         assert schema.differences(conn, Base.metadata) == []  # the known variant
+        assert sa.inspect(conn).get_foreign_keys("clawhooks_attempt") == []
+        # A model change is still named on a partitioned install.
+        assert "add_column: clawhooks_webhook.rate_per_minute" in schema.differences(
+            conn, MetaData_with_changes())
     assert cli(pg, "db", "check").exit_code == 0
 
     again = cli(pg, "partition", "enable")
