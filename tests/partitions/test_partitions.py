@@ -120,6 +120,7 @@ def test_enable_keeps_every_row_and_id_and_makes_partitions_ahead(pg):
         assert partitions.is_partitioned(conn)
         assert schema.differences(conn, Base.metadata) == []  # the known variant
         assert sa.inspect(conn).get_foreign_keys("clawhooks_attempt") == []
+        assert sa.inspect(conn).get_foreign_keys(partitions.HISTORY) == []
         # A model change is still named on a partitioned install.
         assert "add_column: clawhooks_webhook.rate_per_minute" in schema.differences(
             conn, MetaData_with_changes())
