@@ -36,10 +36,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import Flask
-from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy import Engine, column, delete, func, select, table, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from .ids import first_id_at
+from .ids import first_id_at, id_seconds
 from .models import (
     AnySession,
     DeliveryStatus,
@@ -48,7 +48,7 @@ from .models import (
     event_table,
     rollup_table,
 )
-from .partitions import drop_older
+from .partitions import Partition, drop_older, is_partitioned, partitions
 from .rollups import KEEP
 from .timeutil import utcnow
 from .turns import Turns
@@ -90,6 +90,31 @@ def _settled(session: AnySession, ids: list[str]) -> list[str]:
         select(_deliveries.c.event_id).where(_deliveries.c.event_id.in_(ids),
                                              _deliveries.c.status == DeliveryStatus.PENDING)))
     return [event_id for event_id in ids if event_id not in pending]
+
+
+#: Clock difference allowed between the process that made an event and the worker that
+#: made its attempts, when their ids bound each other.
+CLOCK_SLACK = dt.timedelta(hours=1)
+
+
+def _holding(session: AnySession, ids: list[str], held: list[Partition]) -> list[str]:
+    """The partitions that can hold the attempts of events ``ids`` (oldest first, all
+    settled): from the first event's time to when their deliveries were last written
+    (every claim writes ``updated_at`` as it makes its attempt), with
+    :data:`CLOCK_SLACK` either side.
+
+    Each batch then deletes from those (one or two) by the delivery index, instead of
+    looking into every partition; none when the partitions holding them were dropped.
+    They must be all: partitioned attempts have no foreign key to cascade from their
+    delivery (:data:`flask_clawhooks.partitions.FOREIGN_KEY`).
+    """
+    last = session.scalar(select(func.max(_deliveries.c.updated_at))
+                          .where(_deliveries.c.event_id.in_(ids)))
+    first = dt.datetime.fromtimestamp(id_seconds(ids[0]), dt.UTC).replace(tzinfo=None)
+    low = first - CLOCK_SLACK
+    high = None if last is None else last + CLOCK_SLACK
+    return [p.name for p in held if p.end > low and (
+        high is None or p.start is None or p.start < high)]
 
 
 def prune(
@@ -137,6 +162,8 @@ def prune(
         log.info("Dropped the attempt partitions %s", ", ".join(dropped))
         if on_dropped is not None:
             on_dropped(dropped)
+    conn = session.connection()
+    held = partitions(conn) if is_partitioned(conn) else []  # what is left
     deleted = 0
     after = ""
     while True:
@@ -150,7 +177,9 @@ def prune(
         ids = _settled(session, found)
         if ids:
             deliveries = select(_deliveries.c.id).where(_deliveries.c.event_id.in_(ids))
-            session.execute(delete(_attempts).where(_attempts.c.delivery_id.in_(deliveries)))
+            for name in _holding(session, ids, held) if held else [_attempts.name]:
+                part = table(name, column("delivery_id"))
+                session.execute(delete(part).where(part.c.delivery_id.in_(deliveries)))
             session.execute(delete(_deliveries).where(_deliveries.c.event_id.in_(ids)))
             session.execute(delete(_events).where(_events.c.id.in_(ids)))
         session.commit()

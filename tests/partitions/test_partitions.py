@@ -30,6 +30,7 @@ from flask_clawhooks.timeutil import utcnow
 
 from ..fixtures import Host, make_host
 from ..upgrade.databases import drop_ours, load_0_1_0
+from ..upgrade.test_agreement import MetaData_with_changes
 
 
 @pytest.fixture
@@ -39,8 +40,8 @@ def pg(postgres_schema_url: str, redis_url: str, redis_conn: Any,
     yield host
     with host.app.app_context():
         get_state(host.app).close_dispatcher()
-        Base.metadata.drop_all(host.db.engine)
         host.db.engine.dispose()
+    drop_ours(postgres_schema_url)  # partitions and detached ones included
 
 
 def engine_of(host: Host) -> sa.Engine:
@@ -58,13 +59,16 @@ def id_at(prefix: str, moment: dt.datetime, n: int) -> str:
 
 
 def fill(host: Host, webhook_id: str, moments: list[dt.datetime],
-         status: str = DeliveryStatus.SUCCESS) -> list[str]:
-    """One event, delivery and successful attempt made at each of ``moments``; returns
-    the attempts' ids."""
+         status: str = DeliveryStatus.SUCCESS,
+         later: dt.timedelta = dt.timedelta(0)) -> list[str]:
+    """One event, delivery and successful attempt made at each of ``moments`` (the
+    attempt ``later`` than the event: a retry); returns the attempts' ids."""
     made = []
     with engine_of(host).begin() as conn:
         for n, moment in enumerate(moments):
-            event, delivery, attempt = (id_at(p, moment, n) for p in ("evt", "del", "att"))
+            event, delivery = id_at("evt", moment, n), id_at("del", moment, n)
+            moment += later  # the attempt's, and the delivery's last update
+            attempt = id_at("att", moment, n)
             conn.execute(sa.insert(event_table).values(
                 id=event, owner="acme", type="message.received", created_at=moment,
                 body=b"{}"))
@@ -91,10 +95,10 @@ def found(host: Host) -> list[partitions.Partition]:
 
 
 def assert_contiguous_and_ahead(parts: list[partitions.Partition], step: dt.timedelta,
-                                now: dt.datetime) -> None:
-    assert parts[0].start is None  # the history partition: everything older
+                                now: dt.datetime, history: bool = True) -> None:
+    assert (parts[0].start is None) is history  # the history partition: all older
     for before, after in zip(parts, parts[1:], strict=False):
-        assert after.start == before.end and after.end - after.start == step
+        assert after.start == before.end and after.end - after.start == step, parts
     assert parts[-1].end >= now + partitions.AHEAD
 
 
@@ -115,6 +119,11 @@ def test_enable_keeps_every_row_and_id_and_makes_partitions_ahead(pg):
     with engine_of(pg).connect() as conn:
         assert partitions.is_partitioned(conn)
         assert schema.differences(conn, Base.metadata) == []  # the known variant
+        assert sa.inspect(conn).get_foreign_keys("clawhooks_attempt") == []
+        assert sa.inspect(conn).get_foreign_keys(partitions.HISTORY) == []
+        # A model change is still named on a partitioned install.
+        assert "add_column: clawhooks_webhook.rate_per_minute" in schema.differences(
+            conn, MetaData_with_changes())
     assert cli(pg, "db", "check").exit_code == 0
 
     again = cli(pg, "partition", "enable")
@@ -159,10 +168,13 @@ def test_prune_drops_old_partitions_deletes_the_rest_and_rollups_agree_with_a_re
     [pending] = fill(pg, hook.id, [now - dt.timedelta(days=7.5)],
                      status=DeliveryStatus.PENDING)
     kept = fill(pg, hook.id, [now - dt.timedelta(days=d) for d in (4.5, 2, 0.01)])
+    # An old event whose attempt came later, after the cutoff: deleted with it.
+    late_at = now - dt.timedelta(days=4.8)
+    late = fill(pg, hook.id, [now - dt.timedelta(days=6)], later=dt.timedelta(days=1.2))
     with engine.begin() as conn:
         rollups.rebuild(conn)
     counted = rollup_rows(engine)
-    assert len(counted) == 7  # an hour each
+    assert len(counted) == 8  # an hour each
     cutoff = now - dt.timedelta(days=5)
     expected = [p.name for p in found(pg) if p.end <= cutoff]
     assert partitions.HISTORY in expected and len(expected) >= 5
@@ -172,9 +184,9 @@ def test_prune_drops_old_partitions_deletes_the_rest_and_rollups_agree_with_a_re
     assert result.exit_code == 0, result.output
     assert f"Dropped {len(expected)} attempt partitions older than 5d: " \
            f"{', '.join(expected)}." in result.output
-    assert "Deleted 3 events older than 5d." in result.output
+    assert "Deleted 4 events older than 5d." in result.output
     assert [row.id for row in attempt_rows(pg)] == kept
-    assert not set(old + [pending]) & {row.id for row in attempt_rows(pg)}
+    assert not set(old + [pending] + late) & {row.id for row in attempt_rows(pg)}
     with engine.connect() as conn:  # the pending delivery keeps its event, not attempts
         assert conn.scalar(sa.select(sa.func.count()).select_from(event_table)) == 4
         assert conn.scalar(sa.select(delivery_table.c.status).where(
@@ -183,10 +195,10 @@ def test_prune_drops_old_partitions_deletes_the_rest_and_rollups_agree_with_a_re
     assert parts[0].start is not None and parts[0].start > cutoff - dt.timedelta(days=1)
     assert not {p.name for p in parts} & set(expected)
     # The roll-ups of pruned hours stay; those of hours whose attempts are all still
-    # there agree with a recount of them.
+    # there (after the late one's) agree with a recount of them.
     assert rollup_rows(engine) == counted
     with engine.begin() as conn:
-        rollups.rebuild(conn, since=rollups.hour_of(cutoff) + dt.timedelta(hours=1))
+        rollups.rebuild(conn, since=rollups.hour_of(late_at) + dt.timedelta(hours=1))
     assert rollup_rows(engine) == counted
 
 
@@ -258,7 +270,7 @@ def test_later_revisions_apply_to_a_partitioned_install(postgres_schema_url):
 
 def test_enable_changes_nothing_when_the_table_stays_locked(pg, monkeypatch):
     monkeypatch.setattr(partitions, "ENABLE_LOCK_TIMEOUT", "100ms")
-    monkeypatch.setattr(partitions, "ENABLE_TRIES", 2)
+    monkeypatch.setattr(partitions, "ENABLE_TRIES", 1)
     engine = engine_of(pg)
     with engine.connect() as reader:  # a long transaction that read the attempts
         reader.execute(sa.select(sa.func.count()).select_from(attempt_table))
@@ -285,3 +297,29 @@ def test_a_worker_drops_the_check_an_enable_killed_half_way_left(pg, receiver):
     assert delivery.status == DeliveryStatus.SUCCESS
     with engine_of(pg).connect() as conn:
         assert sa.inspect(conn).get_check_constraints("clawhooks_attempt") == []
+
+
+def test_partitions_detached_but_not_dropped_are_dropped_or_attached_again(pg):
+    now = utcnow()
+    engine = engine_of(pg)
+    partitions.enable(engine, "day", now=now - dt.timedelta(days=3))
+    hook = pg.add_webhook("https://hooks.example/in")
+    fill(pg, hook.id, [now - dt.timedelta(days=2.5), now - dt.timedelta(hours=1)])
+    old, future = found(pg)[1], found(pg)[-3]
+    [current] = [p for p in found(pg)
+                 if p.start and p.start <= now - dt.timedelta(hours=1) < p.end]
+    with engine.begin() as conn:  # as if DROP TABLE had failed after the detach
+        for partition in (old, current, future):
+            conn.exec_driver_sql(f"ALTER TABLE clawhooks_attempt DETACH PARTITION "
+                                 f"{partition.name}")
+
+    dropped = partitions.drop_older(engine, now - dt.timedelta(days=1))
+
+    # Old or empty ones go, not the one with new rows.
+    assert dropped == [partitions.HISTORY, old.name, future.name]
+    # The gaps from now on are partitions again (as the workers make them): the one
+    # holding rows is attached back with them.
+    created = partitions.create_ahead(engine)
+    assert created[:2] == [current.name, future.name]  # then the days up to 14 ahead
+    assert_contiguous_and_ahead(found(pg), dt.timedelta(days=1), now, history=False)
+    assert len(attempt_rows(pg)) == 1
