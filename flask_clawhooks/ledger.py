@@ -18,7 +18,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import DateTime, TextClause, bindparam, or_, select, text, update
@@ -26,6 +26,7 @@ from sqlalchemy import DateTime, TextClause, bindparam, or_, select, text, updat
 from . import custom_headers, disclosure, rollups
 from .config import Settings
 from .control import Candidate, Screen
+from .encryption import Cipher
 from .ids import new_id
 from .models import (
     AnySession,
@@ -40,7 +41,7 @@ from .models import (
     webhook_table,
 )
 from .outcome import decide
-from .signing import signer
+from .signing import Signer, signer
 from .state import get_state
 from .timeutil import utcnow
 from .transport import HttpResult
@@ -139,11 +140,9 @@ def _statement(sql: str) -> TextClause:
     return text(sql).bindparams(*typed)
 
 
-_CLAIMED_COLUMNS = """
-    d.id, d.attempt_count, w.id, w.owner, w.url, w.secret,
-    CASE WHEN w.previous_secret_expires_at > :now THEN w.previous_secret END,
-    w.enabled, e.id, e.type, e.body, w.custom_headers,
-    w.ordering, w.max_per_second, w.max_in_flight"""
+# What a claim reads per delivery; what it reads of their webhooks (_WEBHOOKS) comes
+# once per webhook, not with every row.
+_CLAIMED_COLUMNS = "d.id, d.attempt_count, d.webhook_id, e.id, e.type, e.body"
 # Pending, due and not leased. An expired lease is released only by interrupt_expired
 # (the sweeper), which closes its "sending" attempt first; taking it over here would
 # leave that attempt "sending" for ever.
@@ -166,8 +165,7 @@ d AS (
     WHERE ctid = ANY(ARRAY(SELECT ctid FROM todo WHERE {_CLAIMABLE}))
     RETURNING id, attempt_count, webhook_id, event_id)
 SELECT {_CLAIMED_COLUMNS}
-FROM d JOIN clawhooks_webhook AS w ON w.id = d.webhook_id
-JOIN clawhooks_event AS e ON e.id = d.event_id""")
+FROM d JOIN clawhooks_event AS e ON e.id = d.event_id""")
 # The unary + keeps SQLite from walking the (status, next_attempt_at) index through every
 # pending delivery: the rows are found by primary key.
 _LEASE_SQLITE = _statement(f"""
@@ -176,9 +174,50 @@ WHERE id IN (SELECT value FROM json_each(:ids))
   AND {_CLAIMABLE.replace("status =", "+status =", 1)}""")
 _LEASED_SQLITE = _statement(f"""
 SELECT {_CLAIMED_COLUMNS}
-FROM clawhooks_delivery AS d JOIN clawhooks_webhook AS w ON w.id = d.webhook_id
-JOIN clawhooks_event AS e ON e.id = d.event_id
+FROM clawhooks_delivery AS d JOIN clawhooks_event AS e ON e.id = d.event_id
 WHERE d.id IN (SELECT value FROM json_each(:ids)) AND d.lease_token = :token""")
+_WEBHOOKS = _statement("""
+SELECT id, owner, url, secret,
+       CASE WHEN previous_secret_expires_at > :now THEN previous_secret END,
+       enabled, custom_headers, ordering, max_per_second, max_in_flight
+FROM clawhooks_webhook WHERE id IN :webhook_ids""").bindparams(
+    bindparam("webhook_ids", expanding=True))
+
+
+@dataclass(slots=True)
+class _Sending:
+    """What the claimed deliveries of one webhook share, worked out once per claim."""
+
+    owner: str
+    url: str
+    enabled: bool
+    fifo: bool
+    control: Candidate | None
+    #: As stored: encrypted at rest (read with plain SQL), opened by :meth:`open`.
+    sealed: tuple[str, str | None, Any]
+    signer: Signer | None = None
+    #: The custom headers, secret values opened; None without any.
+    custom: list[dict[str, Any]] | None = None
+
+    @classmethod
+    def from_row(cls, row: Any) -> _Sending:
+        (webhook_id, owner, url, secret, previous, enabled, custom, ordering, per_second,
+         in_flight) = row
+        control = Candidate("", webhook_id, ordering, per_second, in_flight)
+        return cls(owner, url, bool(enabled), ordering == Ordering.FIFO,
+                   control if control.controlled else None, (secret, previous, custom))
+
+    def open(self, cipher: Cipher) -> Signer:
+        """Open the secrets, on the first delivery sent (of a disabled webhook, none)."""
+        if self.signer is None:
+            secret, previous, custom = self.sealed
+            secret = cipher.open(secret)
+            self.signer = signer((secret, cipher.open(previous)) if previous else (secret,))
+            if isinstance(custom, str):  # JSON: parsed by psycopg, text from SQLite
+                custom = None if custom == "null" else json.loads(custom)
+            self.custom = cipher.open_headers(custom) if custom else None
+        return self.signer
+
 
 @dataclass(frozen=True)
 class _BatchWrite:
@@ -408,40 +447,41 @@ def claim(
         conn.execute(_LEASE_SQLITE, params)
         rows = conn.execute(_LEASED_SQLITE, params).all()
 
+    webhook_ids = sorted({row[2] for row in rows})
+    webhooks = {row[0]: _Sending.from_row(row) for row in conn.execute(
+        _WEBHOOKS, {"now": now, "webhook_ids": webhook_ids})} if webhook_ids else {}
+
     if screen is not None:
-        held = screen(conn, [Candidate(row[0], row[2], row[12], row[13], row[14])
-                             for row in rows if row[7]], now)
-        rows = [row for row in rows if row[0] not in held]
+        controlled = [replace(control, delivery_id=row[0]) for row in rows
+                      if (control := webhooks[row[2]].control) is not None
+                      and webhooks[row[2]].enabled]
+        if controlled:
+            held = screen(conn, controlled, now)
+            rows = [row for row in rows if row[0] not in held]
 
     works: list[Work] = []
     disabled: list[str] = []
     expired: list[str] = []  # retried after the payload expired (pruning.expire_payloads)
     timestamp = int(time.time())
+    pace = screen.pace if screen is not None else {}
     cipher = get_state().cipher
-    for (delivery_id, count, webhook_id, owner, url, secret, previous, enabled, event_id,
-         event_type, body, custom, ordering, _per_second, _in_flight) in rows:
-        if not enabled:
+    for delivery_id, count, webhook_id, event_id, event_type, body in rows:
+        webhook = webhooks[webhook_id]
+        if not webhook.enabled:
             disabled.append(delivery_id)
             continue
         if body is None:
             expired.append(delivery_id)
             continue
-        # Read with plain SQL: the secrets come as stored (encrypted at rest).
-        secret = cipher.open(secret)
-        previous = cipher.open(previous) if previous else previous
         work = Work(
-            delivery_id, new_id("att"), count, token, webhook_id, owner, url, event_id,
-            event_type, body,
-            signer((secret, previous) if previous else (secret,)).headers(
-                body, event_id, event_type, delivery_id, timestamp),
+            delivery_id, new_id("att"), count, token, webhook_id, webhook.owner, webhook.url,
+            event_id, event_type, body,
+            webhook.open(cipher).headers(body, event_id, event_type, delivery_id, timestamp),
+            fifo=webhook.fifo, paced=delivery_id in pace,
         )
-        if isinstance(custom, str):  # JSON: parsed by psycopg, text ("null" too) from SQLite
-            custom = None if custom == "null" else json.loads(custom)
-        if custom:
+        if webhook.custom:
             work.headers, work.log_headers, work.secret_values = custom_headers.apply(
-                work.headers, cipher.open_headers(custom) or ())
-        work.fifo = ordering == Ordering.FIFO
-        work.paced = screen is not None and delivery_id in screen.pace
+                work.headers, webhook.custom)
         works.append(work)
     _fail_unsent(conn, disabled, "webhook was disabled before this delivery was sent", now)
     _fail_unsent(conn, expired, "the event's payload expired before this delivery was sent",
