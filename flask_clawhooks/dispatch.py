@@ -314,11 +314,15 @@ def log_outcomes(batch: Sequence[Outcome], follow: ledger.Followups) -> None:
     destination guard, failed for good, or failed with a retry scheduled), with the
     webhook and the reason; DEBUG for a success, so a busy worker's log shows trouble."""
     retries = dict(follow.retries)
+    debug = log.isEnabledFor(logging.DEBUG)
     for outcome in batch:
         work, result = outcome.work, outcome.result
+        success = classify(result) is Verdict.SUCCESS
+        if success and not debug:
+            continue
         where = (f"Delivery {work.delivery_id} of {work.event_type} to webhook "
                  f"{work.webhook_id}, attempt {work.attempt_number}")
-        if classify(result) is Verdict.SUCCESS:
+        if success:
             log.debug("%s: succeeded (HTTP %s in %d ms)", where, result.status,
                       result.elapsed_ms)
             continue
