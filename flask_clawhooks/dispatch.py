@@ -118,10 +118,13 @@ class Dispatcher:
         claimed = 0
         concurrency = self._settings.concurrency
         while remaining:
-            # Claim a full round at a time (a claim is a database round trip or two,
-            # too many to pay per delivery), while the previous round is still sending.
-            taken = self._slots.take(min(len(remaining), concurrency),
-                                     min(len(remaining), 2 * concurrency))
+            # Claim many at a time (a claim is a database round trip or two, too many
+            # to pay per delivery) but at most a round, so the first POSTs go out after
+            # one round's claim, not two; and ahead: once half a round's slots are free,
+            # while the sender still has half a round waiting, so that the slots freed
+            # during a claim find work instead of waiting for it.
+            taken = self._slots.take(min(len(remaining), max(1, concurrency // 2)),
+                                     min(len(remaining), concurrency))
             batch, remaining = remaining[:taken], remaining[taken:]
             screen = control.Screen(self._schedule)
             try:
@@ -311,11 +314,15 @@ def log_outcomes(batch: Sequence[Outcome], follow: ledger.Followups) -> None:
     destination guard, failed for good, or failed with a retry scheduled), with the
     webhook and the reason; DEBUG for a success, so a busy worker's log shows trouble."""
     retries = dict(follow.retries)
+    debug = log.isEnabledFor(logging.DEBUG)
     for outcome in batch:
         work, result = outcome.work, outcome.result
+        success = classify(result) is Verdict.SUCCESS
+        if success and not debug:
+            continue
         where = (f"Delivery {work.delivery_id} of {work.event_type} to webhook "
                  f"{work.webhook_id}, attempt {work.attempt_number}")
-        if classify(result) is Verdict.SUCCESS:
+        if success:
             log.debug("%s: succeeded (HTTP %s in %d ms)", where, result.status,
                       result.elapsed_ms)
             continue

@@ -255,6 +255,10 @@ def _attempt_labels(result: HttpResult, attempt_number: int,
     return "failed", status_class
 
 
+#: Naive, as attempt times are: a difference is cheaper than an aware ``timestamp()``.
+_EPOCH = dt.datetime(1970, 1, 1)
+
+
 def observe_recorded(outcomes: Sequence[Outcome], retry_delays: Sequence[float]) -> None:
     """The recorder committed ``outcomes``: count them, their durations and lags.
 
@@ -275,7 +279,7 @@ def observe_recorded(outcomes: Sequence[Outcome], retry_delays: Sequence[float])
                 created = id_seconds(work.delivery_id)
             except ValueError:
                 continue
-            started = outcome.started_at.replace(tzinfo=dt.UTC).timestamp()
+            started = (outcome.started_at - _EPOCH).total_seconds()
             lags.append(max(started - created, 0.0))
     for labels, count in counts.items():
         metrics.attempt_child(labels).inc(count)

@@ -99,6 +99,10 @@ def test_claims_and_records_find_deliveries_by_primary_key_in_a_large_table(host
                 {**{k: str(v) for k, v in params.items()}, "ids": "[]"}))
             assert "ix_clawhooks_delivery_due" not in plan, plan
             assert re.search(r"SEARCH clawhooks_delivery USING INDEX \w+_1 \(id=\?\)", plan)
+            for write in ledger._RECORD.sqlite:
+                plan = "\n".join(row[3] for row in conn.exec_driver_sql(
+                    "EXPLAIN QUERY PLAN " + write, dict.fromkeys(re.findall(r":(\w+)", write))))
+                assert re.search(r"SEARCH clawhooks_\w+ USING INDEX \w+_1 \(id=\?\)", plan), plan
             return
         # 20 000 pending deliveries: a plan that scans them would cost every claim dearly.
         conn.execute(sa.text(
@@ -113,10 +117,11 @@ def test_claims_and_records_find_deliveries_by_primary_key_in_a_large_table(host
             {"webhook": webhook.id, "due": now - dt.timedelta(minutes=1)})
         conn.execute(sa.text("ANALYZE"))
         ids = [f"del_{n}" for n in range(1, 501)]  # a full round
-        rows = json.dumps([{"id": i, "lease_token": "t"} for i in ids])
+        rows = json.dumps([{"id": i, "lease_token": "t", "attempt_id": "att_" + i[4:]}
+                           for i in ids])
         claim, record = (
             _plan(conn, ledger._CLAIM_POSTGRES, {**params, "ids": ids}),
-            _plan(conn, ledger._RECORD_DELIVERIES[True], {"rows": rows}),
+            _plan(conn, ledger._RECORD.postgres, {"rows": rows}),
         )
         host.db.session.rollback()
     # The leases find their rows by address, the records by primary key; neither walks
