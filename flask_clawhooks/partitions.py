@@ -8,8 +8,9 @@ response headers). Partitioned, retention drops whole days (or weeks) of them wi
 **On the id, not on** ``created_at``. Ids sort by the time they were made
 (:mod:`flask_clawhooks.ids`), so the partitions are ranges of the primary key between
 the first ids of two instants (:func:`~flask_clawhooks.ids.first_id_at`). The primary key
-stays ``id`` and every query, foreign key and model stays what it is; a key on
-``created_at`` would have to join the primary key, and with it every lookup by id.
+stays ``id`` and every query and model stays what it is; a key on ``created_at`` would
+have to join the primary key, and with it every lookup by id. The one thing given up is
+the attempts' foreign key to deliveries (:data:`FOREIGN_KEY`).
 
 **Only attempts.** Events and deliveries are written by the host's own requests
 (``emit()``), attempts only by workers (:func:`flask_clawhooks.ledger.claim`). Every

@@ -323,3 +323,13 @@ def test_partitions_detached_but_not_dropped_are_dropped_or_attached_again(pg):
     assert created[:2] == [current.name, future.name]  # then the days up to 14 ahead
     assert_contiguous_and_ahead(found(pg), dt.timedelta(days=1), now, history=False)
     assert len(attempt_rows(pg)) == 1
+
+
+def test_one_worker_an_hour_makes_the_partitions_ahead(pg):
+    partitions.enable(engine_of(pg), "day", ahead=dt.timedelta(days=2))
+
+    first = partitions.run_due_maintenance(pg.app)
+    again = partitions.run_due_maintenance(pg.app)  # another worker, within the hour
+
+    assert first and again is None
+    assert_contiguous_and_ahead(found(pg), dt.timedelta(days=1), utcnow())
