@@ -119,12 +119,11 @@ class Dispatcher:
         concurrency = self._settings.concurrency
         while remaining:
             # Claim many at a time (a claim is a database round trip or two, too many
-            # to pay per delivery) but at most a round, so the first POSTs go out after
-            # one round's claim, not two; and ahead: once half a round's slots are free,
-            # while the sender still has half a round waiting, so that the slots freed
-            # during a claim find work instead of waiting for it.
+            # to pay per delivery), and ahead: once half a round's slots are free, while
+            # the sender still has half a round waiting, so that the slots freed during
+            # a claim find work instead of waiting for it.
             taken = self._slots.take(min(len(remaining), max(1, concurrency // 2)),
-                                     min(len(remaining), concurrency))
+                                     min(len(remaining), 2 * concurrency))
             batch, remaining = remaining[:taken], remaining[taken:]
             screen = control.Screen(self._schedule)
             try:
