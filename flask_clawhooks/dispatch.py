@@ -40,18 +40,25 @@ class _Slots:
     """A counting semaphore whose holders take many slots at once."""
 
     def __init__(self, count: int) -> None:
+        self._count = count
         self._free = count
         self._wanted = 0
         self._cond = threading.Condition()
 
     def take(self, least: int, most: int) -> int:
-        """Wait until ``least`` are free, then take up to ``most``; return how many."""
+        """Wait until ``least`` are free, then take up to ``most`` but no more than are
+        held already (at least ``least``); return how many.
+
+        Taking no more than are held makes the first claims after a pause small, so their
+        POSTs go out sooner; they double from one claim to the next while work keeps
+        coming.
+        """
         with self._cond:
             while self._free < least:
                 self._wanted = least
                 self._cond.wait()
             self._wanted = 0
-            taken = min(most, self._free)
+            taken = min(most, self._free, max(least, self._count - self._free))
             self._free -= taken
             return taken
 
@@ -119,12 +126,11 @@ class Dispatcher:
         concurrency = self._settings.concurrency
         while remaining:
             # Claim many at a time (a claim is a database round trip or two, too many
-            # to pay per delivery) but at most a round, so the first POSTs go out after
-            # one round's claim, not two; and ahead: once half a round's slots are free,
-            # while the sender still has half a round waiting, so that the slots freed
-            # during a claim find work instead of waiting for it.
+            # to pay per delivery), and ahead: once half a round's slots are free, while
+            # the sender still has half a round waiting, so that the slots freed during
+            # a claim find work instead of waiting for it.
             taken = self._slots.take(min(len(remaining), max(1, concurrency // 2)),
-                                     min(len(remaining), concurrency))
+                                     min(len(remaining), 2 * concurrency))
             batch, remaining = remaining[:taken], remaining[taken:]
             screen = control.Screen(self._schedule)
             try:
