@@ -138,17 +138,17 @@ class SchemaStatus:
 # -- Alembic's pieces --------------------------------------------------------------------
 
 
-@functools.cache
 def _revision_files() -> list[str]:
     return sorted(path.name[:4] for path in (HERE / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))
 
 
 #: The newest revision, read off the file names in ``versions/`` (``NNNN_message.py``,
-#: each file's ``revision`` is its number; tests/upgrade/test_revisions.py holds them to
+#: each file's ``revision`` is its number; tests/upgrade/test_agreement.py holds them to
 #: it, and to Alembic's own :func:`head`).
 HEAD = _revision_files()[-1]
 
 
+@functools.cache
 def script_directory() -> ScriptDirectory:
     """The revisions shipped in the package (read once per process)."""
     from alembic.script import ScriptDirectory
