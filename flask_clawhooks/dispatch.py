@@ -23,8 +23,20 @@ from concurrent.futures import ThreadPoolExecutor
 
 import redis
 from flask import Flask
+from sqlalchemy.exc import IntegrityError
 
-from . import control, disclosure, ledger, metrics, notify, ordering, signals, throttle, transport
+from . import (
+    control,
+    disclosure,
+    ledger,
+    metrics,
+    notify,
+    ordering,
+    partitions,
+    signals,
+    throttle,
+    transport,
+)
 from .enqueue import enqueue_at, push_ready, whole_second_after
 from .fairness import DEFER_SECONDS, Fairness
 from .ledger import Outcome, Work
@@ -132,10 +144,8 @@ class Dispatcher:
             taken = self._slots.take(min(len(remaining), max(1, concurrency // 2)),
                                      min(len(remaining), 2 * concurrency))
             batch, remaining = remaining[:taken], remaining[taken:]
-            screen = control.Screen(self._schedule)
             try:
-                works, deferred = ledger.claim(self._state.db.session, batch, self._settings,
-                                               self._fairness.admitter(), screen)
+                screen, works, deferred = self._claim(batch)
             except BaseException:
                 self._slots.give(taken)
                 raise
@@ -158,6 +168,32 @@ class Dispatcher:
         if wait if wait is not None else not self._state.worker_mode:
             self.drain()
         return claimed
+
+    def _claim(self, batch: list[str]) -> tuple[control.Screen, list[Work], list[str]]:
+        """:func:`ledger.claim <flask_clawhooks.ledger.claim>`, with the screen of
+        delivery control it used.
+
+        On a partitioned install (:mod:`flask_clawhooks.partitions`) where no worker ran
+        for longer than the partitions reach ahead, a test send from the web process
+        finds no partition for its attempt: the partitions are then made, and the claim
+        made again.
+        """
+        try:
+            return self._claim_once(batch)
+        except IntegrityError as exc:
+            self._state.db.session.rollback()
+            if not partitions.lacks_partition(exc):
+                raise
+        log.warning("No attempt partition covers now (no worker made them ahead): "
+                    "making them")
+        partitions.create_ahead(self._state.db.engine)
+        return self._claim_once(batch)
+
+    def _claim_once(self, batch: list[str]) -> tuple[control.Screen, list[Work], list[str]]:
+        screen = control.Screen(self._schedule)
+        works, deferred = ledger.claim(self._state.db.session, batch, self._settings,
+                                       self._fairness.admitter(), screen)
+        return screen, works, deferred
 
     def _submit(self, work: Work) -> None:
         self._sender.submit([(work.url, work.body, work.headers, work)])

@@ -15,9 +15,10 @@ the attempts' foreign key to deliveries (:data:`FOREIGN_KEY`).
 **Only attempts.** Events and deliveries are written by the host's own requests
 (``emit()``), attempts only by workers (:func:`flask_clawhooks.ledger.claim`). Every
 worker creates the partitions ahead (:data:`AHEAD`) when it starts, before it claims
-anything, and one worker an hour after that (:func:`run_due_maintenance`): an attempt
-can therefore never lack a partition, even after the workers were down for longer than
-the window, and there is no DEFAULT partition (one would block ``DETACH … CONCURRENTLY``
+anything, and one worker an hour after that (:func:`run_due_maintenance`); a claim that
+finds no partition for its attempts anyway (a test send from the web process after no
+worker ran for longer than the window) makes them and claims again. An attempt can
+therefore never lack a partition, and there is no DEFAULT partition (one would block ``DETACH … CONCURRENTLY``
 and, holding rows, the creation of later partitions). Partitioned events or deliveries
 would make the host's ``emit()`` depend on a worker having run lately; they keep being
 pruned in batches (:mod:`flask_clawhooks.pruning`), with their attempts already gone.
@@ -42,7 +43,7 @@ from dataclasses import dataclass
 
 from flask import Flask
 from sqlalchemy import Connection, Engine, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from .errors import ClawHooksError
 from .ids import first_id_at, id_seconds
@@ -140,6 +141,12 @@ WHERE i.inhparent = to_regclass(:table)"""), {"table": ATTEMPTS}).all()
         found.append(Partition(name, start, _moment(match[2].strip("'")),
                                None if tuples < 0 else int(tuples), bool(detaching)))
     return sorted(found, key=lambda p: p.end)
+
+
+def lacks_partition(error: DBAPIError) -> bool:
+    """Whether ``error`` is PostgreSQL refusing an attempt no partition covers."""
+    return (getattr(error.orig, "sqlstate", None) == "23514"
+            and f'no partition of relation "{ATTEMPTS}"' in str(error.orig))
 
 
 def interval_of(found: list[Partition]) -> dt.timedelta:

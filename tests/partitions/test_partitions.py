@@ -333,3 +333,24 @@ def test_one_worker_an_hour_makes_the_partitions_ahead(pg):
 
     assert first and again is None
     assert_contiguous_and_ahead(found(pg), dt.timedelta(days=1), utcnow())
+
+
+def test_a_test_send_makes_the_partitions_no_worker_made(pg, receiver):
+    """No worker ran for longer than the partitions reach ahead: the web process's test
+    send (it claims and records its attempt itself) makes them instead of failing."""
+    partitions.enable(engine_of(pg), "day", now=utcnow() - dt.timedelta(days=20),
+                      ahead=dt.timedelta(days=1))
+    assert found(pg)[-1].end < utcnow() - dt.timedelta(days=15)
+    webhook = pg.add_webhook(receiver.url)
+
+    with pg.app.app_context():
+        delivery = pg.clawhooks.send_test(webhook)
+        status, attempts = delivery.status, [a.outcome for a in delivery.attempts]
+
+    assert status == DeliveryStatus.SUCCESS and attempts == ["success"]
+    assert len(receiver.requests) == 1
+    # From today on, as a worker would have made them (the days between hold nothing).
+    today = partitions.interval_start(utcnow(), dt.timedelta(days=1))
+    made = [p for p in found(pg) if p.start is not None and p.start >= today]
+    assert made[0].start == today
+    assert_contiguous_and_ahead(made, dt.timedelta(days=1), utcnow(), history=False)
