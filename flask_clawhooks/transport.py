@@ -9,9 +9,10 @@ time per keep-alive connection, kept per destination between deliveries, and
 * it resolves the host itself and checks every address against the
   :class:`~flask_clawhooks.destinations.DestinationPolicy` before connecting to exactly
   the address it checked, so DNS rebinding cannot slip in between check and connect;
-* one deadline per attempt, a timer on the loop, covers resolving, connecting, TLS,
-  sending and the whole answer: a receiver that trickles its headers or body
-  (slowloris) is cut off at ``CLAWHOOKS_TIMEOUT``;
+* one deadline per attempt covers resolving, connecting, TLS, sending and the whole
+  answer: a receiver that trickles its headers or body (slowloris) is cut off at
+  ``CLAWHOOKS_TIMEOUT`` (at most :data:`_DEADLINE_TICK` later: the attempts whose
+  deadlines fall in one tick share one timer on the loop);
 * redirects are never followed; response headers are capped in size and number, and
   the body is read only up to the excerpt kept for the log, plus up to
   :data:`_DRAIN_LIMIT` bytes to keep the connection for the next request.
@@ -22,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import datetime as dt
+import math
 import re
 import socket
 import ssl
@@ -51,6 +53,10 @@ _OPENING_PER_DESTINATION = 8
 #: Connections open to one destination at most, by default
 #: (``CLAWHOOKS_CONNECTIONS_PER_DESTINATION``); requests beyond wait for a free one.
 CONNECTIONS_PER_DESTINATION = 256
+#: Deadlines are rounded up to a multiple of this many seconds, and the attempts whose
+#: deadlines fall in one such tick share a timer: a timer per attempt meant a push and a
+#: cancel per attempt on the loop's heap of timers, whose order is Python comparisons.
+_DEADLINE_TICK = 0.05
 #: Seconds an unused keep-alive connection is kept.
 _IDLE_SECONDS = 60.0
 #: What may not appear in a request header's name or value (it would split the request).
@@ -120,7 +126,7 @@ def _target(url: str) -> _Target:
 class _Job(Generic[Context]):
     """One POST on its way: the request bytes, its deadline and where it stands."""
 
-    __slots__ = ("target", "data", "context", "pool", "started", "started_at", "timer",
+    __slots__ = ("target", "data", "context", "pool", "started", "started_at", "tick",
                  "conn", "task", "finished")
 
     def __init__(self, target: _Target, data: bytes, context: Context, partition: str) -> None:
@@ -130,7 +136,8 @@ class _Job(Generic[Context]):
         self.pool: _PoolKey = (partition, *target.key)
         self.started = 0.0
         self.started_at: dt.datetime | None = None
-        self.timer: asyncio.TimerHandle | None = None
+        #: The deadline's tick (see :data:`_DEADLINE_TICK`) once started.
+        self.tick: int | None = None
         self.conn: _Connection | None = None
         self.task: asyncio.Task[None] | None = None
         self.finished = False
@@ -400,6 +407,8 @@ class Sender(Generic[Context]):
         self._opening: dict[_Destination, int] = {}
         self._queued: dict[_Destination, collections.deque[_Job[Context]]] = {}
         self._reaper: asyncio.TimerHandle | None = None
+        #: The started, unfinished requests by the tick of their deadline, in order.
+        self._deadlines: dict[int, dict[_Job[Context], None]] = {}
         self._loop = asyncio.new_event_loop()
         self._closing = False
         self._thread = threading.Thread(target=self._run, name="clawhooks-sender",
@@ -483,7 +492,12 @@ class Sender(Generic[Context]):
         self._active += 1
         job.started = loop.time()
         job.started_at = utcnow()
-        job.timer = loop.call_at(job.started + self._timeout, self._expire, job)
+        job.tick = tick = math.ceil((job.started + self._timeout) / _DEADLINE_TICK)
+        due = self._deadlines.get(tick)
+        if due is None:
+            due = self._deadlines[tick] = {}
+            loop.call_at(tick * _DEADLINE_TICK, self._expire_tick, tick)
+        due[job] = None
         destination = job.target.key
         if not self._queued.get(destination):
             conn = self._take_idle(job.pool)
@@ -567,8 +581,11 @@ class Sender(Generic[Context]):
             if not self._closing:
                 self._loop.call_soon(self._admit, destination)
 
+    def _expire_tick(self, tick: int) -> None:
+        for job in self._deadlines.pop(tick, ()):
+            self._expire(job)
+
     def _expire(self, job: _Job[Context]) -> None:
-        job.timer = None
         if job.finished:
             return
         conn, status = job.conn, None
@@ -593,9 +610,10 @@ class Sender(Generic[Context]):
         if job.finished:
             return
         job.finished = True
-        if job.timer is not None:
-            job.timer.cancel()
-            job.timer = None
+        if job.tick is not None:
+            due = self._deadlines.get(job.tick)
+            if due is not None:
+                due.pop(job, None)
         self._active -= 1
         loop = self._loop
         elapsed_ms = int((loop.time() - job.started) * 1000)
