@@ -13,15 +13,16 @@ have to join the primary key, and with it every lookup by id. The one thing give
 the attempts' foreign key to deliveries (:data:`FOREIGN_KEY`).
 
 **Only attempts.** Events and deliveries are written by the host's own requests
-(``emit()``), attempts only by workers (:func:`flask_clawhooks.ledger.claim`). Every
-worker creates the partitions ahead (:data:`AHEAD`) when it starts, before it claims
-anything, and one worker an hour after that (:func:`run_due_maintenance`); a claim that
-finds no partition for its attempts anyway (a test send from the web process after no
-worker ran for longer than the window) makes them and claims again. An attempt can
-therefore never lack a partition, and there is no DEFAULT partition (one would block ``DETACH … CONCURRENTLY``
-and, holding rows, the creation of later partitions). Partitioned events or deliveries
-would make the host's ``emit()`` depend on a worker having run lately; they keep being
-pruned in batches (:mod:`flask_clawhooks.pruning`), with their attempts already gone.
+(``emit()``), attempts only by claims (:func:`flask_clawhooks.ledger.claim`): in workers,
+and in the web process for a test send. Every worker creates the partitions ahead
+(:data:`AHEAD`) when it starts, before it claims anything, and one worker an hour after
+that (:func:`run_due_maintenance`); a claim that finds no partition for its attempts
+anyway (a test send after no worker ran for longer than the window) makes them and claims
+again. An attempt can therefore never lack a partition, and there is no DEFAULT
+partition (one would block ``DETACH … CONCURRENTLY`` and, holding rows, the creation of
+later partitions). Partitioned events or deliveries would make the host's ``emit()``
+depend on a worker having run lately; they keep being pruned in batches
+(:mod:`flask_clawhooks.pruning`), with their attempts already gone.
 
 **Enabling keeps the table.** :func:`enable` does not copy rows: the existing table
 becomes the partition of everything before the next interval's start (``…_history``),
