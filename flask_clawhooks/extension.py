@@ -374,6 +374,21 @@ class ClawHooks:
         session.refresh(delivery)
         return delivery
 
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until the deliveries this process committed so far are queued in Redis.
+
+        After the commit, their ids are pushed to Redis from a thread of the process, so
+        that the request does not wait for Redis (:mod:`flask_clawhooks.handoff`); a
+        process that exits pushes them first. Tests and scripts that look at the queue,
+        or start another worker right away, call this first (a worker run in the same
+        process does it itself).
+
+        :returns: False if ``timeout`` seconds passed first.
+
+        .. versionadded:: 0.3.0
+        """
+        return self.state().handoff.flush(timeout)
+
     def redeliver_now(self, delivery_ids: list[str]) -> int:
         """Send these deliveries from this process now, waiting for their outcomes.
 

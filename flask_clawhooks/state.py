@@ -25,6 +25,7 @@ from .config import Settings
 from .encryption import Cipher
 from .enqueue import push_ready
 from .errors import NotInitialized
+from .handoff import Handoff
 from .ratelimit import InFlightLimiter, LocalLimiter
 from .redisclient import CircuitBreaker, connect
 
@@ -95,6 +96,8 @@ class State:
         self.cipher = Cipher(settings.encryption_keys)
         #: Counts API requests while Redis cannot (see :mod:`.ratelimit`).
         self.local_rate_limit = LocalLimiter()
+        #: Pushes the ids of new deliveries to Redis off the request (see :meth:`enqueue`).
+        self.handoff = Handoff(self.push)
 
     @property
     def redis(self) -> Redis:
@@ -164,7 +167,14 @@ class State:
         return loader(owner) if loader is not None else None
 
     def enqueue(self, delivery_ids: list[str]) -> None:
-        """Queue deliveries after the commit that made them, from inside a request.
+        """Queue deliveries after the commit that made them, from inside a request: they
+        go to this process's :class:`~flask_clawhooks.handoff.Handoff`, which pushes
+        them from its own thread (:meth:`push`), so the request does not wait for Redis.
+        """
+        self.handoff.put(delivery_ids)
+
+    def push(self, delivery_ids: list[str]) -> None:
+        """Add ``delivery_ids`` to the ready list now (the hand-off's thread calls it).
 
         Uses the request client through the circuit breaker: while Redis is failing the
         ids are left to the sweeper, which finds them in the database.
@@ -177,7 +187,11 @@ class State:
             push_ready(self._queue(False), delivery_ids)
         except (redis.RedisError, OSError) as exc:
             self.breaker.failed(exc)
-            raise
+            # One line, not a traceback: an unreachable Redis is an outage to report,
+            # not a bug, and the sweeper makes up for it.
+            log.warning("Could not queue %d deliveries (%s); the sweeper will send them.",
+                        len(delivery_ids), exc)
+            return
         self.breaker.succeeded()
 
 

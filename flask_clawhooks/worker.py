@@ -215,6 +215,9 @@ def run_worker(
     :returns: whether any job was processed and how many failed.
     """
     state = get_state(app)
+    # What this process committed before (a script or a test that emits, then works)
+    # is in Redis before the worker looks there.
+    state.handoff.flush()
     state.worker_mode = True
     state.stopping = False
     prepare_process(app)

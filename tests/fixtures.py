@@ -174,6 +174,11 @@ class Host:
         state = get_state(self.app)
         state.settings = dataclasses.replace(state.settings, **changes)
 
+    def flush(self) -> None:
+        """Wait until the deliveries committed so far are queued in Redis."""
+        with self.app.app_context():
+            assert self.clawhooks.flush(10), "the hand-off to Redis took over 10 s"
+
     def work(self) -> None:
         """Run one burst of a real worker (scheduler included) and wait for its records."""
         run_worker(self.app, burst=True, logging_level="WARNING")

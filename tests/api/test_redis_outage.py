@@ -74,6 +74,7 @@ def test_api_calls_and_emitting_requests_answer_within_1_s_while_redis_hangs(
     api.create_webhook(receiver.url)
     assert web.post("/messages/0").status_code == 200  # Redis answers: queued at once
     assert own_redis.process is not None
+    host.flush()
     assert state.request_redis.llen(ready_key(state.queue)) == 1
 
     os.kill(own_redis.process.pid, signal.SIGSTOP)  # hung: connections accepted, no answer
@@ -101,6 +102,7 @@ def test_api_calls_and_emitting_requests_answer_within_1_s_while_redis_hangs(
     os.kill(own_redis.process.pid, signal.SIGCONT)
     time.sleep(COOLDOWN + 0.1)  # the breaker's cool-down: the next request probes Redis
     assert web.post("/messages/11").status_code == 200
+    host.flush()
     assert state.request_redis.llen(ready_key(state.queue)) == 2  # queued directly again
 
     deliveries = host.work_until_settled()  # its sweep finds the ten not queued
@@ -124,3 +126,24 @@ def test_a_redis_that_refuses_connections_costs_requests_nothing(outage_host, ow
     get_state(host.app).reset_redis()
     deliveries = host.work_until_settled()
     assert [d.status for d in deliveries] == [DeliveryStatus.SUCCESS] * 5
+
+
+def test_an_emitting_request_does_not_wait_for_a_hung_redis(outage_host, own_redis, receiver):
+    host = outage_host
+    web = host.app.test_client()
+    host.add_webhook(receiver.url)
+    assert web.post("/messages/0").status_code == 200
+    host.flush()  # the client is connected and the breaker closed
+    assert own_redis.process is not None
+
+    os.kill(own_redis.process.pid, signal.SIGSTOP)
+    took, response = timed(lambda: web.post("/messages/1"))
+    assert response.status_code == 200
+    # The push waits out the request timeout in the hand-off's thread, not here.
+    assert took < REQUEST_TIMEOUT * 0.8, took
+    host.flush()
+    os.kill(own_redis.process.pid, signal.SIGCONT)
+
+    deliveries = host.work_until_settled()
+    assert [d.status for d in deliveries] == [DeliveryStatus.SUCCESS] * 2
+    assert len({r.body for r in receiver.requests}) == 2

@@ -14,6 +14,7 @@ def _emit(host, count: int) -> None:
         for n in range(count):
             host.clawhooks.emit("message.received", {"n": n}, owner="acme")
         host.db.session.commit()
+    host.flush()
 
 
 def _ready_and_queued(host) -> tuple[int, int]:

@@ -53,8 +53,10 @@ def test_an_emit_in_a_failed_request_sends_nothing_and_a_committed_one_is_queued
 
     client = host.app.test_client()
     assert client.post("/messages/1").status_code == 400
+    host.flush()
     assert (ready_ids(host), queued_jobs(host)) == (0, 0)
     assert client.post("/messages/2").status_code == 200
+    host.flush()
     assert (ready_ids(host), queued_jobs(host)) == (1, 1)
 
     host.work_until_settled()
@@ -66,6 +68,7 @@ def test_redis_flushall_after_emit_is_recovered_by_the_sweep_command(host, recei
     host.add_webhook(receiver.url)
     for n in range(20):
         host.emit("message.received", {"n": n})
+    host.flush()
     assert (ready_ids(host), queued_jobs(host)) == (20, 1)  # one drain job for all 20
     redis_conn.flushall()
     assert (ready_ids(host), queued_jobs(host)) == (0, 0)
