@@ -71,6 +71,20 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{_base32(value, 26)}"
 
 
+def new_ids(prefix: str, count: int) -> list[str]:
+    """``count`` new ids made at once, in order: the first 22 characters of one new id
+    and their number in the last 4, as ``emit()`` numbers its deliveries on PostgreSQL
+    (:mod:`flask_clawhooks.ledger`). A sixth of the CPU of ``count`` calls of
+    :func:`new_id`.
+
+    :raises ValueError: for more than 2**20 ids.
+    """
+    if count > STEP:
+        raise ValueError(f"at most {STEP} ids at once, not {count}")
+    base = new_id(prefix)[:-4]
+    return [base + _PAIRS[n >> 10] + _PAIRS[n & 1023] for n in range(count)]
+
+
 def id_seconds(identifier: str) -> float:
     """When ``identifier`` was made, in seconds since the epoch (millisecond precision).
 

@@ -27,7 +27,7 @@ from . import custom_headers, disclosure, rollups
 from .config import Settings
 from .control import Candidate, Screen
 from .encryption import Cipher
-from .ids import new_id
+from .ids import new_id, new_ids
 from .models import (
     AnySession,
     Delivery,
@@ -389,7 +389,7 @@ def insert_event(session: AnySession, event: Event,
         if webhook_ids is None:
             webhook_ids = [webhook_id for webhook_id, in cursor.execute(
                 _SUBSCRIBED_SQLITE, {"owner": event.owner, "type": event.type})]
-        delivery_ids = [new_id("del") for _ in webhook_ids]
+        delivery_ids = new_ids("del", len(webhook_ids))
         if delivery_ids:
             cursor.executemany(_INSERT_DELIVERY_SQLITE, [
                 (delivery_id, event.id, webhook_id, event.type, now, now, now)

@@ -11,7 +11,7 @@ from flask_sqlalchemy import SQLAlchemy
 
 from flask_clawhooks import CATALOG, ClawHooks, ConfigurationError, UnknownEventType
 from flask_clawhooks.errors import NotInitialized
-from flask_clawhooks.ids import new_id
+from flask_clawhooks.ids import new_id, new_ids
 from flask_clawhooks.models import Delivery, Event
 from flask_clawhooks.signing import envelope_bytes
 from flask_clawhooks.state import get_state
@@ -144,6 +144,19 @@ def test_ids_are_prefixed_url_safe_and_sort_by_time():
     earlier = new_id("del")
     time.sleep(0.002)
     assert new_id("del") > earlier
+
+
+def test_ids_made_at_once_are_distinct_and_sort_between_the_ids_made_before_and_after():
+    before = new_id("del")
+    made = new_ids("del", 1025)  # across a carry into the third digit from the end
+    after = new_id("del")
+    assert len(set(made)) == 1025 and made == sorted(made)
+    assert before < made[0] and made[-1] < after
+    assert all(i.startswith("del_") and len(i) == 30 for i in made)
+    assert {i[:-4] for i in made} == {made[0][:-4]}
+    assert new_ids("del", 0) == []
+    with pytest.raises(ValueError, match="at most 1048576 ids at once"):
+        new_ids("del", 2**20 + 1)
 
 
 def test_ids_made_in_a_forked_child_do_not_repeat_the_parents():
