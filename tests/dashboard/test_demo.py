@@ -87,6 +87,9 @@ def test_a_newcomer_signs_in_adds_a_webhook_sees_a_test_arrive_live_then_the_dem
     assert page.locator("#ch-secret").inner_text() == DEMO_SECRET
 
     # -- Send test with a sample event: it arrives, and the log shows it, without reload ---
+    # The page's script has run (its deferred file can come after the text is shown):
+    # a click before that would send the form the way a page without JavaScript does.
+    expect(page.get_by_text("Updating live")).to_be_visible()
     page.evaluate("window.__sameDocument = true")
     page.select_option("#test-event-type", "integration.disconnected")
     page.get_by_role("button", name="Send test").click()
