@@ -21,6 +21,7 @@ import atexit
 import logging
 import os
 import threading
+import time
 import weakref
 from collections.abc import Callable
 
@@ -100,8 +101,9 @@ def _forget_in_child() -> None:
 
 @atexit.register
 def _flush_at_exit() -> None:
+    deadline = time.monotonic() + EXIT_SECONDS  # for all of them together
     for handoff in list(_live):
-        if not handoff.flush(EXIT_SECONDS):
+        if not handoff.flush(max(0.0, deadline - time.monotonic())):
             log.warning("Exiting before queueing every new delivery; the sweeper will "
                         "send the rest.")
 
