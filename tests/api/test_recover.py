@@ -76,6 +76,7 @@ def test_recover_resends_exactly_the_failed_deliveries_in_the_range_oldest_first
         recovery.parse_moment(since)), "until": isoformat(recovery.parse_moment(until)),
         "deliveries": "failed", "requeued": 2}
     # queued oldest first, nothing else
+    host.flush()
     state = get_state(host.app)
     queued = [i.decode() for i in redis_conn.lrange(ready_key(state.queue), 0, -1)]
     assert queued == [before[events["e1"]].id, before[events["e2"]].id]

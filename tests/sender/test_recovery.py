@@ -34,6 +34,7 @@ def test_a_rolled_back_emit_sends_nothing(host, receiver):
         host.clawhooks.emit("message.received", {"n": 1}, owner="acme")
         host.db.session.rollback()
         assert host.db.session.query(Event).count() == 0
+    host.flush()
     assert (ready_ids(host), queued_jobs(host)) == (0, 0)
 
     host.work()
