@@ -24,6 +24,7 @@ are written in key order, so two workers adding to the same rows never deadlock.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import json
 from collections.abc import Iterable
@@ -56,10 +57,7 @@ def hour_of(moment: dt.datetime) -> dt.datetime:
 
 def bucket_of(ms: int) -> str:
     """The histogram column counting a response time of ``ms`` milliseconds."""
-    for bound in LATENCY_BOUNDS:
-        if ms <= bound:
-            return latency_column(bound)
-    return latency_column(None)
+    return BUCKETS[bisect.bisect_left(LATENCY_BOUNDS, ms)]
 
 
 def _stamp(moment: dt.datetime) -> str:

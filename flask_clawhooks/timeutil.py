@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
+
+_EPOCH = dt.datetime(1970, 1, 1)
+_MICROSECOND = dt.timedelta(microseconds=1)
 
 
 def utcnow() -> dt.datetime:
     """The current UTC time, naive, to the microsecond (how every table stores time)."""
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    # The worker asks several times per delivery; this is half the CPU of
+    # datetime.now(UTC).replace(tzinfo=None), with the same result.
+    return _EPOCH + time.time_ns() // 1000 * _MICROSECOND
 
 
 def isoformat(moment: dt.datetime | None) -> str | None:
