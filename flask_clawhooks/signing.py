@@ -23,13 +23,15 @@ from typing import Any
 
 from .version import USER_AGENT
 
+#: Made once: json.dumps with options makes a new encoder per call.
+_envelope_json = json.JSONEncoder(
+    separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+
 
 def envelope_bytes(event_id: str, event_type: str, created_at: str, data: Any) -> bytes:
     """Serialize the envelope. Raises :class:`TypeError` for data JSON cannot hold."""
     envelope = {"id": event_id, "type": event_type, "created_at": created_at, "data": data}
-    return json.dumps(
-        envelope, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+    return _envelope_json(envelope).encode("utf-8")
 
 
 def signature_header(secret: str, body: bytes) -> str:
