@@ -119,13 +119,20 @@ class Followups:
 # A few statements per batch, whatever the batch's size, with the same SQL text every
 # time, so the database can keep them prepared (see _BatchWrite for how a batch of rows
 # reaches the database). Statements that differ between the two databases are keyed by
-# ``postgres`` (True on PostgreSQL, False on SQLite).
+# ``postgres`` (True on PostgreSQL, False on SQLite). PostgreSQL's go to the driver as
+# they are (exec_driver_sql, see _driver_sql): SQLAlchemy's compiling and result
+# processing cost the worker more CPU than psycopg's own work for each of them.
 
 
 def _rows(columns: str) -> str:
     """A derived table ``v`` of the JSON rows bound as ``:rows`` (PostgreSQL);
     ``columns`` are ``name type`` pairs."""
     return f"json_to_recordset(CAST(:rows AS json)) AS v({columns})"
+
+
+def _driver_sql(sql: str, postgres: bool) -> str:
+    """``sql`` with its ``:name`` parameters in the driver's style (psycopg: ``%(name)s``)."""
+    return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", sql) if postgres else sql
 
 
 def _timestamp(moment: dt.datetime) -> str:
@@ -140,7 +147,7 @@ def _statement(sql: str) -> TextClause:
     return text(sql).bindparams(*typed)
 
 
-# What a claim reads per delivery; what it reads of their webhooks (_WEBHOOKS) comes
+# What a claim reads per delivery; what it reads of their webhooks (_WEBHOOKS_SQL) comes
 # once per webhook, not with every row.
 _CLAIMED_COLUMNS = "d.id, d.attempt_count, d.webhook_id, e.id, e.type, e.body"
 # Pending, due and not leased. An expired lease is released only by interrupt_expired
@@ -156,7 +163,7 @@ _LEASE = """lease_token = :token, lease_until = :until,
 # those still claimable are then leased through their physical address (ctid: a locked
 # row cannot move). No plan can walk the backlog of pending deliveries through the
 # (status, next_attempt_at) index, whatever the table's statistics say.
-_CLAIM_POSTGRES = _statement(f"""
+_CLAIM_POSTGRES = _driver_sql(f"""
 WITH todo AS MATERIALIZED (
     SELECT ctid, status, next_attempt_at, lease_until FROM clawhooks_delivery
     WHERE id = ANY(:ids) FOR UPDATE SKIP LOCKED),
@@ -165,7 +172,7 @@ d AS (
     WHERE ctid = ANY(ARRAY(SELECT ctid FROM todo WHERE {_CLAIMABLE}))
     RETURNING id, attempt_count, webhook_id, event_id)
 SELECT {_CLAIMED_COLUMNS}
-FROM d JOIN clawhooks_event AS e ON e.id = d.event_id""")
+FROM d JOIN clawhooks_event AS e ON e.id = d.event_id""", True)
 # The unary + keeps SQLite from walking the (status, next_attempt_at) index through every
 # pending delivery: the rows are found by primary key.
 _LEASE_SQLITE = _statement(f"""
@@ -176,11 +183,13 @@ _LEASED_SQLITE = _statement(f"""
 SELECT {_CLAIMED_COLUMNS}
 FROM clawhooks_delivery AS d JOIN clawhooks_event AS e ON e.id = d.event_id
 WHERE d.id IN (SELECT value FROM json_each(:ids)) AND d.lease_token = :token""")
-_WEBHOOKS = _statement("""
+_WEBHOOKS_SQL = """
 SELECT id, owner, url, secret,
        CASE WHEN previous_secret_expires_at > :now THEN previous_secret END,
        enabled, custom_headers, ordering, max_per_second, max_in_flight
-FROM clawhooks_webhook WHERE id IN :webhook_ids""").bindparams(
+FROM clawhooks_webhook WHERE id {}"""
+_WEBHOOKS_POSTGRES = _driver_sql(_WEBHOOKS_SQL.format("= ANY(:webhook_ids)"), True)
+_WEBHOOKS_SQLITE = _statement(_WEBHOOKS_SQL.format("IN :webhook_ids")).bindparams(
     bindparam("webhook_ids", expanding=True))
 
 
@@ -232,7 +241,8 @@ class _BatchWrite:
     (``json_extract`` parses each row's object once per column).
     """
 
-    postgres: TextClause
+    #: In the driver's parameter style (:func:`_driver_sql`).
+    postgres: str
     #: Run one after the other, each for every row.
     sqlite: tuple[str, ...]
     #: Columns holding JSON, which SQLite is given as text.
@@ -244,18 +254,25 @@ class _BatchWrite:
         if not rows:
             return
         if conn.dialect.name == "postgresql":
-            conn.execute(self.postgres, {"rows": json.dumps(rows)})
-            return
-        for name in self.json_columns:
-            for row in rows:
-                if row[name] is not None:
-                    row[name] = _compact_json(row[name])
-        cursor = conn.connection.cursor()
-        try:
-            for statement in self.sqlite:
-                cursor.executemany(statement, rows)
-        finally:
-            cursor.close()
+            conn.exec_driver_sql(self.postgres, {"rows": json.dumps(rows)})
+        else:
+            _executemany(conn, self.sqlite, rows, self.json_columns)
+
+
+def _executemany(conn: Any, statements: Sequence[str], rows: list[dict[str, Any]],
+                 json_columns: Sequence[str]) -> None:
+    """Run each of ``statements`` for every row of ``rows`` through the SQLite cursor
+    (their JSON columns replaced by the text stored)."""
+    for name in json_columns:
+        for row in rows:
+            if row[name] is not None:
+                row[name] = _compact_json(row[name])
+    cursor = conn.connection.cursor()
+    try:
+        for statement in statements:
+            cursor.executemany(statement, rows)
+    finally:
+        cursor.close()
 
 
 #: json.dumps with any argument but the object makes a new encoder per call: this one is
@@ -268,7 +285,7 @@ def _batch_write(postgres_sql: str, columns: str, *sqlite_sql: str,
     """``postgres_sql`` reads the rows from ``{rows}``, a derived table ``v`` of
     ``columns`` (``name type`` pairs); each of ``sqlite_sql`` names a row's values
     ``:name``."""
-    return _BatchWrite(_statement(postgres_sql.format(rows=_rows(columns))),
+    return _BatchWrite(_driver_sql(postgres_sql.format(rows=_rows(columns)), True),
                        sqlite_sql, json_columns)
 
 
@@ -286,26 +303,37 @@ VALUES (:id, :delivery_id, :webhook_id, :number, 'sending', 0, :request_headers,
         :created_at)""", json_columns=("request_headers",))
 
 # A batch of outcomes: each row is one attempt and its delivery. On PostgreSQL one
-# statement writes both tables (an UPDATE in a WITH runs whether or not it is read).
-_RECORD = _batch_write("""
-WITH v AS MATERIALIZED (SELECT * FROM {rows}),
+# statement writes the attempts, the deliveries and the roll-ups, and makes the webhooks
+# that had failed and now succeeded active again, returning them (an UPDATE or INSERT in
+# a WITH runs whether or not it is read). As three statements through SQLAlchemy they
+# cost the recorder about a third more CPU per delivery.
+_RECORD_POSTGRES = _driver_sql(f"""
+WITH v AS MATERIALIZED (SELECT * FROM {_rows(
+    "id text, lease_token text, status text, next_attempt_at timestamp, attempt_id text, "
+    "outcome text, response_code int, response_time_ms int, error text, "
+    "response_headers json, response_excerpt text, created_at timestamp, "
+    "updated_at timestamp")}),
 attempts AS (
     UPDATE clawhooks_attempt AS a SET
         outcome = v.outcome, response_code = v.response_code,
         response_time_ms = v.response_time_ms, error = v.error,
         response_headers = v.response_headers, response_excerpt = v.response_excerpt,
         created_at = v.created_at
-    FROM v WHERE a.id = v.attempt_id)
-UPDATE clawhooks_delivery AS d SET
-    status = v.status, next_attempt_at = v.next_attempt_at,
-    lease_token = NULL, lease_until = NULL,
-    response_code = v.response_code, response_time_ms = v.response_time_ms,
-    last_error = v.error, updated_at = v.updated_at
-FROM v WHERE d.id = v.id AND d.lease_token = v.lease_token""",
-    "id text, lease_token text, status text, next_attempt_at timestamp, attempt_id text, "
-    "outcome text, response_code int, response_time_ms int, error text, "
-    "response_headers json, response_excerpt text, created_at timestamp, "
-    "updated_at timestamp", """
+    FROM v WHERE a.id = v.attempt_id),
+deliveries AS (
+    UPDATE clawhooks_delivery AS d SET
+        status = v.status, next_attempt_at = v.next_attempt_at,
+        lease_token = NULL, lease_until = NULL,
+        response_code = v.response_code, response_time_ms = v.response_time_ms,
+        last_error = v.error, updated_at = v.updated_at
+    FROM v WHERE d.id = v.id AND d.lease_token = v.lease_token),
+rollups AS ({rollups.upsert_sql(True, "rollups")})
+UPDATE clawhooks_webhook SET status = '{WebhookStatus.ACTIVE}'
+WHERE id = ANY(:succeeded) AND status = '{WebhookStatus.FAILED}'
+RETURNING id""", True)
+# SQLite: the attempts and deliveries by executemany (see _BatchWrite), then the
+# roll-ups (rollups.add) and the recovered webhooks (_RECOVERED).
+_RECORD_SQLITE = ("""
 UPDATE clawhooks_attempt SET
     outcome = :outcome, response_code = :response_code,
     response_time_ms = :response_time_ms, error = :error,
@@ -317,7 +345,7 @@ UPDATE clawhooks_delivery SET
     lease_token = NULL, lease_until = NULL,
     response_code = :response_code, response_time_ms = :response_time_ms,
     last_error = :error, updated_at = :updated_at
-WHERE id = :id AND lease_token = :lease_token""", json_columns=("response_headers",))
+WHERE id = :id AND lease_token = :lease_token""")
 
 
 _INSERT_EVENT = """
@@ -328,11 +356,6 @@ _SUBSCRIBED = {
     False: "w.owner = :owner AND w.enabled "
            "AND EXISTS (SELECT 1 FROM json_each(w.events) WHERE value = :type)",
 }
-
-
-def _driver_sql(sql: str, postgres: bool) -> str:
-    """``sql`` with its ``:name`` parameters in the driver's style (psycopg: ``%(name)s``)."""
-    return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", sql) if postgres else sql
 
 
 # emit()'s statements skip SQLAlchemy's compiling and type processing (exec_driver_sql on
@@ -454,14 +477,19 @@ def claim(
               "until": now + dt.timedelta(seconds=settings.lease_seconds),
               "ids": list(delivery_ids) if postgres else json.dumps(list(delivery_ids))}
     if postgres:
-        rows = conn.execute(_CLAIM_POSTGRES, params).all()
+        rows = conn.exec_driver_sql(_CLAIM_POSTGRES, params).all()
     else:
         conn.execute(_LEASE_SQLITE, params)
         rows = conn.execute(_LEASED_SQLITE, params).all()
 
     webhook_ids = sorted({row[2] for row in rows})
-    webhooks = {row[0]: _Sending.from_row(row) for row in conn.execute(
-        _WEBHOOKS, {"now": now, "webhook_ids": webhook_ids})} if webhook_ids else {}
+    webhooks: dict[str, _Sending] = {}
+    if webhook_ids:
+        found = (conn.exec_driver_sql(_WEBHOOKS_POSTGRES, {"now": now,
+                                                           "webhook_ids": webhook_ids})
+                 if postgres else
+                 conn.execute(_WEBHOOKS_SQLITE, {"now": now, "webhook_ids": webhook_ids}))
+        webhooks = {row[0]: _Sending.from_row(row) for row in found}
 
     if screen is not None:
         controlled = [replace(control, delivery_id=row[0]) for row in rows
@@ -527,12 +555,12 @@ def _fail_unsent(conn: Any, delivery_ids: list[str], reason: str, now: dt.dateti
 def record(session: AnySession, outcomes: Sequence[Outcome], settings: Settings) -> Followups:
     """Write the attempts and delivery states of ``outcomes`` in one transaction; commit.
 
-    The batch goes to the database in one statement (see :data:`_RECORD`), so its cost
-    hardly grows with its size.
+    On PostgreSQL the batch goes to the database in one statement
+    (:data:`_RECORD_POSTGRES`), so its cost hardly grows with its size.
     """
     follow = Followups()
     rows = []
-    terminal: list[tuple[Failure | None, str]] = []  # (failure or None for success, webhook)
+    succeeded: set[str] = set()  # webhooks with a success in the batch
     gone: set[str] = set()
     exhausted: set[str] = set()
 
@@ -561,9 +589,8 @@ def record(session: AnySession, outcomes: Sequence[Outcome], settings: Settings)
                 exhausted=decision.exhausted,
             )
             follow.failures.append(failure)
-            terminal.append((failure, work.webhook_id))
         elif status == DeliveryStatus.SUCCESS:
-            terminal.append((None, work.webhook_id))
+            succeeded.add(work.webhook_id)
         rows.append({
             "id": work.delivery_id, "lease_token": work.lease_token, "status": status,
             "next_attempt_at": _timestamp(next_at) if next_at else None,
@@ -575,12 +602,22 @@ def record(session: AnySession, outcomes: Sequence[Outcome], settings: Settings)
             "updated_at": _timestamp(outcome.finished_at),
         })
 
+    attempts = [(o.work.webhook_id, o.started_at, str(row["outcome"]), o.result.status,
+                 o.result.elapsed_ms) for o, row in zip(outcomes, rows, strict=True)]
     conn = session.connection()
-    _RECORD.run(conn, rows)
-    _update_webhooks(session, terminal, gone, exhausted, follow, settings)
-    rollups.add(conn, [(o.work.webhook_id, o.started_at, str(row["outcome"]), o.result.status,
-                        o.result.elapsed_ms)
-                       for o, row in zip(outcomes, rows, strict=True)])
+    # Each webhook once (a batch holds hundreds of deliveries to a few webhooks): those
+    # that were failed and are active again.
+    if conn.dialect.name == "postgresql":
+        recovered = conn.exec_driver_sql(_RECORD_POSTGRES, {
+            "rows": json.dumps(rows), "rollups": json.dumps(rollups.summarise(attempts)),
+            "succeeded": sorted(succeeded)}).scalars().all()
+    else:
+        _executemany(conn, _RECORD_SQLITE, rows, ("response_headers",))
+        rollups.add(conn, attempts)
+        recovered = conn.execute(_RECOVERED, {"webhook_ids": sorted(succeeded)}
+                                 ).scalars().all() if succeeded else []
+    follow.recovered_webhooks.extend(recovered)
+    _end_webhooks(session, exhausted, gone)
     session.commit()
     return follow
 
@@ -595,27 +632,15 @@ _RECOVERED = (
 )
 
 
-def _update_webhooks(
-    session: AnySession,
-    terminal: list[tuple[Failure | None, str]],
-    gone: set[str],
-    exhausted: set[str],
-    follow: Followups,
-    settings: Settings,
-) -> None:
-    """Webhook status after a batch: recovered, failed, or gone.
+def _end_webhooks(session: AnySession, exhausted: set[str], gone: set[str]) -> None:
+    """Webhooks whose delivery failed for good after a batch: failed; those whose
+    receiver answered 410 Gone: disabled. (A recovered webhook is made active by the
+    batch's record statements, after which these run.)
 
     Switching off a webhook that keeps failing is not done here but by the periodic
     health check (:mod:`flask_clawhooks.health`), which reads the attempts: nothing on
     this path counts failures on the webhook row.
     """
-    # Each webhook once (a batch holds hundreds of deliveries to a few webhooks), and
-    # one UPDATE … RETURNING: the webhooks that were failed and are active again.
-    succeeded = sorted({wid for failure, wid in terminal if failure is None})
-    if succeeded:
-        recovered = session.connection().execute(
-            _RECOVERED, {"webhook_ids": succeeded}).scalars().all()
-        follow.recovered_webhooks.extend(recovered)
     if exhausted:
         session.execute(update(_webhooks).where(_webhooks.c.id.in_(sorted(exhausted)))
                         .values(status=WebhookStatus.FAILED))
