@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import DateTime, TextClause, bindparam, or_, select, text, update
+from sqlalchemy import or_, select, update
 
 from . import custom_headers, disclosure, rollups
 from .config import Settings
@@ -119,9 +119,10 @@ class Followups:
 # A few statements per batch, whatever the batch's size, with the same SQL text every
 # time, so the database can keep them prepared (see _BatchWrite for how a batch of rows
 # reaches the database). Statements that differ between the two databases are keyed by
-# ``postgres`` (True on PostgreSQL, False on SQLite). PostgreSQL's go to the driver as
-# they are (exec_driver_sql, see _driver_sql): SQLAlchemy's compiling and result
-# processing cost the worker more CPU than psycopg's own work for each of them.
+# ``postgres`` (True on PostgreSQL, False on SQLite). They go to the driver as they are
+# (exec_driver_sql, see _driver_sql; times as _timestamp writes them on SQLite):
+# SQLAlchemy's compiling and result processing cost the worker more CPU than the
+# driver's own work for each of them.
 
 
 def _rows(columns: str) -> str:
@@ -138,13 +139,6 @@ def _driver_sql(sql: str, postgres: bool) -> str:
 def _timestamp(moment: dt.datetime) -> str:
     """A naive UTC time as JSON rows carry it: the text SQLAlchemy stores in SQLite."""
     return moment.isoformat(" ", "microseconds")
-
-
-def _statement(sql: str) -> TextClause:
-    """``sql`` with its ``:now`` and ``:until`` bound as DateTime (stored as SQLAlchemy
-    stores them, which matters on SQLite, where times are compared as text)."""
-    typed = [bindparam(name, type_=DateTime) for name in ("now", "until") if f":{name}" in sql]
-    return text(sql).bindparams(*typed)
 
 
 # What a claim reads per delivery; what it reads of their webhooks (_WEBHOOKS_SQL) comes
@@ -175,22 +169,21 @@ SELECT {_CLAIMED_COLUMNS}
 FROM d JOIN clawhooks_event AS e ON e.id = d.event_id""", True)
 # The unary + keeps SQLite from walking the (status, next_attempt_at) index through every
 # pending delivery: the rows are found by primary key.
-_LEASE_SQLITE = _statement(f"""
+_LEASE_SQLITE = f"""
 UPDATE clawhooks_delivery SET {_LEASE}
 WHERE id IN (SELECT value FROM json_each(:ids))
-  AND {_CLAIMABLE.replace("status =", "+status =", 1)}""")
-_LEASED_SQLITE = _statement(f"""
+  AND {_CLAIMABLE.replace("status =", "+status =", 1)}"""
+_LEASED_SQLITE = f"""
 SELECT {_CLAIMED_COLUMNS}
 FROM clawhooks_delivery AS d JOIN clawhooks_event AS e ON e.id = d.event_id
-WHERE d.id IN (SELECT value FROM json_each(:ids)) AND d.lease_token = :token""")
+WHERE d.id IN (SELECT value FROM json_each(:ids)) AND d.lease_token = :token"""
 _WEBHOOKS_SQL = """
 SELECT id, owner, url, secret,
        CASE WHEN previous_secret_expires_at > :now THEN previous_secret END,
        enabled, custom_headers, ordering, max_per_second, max_in_flight
 FROM clawhooks_webhook WHERE id {}"""
 _WEBHOOKS_POSTGRES = _driver_sql(_WEBHOOKS_SQL.format("= ANY(:webhook_ids)"), True)
-_WEBHOOKS_SQLITE = _statement(_WEBHOOKS_SQL.format("IN :webhook_ids")).bindparams(
-    bindparam("webhook_ids", expanding=True))
+_WEBHOOKS_SQLITE = _WEBHOOKS_SQL.format("IN (SELECT value FROM json_each(:webhook_ids))")
 
 
 @dataclass(slots=True)
@@ -327,12 +320,16 @@ deliveries AS (
         response_code = v.response_code, response_time_ms = v.response_time_ms,
         last_error = v.error, updated_at = v.updated_at
     FROM v WHERE d.id = v.id AND d.lease_token = v.lease_token),
-rollups AS ({rollups.upsert_sql(True, "rollups")})
+rollups AS ({rollups.upsert_sql(True, ":rollups")})
 UPDATE clawhooks_webhook SET status = '{WebhookStatus.ACTIVE}'
 WHERE id = ANY(:succeeded) AND status = '{WebhookStatus.FAILED}'
 RETURNING id""", True)
 # SQLite: the attempts and deliveries by executemany (see _BatchWrite), then the
-# roll-ups (rollups.add) and the recovered webhooks (_RECOVERED).
+# roll-ups (rollups.add) and the recovered webhooks.
+_RECOVERED_SQLITE = f"""
+UPDATE clawhooks_webhook SET status = '{WebhookStatus.ACTIVE}'
+WHERE id IN (SELECT value FROM json_each(:webhook_ids)) AND status = '{WebhookStatus.FAILED}'
+RETURNING id"""
 _RECORD_SQLITE = ("""
 UPDATE clawhooks_attempt SET
     outcome = :outcome, response_code = :response_code,
@@ -473,14 +470,15 @@ def claim(
     token = secrets.token_hex(16)
     conn = session.connection()
     postgres = conn.dialect.name == "postgresql"
-    params = {"token": token, "now": now,
-              "until": now + dt.timedelta(seconds=settings.lease_seconds),
-              "ids": list(delivery_ids) if postgres else json.dumps(list(delivery_ids))}
+    until = now + dt.timedelta(seconds=settings.lease_seconds)
     if postgres:
-        rows = conn.exec_driver_sql(_CLAIM_POSTGRES, params).all()
+        rows = conn.exec_driver_sql(_CLAIM_POSTGRES, {
+            "token": token, "now": now, "until": until, "ids": list(delivery_ids)}).all()
     else:
-        conn.execute(_LEASE_SQLITE, params)
-        rows = conn.execute(_LEASED_SQLITE, params).all()
+        params = {"token": token, "now": _timestamp(now), "until": _timestamp(until),
+                  "ids": json.dumps(list(delivery_ids))}
+        conn.exec_driver_sql(_LEASE_SQLITE, params)
+        rows = conn.exec_driver_sql(_LEASED_SQLITE, params).all()
 
     webhook_ids = sorted({row[2] for row in rows})
     webhooks: dict[str, _Sending] = {}
@@ -488,7 +486,8 @@ def claim(
         found = (conn.exec_driver_sql(_WEBHOOKS_POSTGRES, {"now": now,
                                                            "webhook_ids": webhook_ids})
                  if postgres else
-                 conn.execute(_WEBHOOKS_SQLITE, {"now": now, "webhook_ids": webhook_ids}))
+                 conn.exec_driver_sql(_WEBHOOKS_SQLITE, {"now": _timestamp(now),
+                                                         "webhook_ids": json.dumps(webhook_ids)}))
         webhooks = {row[0]: _Sending.from_row(row) for row in found}
 
     if screen is not None:
@@ -614,22 +613,12 @@ def record(session: AnySession, outcomes: Sequence[Outcome], settings: Settings)
     else:
         _executemany(conn, _RECORD_SQLITE, rows, ("response_headers",))
         rollups.add(conn, attempts)
-        recovered = conn.execute(_RECOVERED, {"webhook_ids": sorted(succeeded)}
-                                 ).scalars().all() if succeeded else []
+        recovered = conn.exec_driver_sql(_RECOVERED_SQLITE, {
+            "webhook_ids": json.dumps(sorted(succeeded))}).scalars().all() if succeeded else []
     follow.recovered_webhooks.extend(recovered)
     _end_webhooks(session, exhausted, gone)
     session.commit()
     return follow
-
-
-# Made once: built and executed through the session for every batch, it cost a
-# millisecond of CPU per batch.
-_RECOVERED = (
-    update(_webhooks)
-    .where(_webhooks.c.id.in_(bindparam("webhook_ids", expanding=True)),
-           _webhooks.c.status == WebhookStatus.FAILED)
-    .values(status=WebhookStatus.ACTIVE).returning(_webhooks.c.id)
-)
 
 
 def _end_webhooks(session: AnySession, exhausted: set[str], gone: set[str]) -> None:

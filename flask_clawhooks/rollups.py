@@ -65,12 +65,12 @@ def _stamp(moment: dt.datetime) -> str:
     return moment.isoformat(" ", "microseconds")
 
 
-def _rows_sql(postgres: bool, param: str) -> str:
+def _rows_sql(postgres: bool, rows: str) -> str:
     if postgres:
         types = ", ".join(f"{c} {_TYPES.get(c, 'int')}" for c in _COLUMNS)
-        return f"json_to_recordset(CAST(:{param} AS json)) AS r({types})"
+        return f"json_to_recordset(CAST({rows} AS json)) AS r({types})"
     picks = ", ".join(f"json_extract(value, '$.{c}') AS {c}" for c in _COLUMNS)
-    return f"(SELECT {picks} FROM json_each(:{param})) AS r"
+    return f"(SELECT {picks} FROM json_each({rows})) AS r"
 
 
 def _merge(column: str, keep: str) -> str:
@@ -80,21 +80,23 @@ def _merge(column: str, keep: str) -> str:
             f"THEN {new} ELSE {old} END")
 
 
-def upsert_sql(postgres: bool, param: str = "rows") -> str:
+def upsert_sql(postgres: bool, rows: str) -> str:
     """The ``INSERT … ON CONFLICT DO UPDATE`` adding the roll-up rows of
-    :func:`summarise`, bound as JSON text to ``:param``. On PostgreSQL
-    :func:`flask_clawhooks.ledger.record` runs it inside its one statement."""
+    :func:`summarise`, bound as JSON text to the parameter ``rows`` (``:name``,
+    ``%(name)s``). On PostgreSQL :func:`flask_clawhooks.ledger.record` runs it inside its
+    one statement."""
     names = ", ".join(_COLUMNS)
     sets = [f"{c} = clawhooks_rollup.{c} + excluded.{c}" for c in _COUNTS]
     sets += [_merge(c, ">") for c in _LATEST] + [_merge(c, "<") for c in _EARLIEST]
     # "WHERE true": without it SQLite would read ON CONFLICT as a join's ON.
     return f"""
 INSERT INTO clawhooks_rollup ({names})
-SELECT {names} FROM {_rows_sql(postgres, param)} WHERE true ORDER BY webhook_id, hour
+SELECT {names} FROM {_rows_sql(postgres, rows)} WHERE true ORDER BY webhook_id, hour
 ON CONFLICT (webhook_id, hour) DO UPDATE SET {", ".join(sets)}"""
 
 
-_UPSERT = {postgres: text(upsert_sql(postgres)) for postgres in (True, False)}
+# In each driver's parameter style: add() runs it with exec_driver_sql.
+_UPSERT = {True: upsert_sql(True, "%(rows)s"), False: upsert_sql(False, ":rows")}
 
 #: One finished attempt: webhook id, when it started, outcome, HTTP status or None,
 #: response time in milliseconds.
@@ -138,7 +140,8 @@ def add(conn: Connection, attempts: Iterable[Attempt]) -> None:
     transaction (which the caller commits with the attempts themselves)."""
     rows = summarise(attempts)
     if rows:
-        conn.execute(_UPSERT[conn.dialect.name == "postgresql"], {"rows": json.dumps(rows)})
+        conn.exec_driver_sql(_UPSERT[conn.dialect.name == "postgresql"],
+                             {"rows": json.dumps(rows)})
 
 
 def hour_sql(postgres: bool, column: str = "created_at") -> str:

@@ -95,7 +95,7 @@ def test_claims_and_records_find_deliveries_by_primary_key_in_a_large_table(host
         params = {"token": "t", "now": now, "until": now + dt.timedelta(minutes=1)}
         if conn.dialect.name == "sqlite":
             plan = "\n".join(row[3] for row in conn.exec_driver_sql(
-                "EXPLAIN QUERY PLAN " + ledger._LEASE_SQLITE.text,
+                "EXPLAIN QUERY PLAN " + ledger._LEASE_SQLITE,
                 {**{k: str(v) for k, v in params.items()}, "ids": "[]"}))
             assert "ix_clawhooks_delivery_due" not in plan, plan
             assert re.search(r"SEARCH clawhooks_delivery USING INDEX \w+_1 \(id=\?\)", plan)
