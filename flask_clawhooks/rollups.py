@@ -26,12 +26,12 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
-import json
 from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Connection, DateTime, TextClause, bindparam, text
 
+from . import jsontext
 from .models import LATENCY_BOUNDS, AttemptOutcome, latency_column
 
 #: Roll-ups older than this are deleted by ``flask clawhooks prune`` (whatever its age):
@@ -141,7 +141,7 @@ def add(conn: Connection, attempts: Iterable[Attempt]) -> None:
     rows = summarise(attempts)
     if rows:
         conn.exec_driver_sql(_UPSERT[conn.dialect.name == "postgresql"],
-                             {"rows": json.dumps(rows)})
+                             {"rows": jsontext.dumps(rows)})
 
 
 def hour_sql(postgres: bool, column: str = "created_at") -> str:

@@ -12,7 +12,7 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from flask_clawhooks import ledger
+from flask_clawhooks import jsontext, ledger
 from flask_clawhooks.ids import new_id
 from flask_clawhooks.models import Delivery
 from flask_clawhooks.state import get_state
@@ -192,3 +192,35 @@ def test_sqlite_databases_are_put_in_wal_mode_unless_told_not_to(tmp_path, redis
         for host in (on, off):
             with host.app.app_context():
                 host.db.engine.dispose()
+
+
+def test_a_recorded_answer_in_any_script_reads_back_as_the_receiver_sent_it(host):
+    # The batch rows are JSON written by orjson, which writes UTF-8 where the standard
+    # library wrote \u escapes: both databases must store what the receiver sent.
+    host.add_webhook("https://hooks.example/in")
+    ids = _emit(host, 2)
+    settings = get_state(host.app).settings
+    headers = {"X-Note": "café – ☕", "Content-Type": "text/plain; charset=utf-8"}
+    with host.app.app_context():
+        works, _ = ledger.claim(host.db.session, ids, settings)
+        now = utcnow()
+        ledger.record(host.db.session, [
+            ledger.Outcome(w, HttpResult(200, 3, None, headers, "naïve ✓ 完了", False, now),
+                           now, now) for w in works], settings)
+        stored = host.db.session.execute(sa.text(
+            "SELECT response_headers, response_excerpt, request_headers "
+            "FROM clawhooks_attempt")).all()
+    assert len(stored) == 2
+    for response_headers, excerpt, request_headers in stored:
+        if isinstance(response_headers, str):  # SQLite: the text stored
+            response_headers, request_headers = (json.loads(response_headers),
+                                                 json.loads(request_headers))
+        assert response_headers == headers
+        assert excerpt == "naïve ✓ 完了"
+        assert request_headers["X-ClawBook-Event"] == "message.received"
+
+
+def test_json_that_orjson_refuses_is_written_by_the_standard_library():
+    for value in ({"error": "half a pair: \udcff"}, [2**70, 1]):
+        assert json.loads(jsontext.dumps(value)) == value
+    assert jsontext.dumps({"a": [1, None, "é"]}) == '{"a":[1,null,"é"]}'
