@@ -70,11 +70,22 @@ class Fairness:
         with self._lock:
             self._busy.update(destinations)
 
-    def finished(self, url: str, result: transport.HttpResult) -> None:
-        destination = self.destination(url)
+    def finished(self, ended: Iterable[tuple[str, transport.HttpResult]]) -> None:
+        """POSTs to these URLs are over, with these results (oldest first)."""
+        busy = collections.Counter[str]()
+        verdicts: dict[str, bool] = {}  # destination: held back (True) or healthy (False)
+        for url, result in ended:
+            destination = self.destination(url)
+            busy[destination] += 1
+            if result.status is not None:
+                verdicts[destination] = False
+            elif not result.refused:
+                verdicts[destination] = True
+        held_until = time.monotonic() + PENALTY_SECONDS
         with self._lock:
-            self._busy[destination] -= 1
-            if result.status is None and not result.refused:
-                self._held_until[destination] = time.monotonic() + PENALTY_SECONDS
-            elif result.status is not None:
-                self._held_until.pop(destination, None)
+            self._busy.subtract(busy)
+            for destination, held in verdicts.items():
+                if held:
+                    self._held_until[destination] = held_until
+                else:
+                    self._held_until.pop(destination, None)

@@ -9,17 +9,26 @@ library writes instead, so a batch never fails on its encoding.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
 import orjson
 
-_standard = json.JSONEncoder(separators=(",", ":")).encode
+
+def _time(value: Any) -> str:
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+_standard = json.JSONEncoder(separators=(",", ":"), default=_time).encode
 
 
 def dumps(value: Any) -> str:
     """Compact JSON text of ``value`` (dicts with string keys, lists, strings, numbers,
-    booleans and None)."""
+    booleans, None and datetimes, which are written in ISO 8601: naive ones without a
+    time zone)."""
     try:
         return orjson.dumps(value).decode("utf-8")
     except TypeError:  # orjson.JSONEncodeError is one

@@ -553,7 +553,7 @@ def record(session: AnySession, outcomes: Sequence[Outcome], settings: Settings)
     (:data:`_RECORD_POSTGRES`), so its cost hardly grows with its size.
     """
     follow = Followups()
-    rows = []
+    rows: list[dict[str, Any]] = []
     succeeded: set[str] = set()  # webhooks with a success in the batch
     gone: set[str] = set()
     exhausted: set[str] = set()
@@ -587,13 +587,12 @@ def record(session: AnySession, outcomes: Sequence[Outcome], settings: Settings)
             succeeded.add(work.webhook_id)
         rows.append({
             "id": work.delivery_id, "lease_token": work.lease_token, "status": status,
-            "next_attempt_at": _timestamp(next_at) if next_at else None,
+            "next_attempt_at": next_at,
             "attempt_id": work.attempt_id, "outcome": decision.outcome,
             "response_code": result.status, "response_time_ms": result.elapsed_ms,
             "error": error, "response_headers": shown.headers,
             "response_excerpt": shown.excerpt,
-            "created_at": _timestamp(outcome.started_at),
-            "updated_at": _timestamp(outcome.finished_at),
+            "created_at": outcome.started_at, "updated_at": outcome.finished_at,
         })
 
     attempts = [(o.work.webhook_id, o.started_at, str(row["outcome"]), o.result.status,
@@ -606,6 +605,11 @@ def record(session: AnySession, outcomes: Sequence[Outcome], settings: Settings)
             "rows": jsontext.dumps(rows), "rollups": jsontext.dumps(rollups.summarise(attempts)),
             "succeeded": sorted(succeeded)}).scalars().all()
     else:
+        for row in rows:  # times as SQLAlchemy stores them (jsontext writes them for PG)
+            row["created_at"] = _timestamp(row["created_at"])
+            row["updated_at"] = _timestamp(row["updated_at"])
+            if row["next_attempt_at"] is not None:
+                row["next_attempt_at"] = _timestamp(row["next_attempt_at"])
         _executemany(conn, _RECORD_SQLITE, rows, ("response_headers",))
         rollups.add(conn, attempts)
         recovered = conn.exec_driver_sql(_RECOVERED_SQLITE, {

@@ -39,6 +39,8 @@ from .models import LATENCY_BOUNDS, AttemptOutcome, latency_column
 KEEP = dt.timedelta(days=35)
 
 FINISHED = frozenset(AttemptOutcome.finished())
+_HOUR = dt.timedelta(hours=1)
+_NEVER = dt.datetime.min
 FAILURES = frozenset(AttemptOutcome.failures())
 #: The histogram's columns, the open bucket last.
 BUCKETS = [latency_column(bound) for bound in LATENCY_BOUNDS] + [latency_column(None)]
@@ -106,33 +108,44 @@ Attempt = tuple[str, dt.datetime, str, int | None, int]
 def summarise(attempts: Iterable[Attempt]) -> list[dict[str, Any]]:
     """The roll-up rows that ``attempts`` add up to, in key order (times as stored)."""
     rows: dict[tuple[str, dt.datetime], dict[str, Any]] = {}
+    # A batch's attempts mostly share a webhook and an hour: the row of the last one is
+    # kept with the hour it covers, and looked up again only when that changes.
+    row: dict[str, Any] = {}
+    current, start, end = "", _NEVER, _NEVER
     for webhook_id, started_at, outcome, code, ms in attempts:
         if outcome not in FINISHED:
             continue
-        key = (webhook_id, hour_of(started_at))
-        row = rows.get(key)
-        if row is None:
-            row = rows[key] = dict.fromkeys(_COUNTS, 0) | dict.fromkeys(
-                [*_LATEST, *_EARLIEST])
-            row["webhook_id"], row["hour"] = key
+        if webhook_id != current or not start <= started_at < end:
+            current, start = webhook_id, hour_of(started_at)
+            end = start + _HOUR
+            key = (webhook_id, start)
+            found = rows.get(key)
+            if found is None:
+                found = rows[key] = dict.fromkeys(_COUNTS, 0) | dict.fromkeys(
+                    [*_LATEST, *_EARLIEST])
+                found["webhook_id"], found["hour"] = key
+            row = found
         row["attempts"] += 1
         if outcome == AttemptOutcome.SUCCESS:
             row["successes"] += 1
-            row["last_success_at"] = _later(row["last_success_at"], started_at)
+            latest = row["last_success_at"]
+            if latest is None or started_at > latest:
+                row["last_success_at"] = started_at
         else:
             row["failed"] += outcome == AttemptOutcome.FAILED
-            row["last_failure_at"] = _later(row["last_failure_at"], started_at)
+            latest = row["last_failure_at"]
+            if latest is None or started_at > latest:
+                row["last_failure_at"] = started_at
             first = row["first_failure_at"]
-            row["first_failure_at"] = started_at if first is None else min(first, started_at)
+            if first is None or started_at < first:
+                row["first_failure_at"] = started_at
         if code is not None:
             row[bucket_of(ms)] += 1
-            row["max_ms"] = ms if row["max_ms"] is None else max(row["max_ms"], ms)
+            most = row["max_ms"]
+            if most is None or ms > most:
+                row["max_ms"] = ms
     return [{name: _stamp(value) if isinstance(value, dt.datetime) else value
              for name, value in rows[key].items()} for key in sorted(rows)]
-
-
-def _later(a: dt.datetime | None, b: dt.datetime) -> dt.datetime:
-    return b if a is None else max(a, b)
 
 
 def add(conn: Connection, attempts: Iterable[Attempt]) -> None:
