@@ -478,11 +478,12 @@ def claim(
     webhook_ids = sorted({row[2] for row in rows})
     webhooks: dict[str, _Sending] = {}
     if webhook_ids:
-        found = (conn.exec_driver_sql(_WEBHOOKS_POSTGRES, {"now": now,
-                                                           "webhook_ids": webhook_ids})
-                 if postgres else
-                 conn.exec_driver_sql(_WEBHOOKS_SQLITE, {"now": _timestamp(now),
-                                                         "webhook_ids": json.dumps(webhook_ids)}))
+        if postgres:
+            found = conn.exec_driver_sql(_WEBHOOKS_POSTGRES,
+                                         {"now": now, "webhook_ids": webhook_ids})
+        else:
+            found = conn.exec_driver_sql(_WEBHOOKS_SQLITE, {
+                "now": _timestamp(now), "webhook_ids": jsontext.dumps(webhook_ids)})
         webhooks = {row[0]: _Sending.from_row(row) for row in found}
 
     if screen is not None:
@@ -613,7 +614,7 @@ def record(session: AnySession, outcomes: Sequence[Outcome], settings: Settings)
         _executemany(conn, _RECORD_SQLITE, rows, ("response_headers",))
         rollups.add(conn, attempts)
         recovered = conn.exec_driver_sql(_RECOVERED_SQLITE, {
-            "webhook_ids": json.dumps(sorted(succeeded))}).scalars().all() if succeeded else []
+            "webhook_ids": jsontext.dumps(sorted(succeeded))}).scalars().all() if succeeded else []
     follow.recovered_webhooks.extend(recovered)
     _end_webhooks(session, exhausted, gone)
     session.commit()
