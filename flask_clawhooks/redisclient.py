@@ -220,6 +220,11 @@ class CircuitBreaker:
     def is_open(self) -> bool:
         return time.monotonic() < self._open_until
 
+    @property
+    def failures(self) -> int:
+        """Calls that failed since Redis last answered one (0 while it answers)."""
+        return self._failures
+
     def allow(self) -> bool:
         """Whether to call Redis now; a call allowed after a cool-down is the probe."""
         now = time.monotonic()

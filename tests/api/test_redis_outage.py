@@ -90,12 +90,14 @@ def test_api_calls_and_emitting_requests_answer_within_1_s_while_redis_hangs(
     loop_took = time.monotonic() - loop_started
     slowest = max(took for _, took in times)
     assert slowest < 1.0, times
-    # One call per cool-down waited (one request timeout: the breaker's probe); the
-    # breaker spared the rest. On a quiet machine the loop fits in one cool-down; a busy
-    # one may take longer, and each cool-down that ran out allows one more probe.
-    waited = [what for what, took in times if took >= REQUEST_TIMEOUT * 0.8]
-    assert len(waited) <= 1 + int(loop_took // COOLDOWN), (loop_took, times)
-    assert len(waited) < len(times) // 2, times
+    # One call per cool-down reached the hung Redis and waited for it (the breaker's
+    # probe); the breaker spared the rest. On a quiet machine the loop fits in one
+    # cool-down; a busy one may take longer, and each cool-down that ran out allows one
+    # more probe. Counted by the breaker, not by the requests' times: on a busy machine
+    # a request that never asked Redis can take as long as the request timeout.
+    reached = state.breaker.failures
+    assert 1 <= reached <= 1 + int(loop_took // COOLDOWN), (reached, loop_took, times)
+    assert reached < len(times) // 2, (reached, times)
     print(f"\nwhile Redis hung: slowest request {slowest * 1000:.0f} ms, "
           f"median {sorted(t for _, t in times)[len(times) // 2] * 1000:.1f} ms")
 
