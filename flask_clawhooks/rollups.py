@@ -39,8 +39,6 @@ from .models import LATENCY_BOUNDS, AttemptOutcome, latency_column
 KEEP = dt.timedelta(days=35)
 
 FINISHED = frozenset(AttemptOutcome.finished())
-_HOUR = dt.timedelta(hours=1)
-_NEVER = dt.datetime.min
 FAILURES = frozenset(AttemptOutcome.failures())
 #: The histogram's columns, the open bucket last.
 BUCKETS = [latency_column(bound) for bound in LATENCY_BOUNDS] + [latency_column(None)]
@@ -99,6 +97,9 @@ ON CONFLICT (webhook_id, hour) DO UPDATE SET {", ".join(sets)}"""
 
 # In each driver's parameter style: add() runs it with exec_driver_sql.
 _UPSERT = {True: upsert_sql(True, "%(rows)s"), False: upsert_sql(False, ":rows")}
+
+_HOUR = dt.timedelta(hours=1)
+_NEVER = dt.datetime.min
 
 #: One finished attempt: webhook id, when it started, outcome, HTTP status or None,
 #: response time in milliseconds.
