@@ -216,21 +216,27 @@ class Delivery(Base):
     __tablename__ = "clawhooks_delivery"
     __table_args__ = (
         UniqueConstraint("event_id", "webhook_id", name="uq_clawhooks_delivery_event_webhook"),
-        Index("ix_clawhooks_delivery_webhook_id", "webhook_id", "id"),
         Index("ix_clawhooks_delivery_due", "status", "next_attempt_at"),
-        # Searching the log (flask_clawhooks.search) and recovering a range
-        # (flask_clawhooks.recovery): per webhook, a filter, then newest or oldest first.
-        # The status and class indexes are partial: a delivery enters them once it is
-        # finished or answered, so emit(), which inserts pending deliveries with no
-        # answer, writes neither (on SQLite each index is pages written by its commit).
-        # Queries repeat the index's condition (NOT_PENDING, ANSWERED) to use them.
-        Index("ix_clawhooks_delivery_webhook_status", "webhook_id", "status", "id",
-              sqlite_where=NOT_PENDING, postgresql_where=NOT_PENDING),
-        # Delivery control (flask_clawhooks.ordering): the head of a FIFO webhook's
-        # queue, its oldest pending delivery, and how many wait behind it.
+        # A webhook's log in id order (flask_clawhooks.search, the API's and the
+        # dashboard's lists) is two partial indexes: its pending deliveries, and its
+        # finished ones. emit(), which inserts pending deliveries, writes only the
+        # first: one index keyed by webhook instead of three, and on SQLite each is a
+        # page per webhook written by the emitting commit. search.page_ids reads both.
+        # The pending one is also the head of a FIFO webhook's queue and how many wait
+        # behind it (flask_clawhooks.ordering).
         Index("ix_clawhooks_delivery_webhook_pending", "webhook_id", "id",
               sqlite_where=PENDING, postgresql_where=PENDING),
-        Index("ix_clawhooks_delivery_webhook_type", "webhook_id", "event_type", "id"),
+        Index("ix_clawhooks_delivery_webhook_finished", "webhook_id", "id",
+              sqlite_where=NOT_PENDING, postgresql_where=NOT_PENDING),
+        # Searching the log (flask_clawhooks.search) and recovering a range
+        # (flask_clawhooks.recovery): per webhook, a filter, then newest or oldest first.
+        # The status, type and class indexes are partial too: a delivery enters them
+        # once it is finished or answered. Queries repeat the index's condition
+        # (NOT_PENDING, PENDING, ANSWERED) to use them.
+        Index("ix_clawhooks_delivery_webhook_status", "webhook_id", "status", "id",
+              sqlite_where=NOT_PENDING, postgresql_where=NOT_PENDING),
+        Index("ix_clawhooks_delivery_webhook_finished_type", "webhook_id", "event_type", "id",
+              sqlite_where=NOT_PENDING, postgresql_where=NOT_PENDING),
         # The class of the HTTP status (2 for 2xx): a search for 5xx is then an equality,
         # read newest first; exact codes use it too. Keep the expression as
         # flask_clawhooks.search.RESPONSE_CLASS writes it, or the index is not used.

@@ -6,13 +6,21 @@ range the deliveries were made in, newest first, cursor-paged on the delivery id
 
 It stays fast however long the log is. Time bounds become bounds on the delivery id
 (ids sort by creation time), and the query is one ``SELECT … ORDER BY id DESC LIMIT n``
-per webhook of the owner, glued with ``UNION ALL``: each reads at most one page from
-the index that starts with ``webhook_id`` and the filtered column, then ``id``
-(``ix_clawhooks_delivery_webhook_status``, ``…_type``, and ``…_class``, on the class of
-the HTTP status, ``response_code / 100``, so that ``5xx`` is an equality too; the event
-id is the first column of the ``(event_id, webhook_id)`` unique constraint). A page therefore costs
-about the same with a thousand deliveries or a million. Owners with more than
-:data:`UNION_MAX` webhooks get a single query over all of them instead.
+per webhook of the owner and per part of its log, glued with ``UNION ALL``: each reads
+at most one page from an index that starts with ``webhook_id`` (and the filtered column),
+then ``id``. A webhook's log is two parts, its pending deliveries
+(``ix_clawhooks_delivery_webhook_pending``) and its finished ones
+(``…_webhook_finished``, ``…_finished_type``, ``…_webhook_status``), so that ``emit()``
+writes one index keyed by webhook, not three (revision 0010). A filter that only one
+part can match reads that part alone: a status, or an HTTP status code or class
+(``…_webhook_class``, on ``response_code / 100``, so that ``5xx`` is an equality too,
+answered deliveries pending a retry included); the event id is the first column of the
+``(event_id, webhook_id)`` unique constraint. A page therefore costs about the same with
+a thousand deliveries or a million. Owners with more than :data:`UNION_MAX` webhooks get
+one query per part over all of them instead.
+
+:func:`page_ids` is that query for any list of webhooks; the API's and the dashboard's
+lists of one webhook's deliveries use it too.
 
 .. versionadded:: 0.2.0
 """
@@ -30,6 +38,7 @@ from .ids import first_id_at
 from .models import (
     ANSWERED,
     NOT_PENDING,
+    PENDING,
     AnySession,
     Delivery,
     DeliveryStatus,
@@ -66,6 +75,21 @@ class DeliveryQuery:
     def is_empty(self) -> bool:
         return all(getattr(self, f.name) is None for f in fields(self))
 
+    def parts(self) -> list[list[Any]]:
+        """The conditions of each part of the log to read: the pending and the finished
+        deliveries, each with the condition of its partial indexes written out (a
+        bound parameter would hide from SQLite that the query implies it), or one of
+        them, or the whole log where an index other than those serves the filter."""
+        found = self.conditions()
+        if self.status == DeliveryStatus.PENDING:
+            return [[*found, PENDING]]
+        if self.status is not None:
+            return [[*found, NOT_PENDING]]  # the (webhook_id, status, id) index
+        if self.event_id is not None or self.response_code is not None \
+                or self.response_class is not None:
+            return [found]
+        return [[*found, NOT_PENDING], [*found, PENDING]]
+
     def conditions(self) -> list[Any]:
         c = _deliveries.c
         found: list[Any] = []
@@ -75,8 +99,6 @@ class DeliveryQuery:
             found.append(c.event_type == self.event_type)
         if self.status is not None:
             found.append(c.status == self.status)
-            if self.status != DeliveryStatus.PENDING:
-                found.append(NOT_PENDING)  # the partial (webhook_id, status, id) index
         if self.response_code is not None:
             # BETWEEN, not =: SQLite would put the constant into RESPONSE_CLASS (constant
             # propagation) and no longer see that the class index applies.
@@ -118,40 +140,53 @@ def search(session: AnySession, owner: str | None, query: DeliveryQuery, limit: 
         hooks = hooks.where(Webhook.owner == owner)
     if query.webhook_id is not None:
         hooks = hooks.where(Webhook.id == query.webhook_id)
-    conditions = query.conditions()
-    if after is not None:
-        conditions.append(_deliveries.c.id < after)
-
-    def newest(stmt: Select[Any]) -> Select[Any]:
-        return stmt.where(*conditions).order_by(_deliveries.c.id.desc()).limit(limit + 1)
-
     webhook_ids = list(session.scalars(hooks.order_by(Webhook.id).limit(UNION_MAX + 1)))
     if not webhook_ids:
         return [], False
-    ids_query: Select[Any]
-    if query.event_id is not None or len(webhook_ids) == 1:
-        in_hooks = (webhook_ids if len(webhook_ids) <= UNION_MAX else hooks)
-        ids_query = newest(select(_deliveries.c.id)
-                           .where(_deliveries.c.webhook_id.in_(in_hooks)))
-    elif len(webhook_ids) > UNION_MAX:
-        ids_query = newest(select(_deliveries.c.id)
-                           .where(_deliveries.c.webhook_id.in_(hooks)))
-    else:
-        per_webhook = [
-            newest(select(_deliveries.c.id).where(_deliveries.c.webhook_id == webhook_id))
-            .subquery()
-            for webhook_id in webhook_ids
-        ]
-        merged = union_all(*(select(part.c.id) for part in per_webhook)).subquery()
-        ids_query = select(merged.c.id).order_by(merged.c.id.desc()).limit(limit + 1)
-    ids = list(session.scalars(ids_query))
-    more = len(ids) > limit
-    ids = ids[:limit]
-    if not ids:
-        return [], False
+    ids, more = page_ids(session, webhook_ids if len(webhook_ids) <= UNION_MAX else hooks,
+                         query, limit, below=after)
     # Attempts come along: the state's detail reads the last one's outcome.
-    rows = list(session.scalars(
-        select(Delivery).where(Delivery.id.in_(ids)).order_by(Delivery.id.desc())
-        .options(selectinload(Delivery.attempts))
-    ))
-    return rows, more
+    return load(session, ids, selectinload(Delivery.attempts)), more
+
+
+def page_ids(session: AnySession, webhooks: list[str] | Select[Any], query: DeliveryQuery,
+             limit: int, *, below: str | None = None,
+             above: str | None = None) -> tuple[list[str], bool]:
+    """The ids of up to ``limit`` deliveries of ``webhooks`` matching ``query``: newest
+    first (below the id ``below``, if given), or oldest first above the id ``above``;
+    and whether there are more.
+
+    :param webhooks: webhook ids, or a query of them (more than :data:`UNION_MAX`).
+    """
+    d = _deliveries.c
+    bounds = ([d.id < below] if below is not None else []) + (
+        [d.id > above] if above is not None else [])
+    order = d.id.asc() if above is not None else d.id.desc()
+
+    def part(webhook: Any, conditions: list[Any]) -> Select[Any]:
+        return (select(d.id).where(webhook, *conditions, *bounds)
+                .order_by(order).limit(limit + 1))
+
+    if isinstance(webhooks, list) and len(webhooks) <= UNION_MAX and query.event_id is None:
+        each = [d.webhook_id == webhook_id for webhook_id in webhooks]
+    else:
+        each = [d.webhook_id.in_(webhooks)]
+    parts = [part(webhook, conditions) for webhook in each for conditions in query.parts()]
+    if len(parts) == 1:
+        ids_query = parts[0]
+    else:
+        merged = union_all(*(select(p.subquery().c.id) for p in parts)).subquery()
+        ids_query = (select(merged.c.id)
+                     .order_by(merged.c.id.asc() if above is not None else merged.c.id.desc())
+                     .limit(limit + 1))
+    ids = list(session.scalars(ids_query))
+    return ids[:limit], len(ids) > limit
+
+
+def load(session: AnySession, ids: list[str], *options: Any) -> list[Delivery]:
+    """The deliveries ``ids``, in that order, with ``options`` (what to load along)."""
+    if not ids:
+        return []
+    found = {delivery.id: delivery for delivery in session.scalars(
+        select(Delivery).where(Delivery.id.in_(ids)).options(*options))}
+    return [found[delivery_id] for delivery_id in ids if delivery_id in found]

@@ -12,8 +12,18 @@ from typing import Any
 from sqlalchemy import Select, delete, select
 from sqlalchemy.orm import selectinload
 
-from .. import ordering
-from ..models import AnySession, Attempt, Delivery, Event, Ordering, Webhook, rollup_table
+from .. import ordering, search
+from ..models import (
+    NOT_PENDING,
+    PENDING,
+    AnySession,
+    Attempt,
+    Delivery,
+    Event,
+    Ordering,
+    Webhook,
+    rollup_table,
+)
 from ..signing import generate_secret
 from ..timeutil import utcnow
 from . import validation
@@ -112,9 +122,13 @@ def delete_webhook(session: AnySession, hook: Webhook) -> None:
     Deleted explicitly rather than left to ``ON DELETE CASCADE``, which SQLite does not
     enforce unless asked to.
     """
-    deliveries = select(Delivery.id).where(Delivery.webhook_id == hook.id)
-    session.execute(delete(Attempt).where(Attempt.delivery_id.in_(deliveries)))
-    session.execute(delete(Delivery).where(Delivery.webhook_id == hook.id))
+    # Pending, then finished: each on its partial index, and a delivery a worker
+    # finishes in between is in the second.
+    for part in (PENDING, NOT_PENDING):
+        of_hook = (Delivery.webhook_id == hook.id, part)
+        session.execute(delete(Attempt).where(
+            Attempt.delivery_id.in_(select(Delivery.id).where(*of_hook))))
+        session.execute(delete(Delivery).where(*of_hook))
     session.execute(delete(rollup_table).where(rollup_table.c.webhook_id == hook.id))
     session.execute(delete(Webhook).where(Webhook.id == hook.id))
     session.commit()
@@ -137,23 +151,18 @@ def ensure_not_in_flight(delivery: Delivery) -> None:
 
 
 def recent_deliveries(session: AnySession, hook: Webhook) -> list[Delivery]:
-    return list(session.scalars(
-        select(Delivery).where(Delivery.webhook_id == hook.id)
-        .order_by(Delivery.id.desc()).limit(RECENT_DELIVERIES)
-    ))
+    ids, _more = search.page_ids(session, [hook.id], search.DeliveryQuery(), RECENT_DELIVERIES)
+    return search.load(session, ids)
 
 
 def list_deliveries(session: AnySession, hook: Webhook, limit: int, after: str | None = None,
                     status: str | None = None,
                     event_type: str | None = None) -> tuple[list[Delivery], bool]:
+    """A page of the webhook's deliveries, newest first; ``after`` is the last id seen."""
+    query = search.DeliveryQuery(status=status, event_type=event_type)
+    ids, more = search.page_ids(session, [hook.id], query, limit, below=after)
     # Attempts come along: a delivery's status_detail reads the last one's outcome.
-    query = (select(Delivery).where(Delivery.webhook_id == hook.id)
-             .options(selectinload(Delivery.attempts)))
-    if status is not None:
-        query = query.where(Delivery.status == status)
-    if event_type is not None:
-        query = query.where(Delivery.event_type == event_type)
-    return paginate(session, query, Delivery.id, limit, after)
+    return search.load(session, ids, selectinload(Delivery.attempts)), more
 
 
 def get_delivery(session: AnySession, delivery_id: str, owner: str | None,

@@ -42,11 +42,11 @@ from sqlalchemy.orm import joinedload, selectinload
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from .. import ordering
+from .. import ordering, search
 from ..api import resources
 from ..catalog import TEST_EVENT
 from ..errors import TooManyTestSends, UnknownEventType
-from ..models import Delivery, DeliveryStatus, Ordering, Webhook
+from ..models import NOT_PENDING, PENDING, Delivery, DeliveryStatus, Ordering, Webhook
 from ..samples import sample_types
 from ..signing import generate_secret
 from ..state import get_state
@@ -221,22 +221,21 @@ def _describe(delivery: Delivery) -> tuple[str, str]:
 def index() -> str:
     """Webhooks list: URL, events, status and the last delivery of each."""
     db = db_session()
-    last_id = (
-        select(Delivery.id)
-        .where(Delivery.webhook_id == Webhook.id)
-        .order_by(Delivery.id.desc())
-        .limit(1)
-        .correlate(Webhook)
-        .scalar_subquery()
-    )
+
+    def last_id(part: Any) -> Any:
+        """The webhook's newest pending or finished delivery, on its partial index."""
+        return (select(Delivery.id).where(Delivery.webhook_id == Webhook.id, part)
+                .order_by(Delivery.id.desc()).limit(1).correlate(Webhook).scalar_subquery())
+
     rows = db.execute(
-        select(Webhook, last_id).where(Webhook.owner == g.clawhooks_owner).order_by(Webhook.id)
+        select(Webhook, last_id(PENDING), last_id(NOT_PENDING))
+        .where(Webhook.owner == g.clawhooks_owner).order_by(Webhook.id)
     ).all()
-    ids = [delivery_id for _, delivery_id in rows if delivery_id]
+    ids = [max(filter(None, newest)) for _, *newest in rows if any(newest)]
     last = {d.webhook_id: d for d in db.scalars(
         select(Delivery).where(Delivery.id.in_(ids)).options(selectinload(Delivery.attempts)))}
     return render_template(
-        "clawhooks/webhooks.html", webhooks=[webhook for webhook, _ in rows], last=last
+        "clawhooks/webhooks.html", webhooks=[webhook for webhook, *_ in rows], last=last
     )
 
 
@@ -325,28 +324,17 @@ def log(webhook_id: str) -> Response:
 
 
 def _log_page(webhook: Webhook, query: LogQuery) -> dict[str, Any]:
-    """One page of the delivery log, newest first, on the (webhook_id, id) index.
+    """One page of the delivery log, newest first (:func:`flask_clawhooks.search.page_ids`).
 
     Keyset paging: "Older" continues below the last id shown, "Newer" above the first;
     no count and no offset, so the page costs the same however long the log is.
     """
-    stmt = select(Delivery).where(Delivery.webhook_id == webhook.id)
-    if query.status:
-        stmt = stmt.where(Delivery.status == query.status)
-    if query.event:
-        stmt = stmt.where(Delivery.event_type == query.event)
-    if query.after:
-        stmt = stmt.where(Delivery.id > query.after).order_by(Delivery.id.asc())
-    else:
-        if query.before:
-            stmt = stmt.where(Delivery.id < query.before)
-        stmt = stmt.order_by(Delivery.id.desc())
-    stmt = stmt.limit(PAGE_SIZE + 1).options(
-        joinedload(Delivery.event), selectinload(Delivery.attempts)
-    )
-    rows = list(db_session().scalars(stmt))
-    more = len(rows) > PAGE_SIZE
-    rows = rows[:PAGE_SIZE]
+    ids, more = search.page_ids(
+        db_session(), [webhook.id], search.DeliveryQuery(status=query.status,
+                                                         event_type=query.event),
+        PAGE_SIZE, below=None if query.after else query.before, above=query.after)
+    rows = search.load(db_session(), ids, joinedload(Delivery.event),
+                       selectinload(Delivery.attempts))
     if query.after:
         rows.reverse()
         has_newer, has_older = more, bool(rows)

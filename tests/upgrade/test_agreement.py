@@ -94,7 +94,7 @@ def test_a_model_change_without_a_revision_is_named(engine):
     assert "add_column: clawhooks_webhook.rate_per_minute" in found
     assert any(line.startswith("index condition: ix_clawhooks_delivery_webhook_status")
                for line in found), found
-    assert any("ix_clawhooks_delivery_webhook_type" in line for line in found), found
+    assert any("ix_clawhooks_delivery_webhook_finished_type" in line for line in found), found
 
 
 def MetaData_with_changes() -> sa.MetaData:  # noqa: N802 - reads as the type it makes
@@ -107,7 +107,7 @@ def MetaData_with_changes() -> sa.MetaData:  # noqa: N802 - reads as the type it
     webhook.append_column(sa.Column("rate_per_minute", sa.Integer))
     delivery = metadata.tables["clawhooks_delivery"]
     for index in list(delivery.indexes):
-        if index.name == "ix_clawhooks_delivery_webhook_type":
+        if index.name == "ix_clawhooks_delivery_webhook_finished_type":
             delivery.indexes.remove(index)
         if index.name == "ix_clawhooks_delivery_webhook_status":
             for dialect in ("sqlite", "postgresql"):
