@@ -29,6 +29,7 @@ from .control import Candidate, Screen
 from .encryption import Cipher
 from .ids import new_id, new_ids
 from .models import (
+    PENDING,
     AnySession,
     Delivery,
     DeliveryStatus,
@@ -155,8 +156,8 @@ _LEASE = """lease_token = :token, lease_until = :until,
 
 # The rows are locked by primary key alone, skipping those another transaction holds;
 # those still claimable are then leased through their physical address (ctid: a locked
-# row cannot move). No plan can walk the backlog of pending deliveries through the
-# (status, next_attempt_at) index, whatever the table's statistics say.
+# row cannot move). No plan can walk the backlog of pending deliveries through their
+# due index (ix_clawhooks_delivery_pending_due), whatever the table's statistics say.
 _CLAIM_POSTGRES = _driver_sql(f"""
 WITH todo AS MATERIALIZED (
     SELECT ctid, status, next_attempt_at, lease_until FROM clawhooks_delivery
@@ -167,8 +168,8 @@ d AS (
     RETURNING id, attempt_count, webhook_id, event_id)
 SELECT {_CLAIMED_COLUMNS}
 FROM d JOIN clawhooks_event AS e ON e.id = d.event_id""", True)
-# The unary + keeps SQLite from walking the (status, next_attempt_at) index through every
-# pending delivery: the rows are found by primary key.
+# The unary + keeps SQLite from walking the pending deliveries' due index through every
+# one of them: the rows are found by primary key.
 _LEASE_SQLITE = f"""
 UPDATE clawhooks_delivery SET {_LEASE}
 WHERE id IN (SELECT value FROM json_each(:ids))
@@ -646,7 +647,7 @@ def interrupt_expired(session: AnySession, now: dt.datetime) -> list[str]:
     """
     expired = session.scalars(
         select(Delivery.id).where(
-            Delivery.status == DeliveryStatus.PENDING,
+            PENDING,  # as a literal: the condition of the partial index it reads
             Delivery.lease_until.is_not(None),
             Delivery.lease_until < now,
         )
@@ -674,7 +675,7 @@ def due(session: AnySession, now: dt.datetime, grace: float, limit: int) -> list
     return list(session.scalars(
         select(Delivery.id)
         .where(
-            Delivery.status == DeliveryStatus.PENDING,
+            PENDING,  # as a literal: the condition of the partial index it reads
             Delivery.lease_until.is_(None),
             or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= cutoff),
         )

@@ -41,7 +41,7 @@ switches prometheus_client to its multiprocess mode (:func:`use_multiprocess_dir
 process writes its values to files in ``PROMETHEUS_MULTIPROC_DIR`` and the process that
 serves the port adds them up, so several worker processes on one machine are scraped as
 one. The two database gauges are read by a :class:`QueueCollector` when scraped, with
-two queries on the ``ix_clawhooks_delivery_due`` index.
+two queries on the ``ix_clawhooks_delivery_pending_due`` index.
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, literal_column, or_, select
 
 from .ids import id_seconds
-from .models import DeliveryStatus, Ordering, delivery_table, webhook_table
+from .models import PENDING, Ordering, delivery_table, webhook_table
 from .outcome import Verdict, classify, retry_delay
 from .state import get_state
 from .timeutil import utcnow
@@ -353,14 +353,14 @@ def auto_disabled(count: int) -> None:
 def queue_lag(app: Flask, now: dt.datetime | None = None) -> tuple[int, float]:
     """Deliveries due and not in flight, and how many seconds the oldest has waited.
 
-    Both queries walk the ``(status, next_attempt_at)`` index from its pending, due end;
-    the lease test filters what that range holds. Every pending delivery has a
+    Both queries walk the partial ``next_attempt_at`` index of pending deliveries from
+    its due end; the lease test filters what that range holds. Every pending delivery has a
     ``next_attempt_at`` (emit, retries and the sweeper all set it).
     """
     now = now or utcnow()
     table = delivery_table
     due = (
-        table.c.status == DeliveryStatus.PENDING,
+        PENDING,  # as a literal: the condition of the partial index
         table.c.next_attempt_at <= now,
         or_(table.c.lease_until.is_(None), table.c.lease_until < now),
     )

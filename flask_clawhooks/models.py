@@ -216,7 +216,11 @@ class Delivery(Base):
     __tablename__ = "clawhooks_delivery"
     __table_args__ = (
         UniqueConstraint("event_id", "webhook_id", name="uq_clawhooks_delivery_event_webhook"),
-        Index("ix_clawhooks_delivery_due", "status", "next_attempt_at"),
+        # The sweeper, the lease expiry and the queue gauges: pending deliveries by when
+        # they are due. Partial, so a delivery leaves it once finished and the index stays
+        # the size of the backlog (and recording an outcome writes one entry fewer).
+        Index("ix_clawhooks_delivery_pending_due", "next_attempt_at",
+              sqlite_where=PENDING, postgresql_where=PENDING),
         # A webhook's log in id order (flask_clawhooks.search, the API's and the
         # dashboard's lists) is two partial indexes: its pending deliveries, and its
         # finished ones. emit(), which inserts pending deliveries, writes only the

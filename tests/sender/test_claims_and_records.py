@@ -12,7 +12,7 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from flask_clawhooks import jsontext, ledger
+from flask_clawhooks import jsontext, ledger, metrics
 from flask_clawhooks.ids import new_id
 from flask_clawhooks.models import Delivery
 from flask_clawhooks.state import get_state
@@ -97,7 +97,7 @@ def test_claims_and_records_find_deliveries_by_primary_key_in_a_large_table(host
             plan = "\n".join(row[3] for row in conn.exec_driver_sql(
                 "EXPLAIN QUERY PLAN " + ledger._LEASE_SQLITE,
                 {**{k: str(v) for k, v in params.items()}, "ids": "[]"}))
-            assert "ix_clawhooks_delivery_due" not in plan, plan
+            assert "ix_clawhooks_delivery_pending_due" not in plan, plan
             assert re.search(r"SEARCH clawhooks_delivery USING INDEX \w+_1 \(id=\?\)", plan)
             for write in ledger._RECORD_SQLITE:
                 plan = "\n".join(row[3] for row in conn.exec_driver_sql(
@@ -127,10 +127,61 @@ def test_claims_and_records_find_deliveries_by_primary_key_in_a_large_table(host
         host.db.session.rollback()
     # The leases find their rows by address, the records by primary key; neither walks
     # the pending deliveries (the due index) nor reads the whole table.
-    assert "ix_clawhooks_delivery_due" not in claim + record, claim + record
+    assert "ix_clawhooks_delivery_pending_due" not in claim + record, claim + record
     assert "Tid Scan on clawhooks_delivery" in claim, claim
     assert "Index Scan using pk_clawhooks_delivery" in record, record
     assert "Seq Scan on clawhooks_delivery" not in record, record
+
+
+def test_the_sweeper_and_the_queue_gauges_read_only_the_pending_deliveries(host):
+    # 20 000 deliveries, one in a hundred pending: the due index holds the backlog only.
+    webhook = host.add_webhook("https://hooks.example/in")
+    with host.app.app_context():
+        conn = host.db.session.connection()
+        postgresql = conn.dialect.name == "postgresql"
+        numbers = ("generate_series(1, 20000) AS g(n)" if postgresql else
+                   "(WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s "
+                   "WHERE n < 20000) SELECT n FROM s) AS g")
+        key = "lpad(n::text, 6, '0')" if postgresql else "printf('%06d', n)"
+        conn.execute(sa.text(
+            f"INSERT INTO clawhooks_event (id, owner, type, created_at, body) "
+            f"SELECT 'evt_' || {key}, 'acme', 'message.received', :due, '' FROM {numbers}"),
+            {"due": utcnow()})
+        conn.execute(sa.text(
+            f"INSERT INTO clawhooks_delivery (id, event_id, webhook_id, event_type, status, "
+            f"attempt_count, next_attempt_at, created_at, updated_at) "
+            f"SELECT 'del_' || {key}, 'evt_' || {key}, :webhook, 'message.received', "
+            f"CASE WHEN n % 100 = 0 THEN 'pending' ELSE 'success' END, 1, :due, :due, :due "
+            f"FROM {numbers}"), {"webhook": webhook.id, "due": utcnow() - dt.timedelta(hours=1)})
+        conn.execute(sa.text("ANALYZE"))
+        host.db.session.commit()
+    run: list[tuple[str, object]] = []
+
+    def capture(_conn, _cursor, statement, parameters, _context, _many):
+        if "clawhooks_delivery" in statement and statement.lstrip().startswith("SELECT"):
+            run.append((statement, parameters))
+
+    with host.app.app_context():
+        engine = host.db.engine
+        sa.event.listen(engine, "before_cursor_execute", capture)
+        try:
+            due = ledger.due(host.db.session, utcnow(), 0, 500)
+            expired = ledger.interrupt_expired(host.db.session, utcnow())
+            count, _age = metrics.queue_lag(host.app)
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", capture)
+        with engine.connect() as conn:
+            plans = ["\n".join(str(row[0] if postgresql else row[3]) for row in
+                                conn.exec_driver_sql(("EXPLAIN " if postgresql else
+                                                      "EXPLAIN QUERY PLAN ") + statement,
+                                                     parameters))
+                     for statement, parameters in run]
+    assert (len(due), expired, count) == (200, [], 200)
+    assert len(plans) == 4, run  # due, expired, the gauge's count and its oldest
+    for plan in plans:
+        assert "ix_clawhooks_delivery_pending_due" in plan, plan
+        assert "Seq Scan on clawhooks_delivery" not in plan, plan
+        assert not re.search(r"SCAN clawhooks_delivery$", plan, re.M), plan
 
 
 def _plan(conn, statement: str, values) -> str:
