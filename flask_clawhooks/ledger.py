@@ -154,14 +154,16 @@ _CLAIMABLE = """status = 'pending'
 _LEASE = """lease_token = :token, lease_until = :until,
     attempt_count = attempt_count + 1, updated_at = :now"""
 
-# The rows are locked by primary key alone, skipping those another transaction holds;
+# The rows are locked by primary key alone, skipping those another transaction holds
+# (the ids come as one text, split by the server: psycopg's dumping of a list of
+# strings cost the claim about 2 µs of CPU per delivery);
 # those still claimable are then leased through their physical address (ctid: a locked
 # row cannot move). No plan can walk the backlog of pending deliveries through their
 # due index (ix_clawhooks_delivery_pending_due), whatever the table's statistics say.
 _CLAIM_POSTGRES = _driver_sql(f"""
 WITH todo AS MATERIALIZED (
     SELECT ctid, status, next_attempt_at, lease_until FROM clawhooks_delivery
-    WHERE id = ANY(:ids) FOR UPDATE SKIP LOCKED),
+    WHERE id = ANY(string_to_array(:ids, ',')) FOR UPDATE SKIP LOCKED),
 d AS (
     UPDATE clawhooks_delivery SET {_LEASE}
     WHERE ctid = ANY(ARRAY(SELECT ctid FROM todo WHERE {_CLAIMABLE}))
@@ -469,7 +471,7 @@ def claim(
     until = now + dt.timedelta(seconds=settings.lease_seconds)
     if postgres:
         rows = conn.exec_driver_sql(_CLAIM_POSTGRES, {
-            "token": token, "now": now, "until": until, "ids": list(delivery_ids)}).all()
+            "token": token, "now": now, "until": until, "ids": ",".join(delivery_ids)}).all()
     else:
         params = {"token": token, "now": _timestamp(now), "until": _timestamp(until),
                   "ids": jsontext.dumps(list(delivery_ids))}

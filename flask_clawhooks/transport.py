@@ -61,7 +61,6 @@ _DEADLINE_TICK = 0.05
 _IDLE_SECONDS = 60.0
 #: What may not appear in a request header's name or value (it would split the request).
 _UNSAFE_NAME = re.compile(r"[\x00-\x20:\x7f]")
-_UNSAFE_VALUE = re.compile(r"[\r\n\x00]")
 
 Context = TypeVar("Context")
 #: Where a request goes: (TLS, host, port). The per-destination limits count these.
@@ -392,6 +391,8 @@ class Sender(Generic[Context]):
         self._per_destination = max(1, connections_per_destination)
         self._tls: ssl.SSLContext | None = None
         self._targets: dict[str, _Target] = {}
+        #: Request header names already found safe to write.
+        self._safe_names: set[str] = set()
         self._waiting: collections.deque[_Job[Context]] = collections.deque()
         self._active = 0
         #: Idle connections per pool, newest last, per destination, and all of them
@@ -449,11 +450,20 @@ class Sender(Generic[Context]):
             if len(self._targets) > 10_000:
                 self._targets.clear()
             target = self._targets[url] = _target(url)
-        if _UNSAFE_NAME.search("".join(headers)) or _UNSAFE_VALUE.search(
-            "".join(headers.values())
-        ):
-            raise ValueError("a request header's name or value holds a forbidden character")
+        names = self._safe_names
+        if not names.issuperset(headers):  # the same few names come again and again
+            if any(not name or _UNSAFE_NAME.search(name) for name in headers):
+                raise ValueError("a request header's name is empty or holds a forbidden "
+                                 "character")
+            if len(names) > 10_000:
+                names.clear()
+            names.update(headers)
         lines = "".join([f"{name}: {value}\r\n" for name, value in headers.items()])
+        # Each line ends in the only CR and LF it may hold: one more in a value would
+        # split the request.
+        count = len(headers)
+        if lines.count("\n") != count or lines.count("\r") != count or "\x00" in lines:
+            raise ValueError("a request header's value holds a forbidden character")
         try:
             encoded = lines.encode("latin-1")
         except UnicodeEncodeError:

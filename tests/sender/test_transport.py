@@ -213,7 +213,13 @@ def test_a_nul_in_a_response_header_makes_the_answer_a_connection_error(server):
     {"X-Evil\r\nX-Injected": "1"},
     {"X Evil": "1"},
     {"X-Evil": "nul\x00"},
-], ids=["value-crlf", "name-crlf", "name-space", "value-nul"])
+    {"X-Evil": "lone\rcr"},
+    {"X-Evil": "lone\nlf"},
+    {"X-Evil:": "1"},
+    {"": "1"},
+    {"X-Good": "1", "X-Evil": "a\r\n\r\nGET / HTTP/1.1"},
+], ids=["value-crlf", "name-crlf", "name-space", "value-nul", "value-cr", "value-lf",
+        "name-colon", "name-empty", "second-value-crlf"])
 def test_a_header_that_would_split_the_request_is_never_written(server, headers):
     receiver = server(lambda head: OK)
 
@@ -221,6 +227,17 @@ def test_a_header_that_would_split_the_request_is_never_written(server, headers)
 
     assert result.status is None and result.error.startswith("bad request: ")
     assert receiver.requests == []
+
+
+def test_a_header_name_already_sent_is_still_refused_with_a_value_that_would_split(server):
+    receiver = server(lambda head: OK)
+
+    good, evil = post_all([(receiver.url, {"X-Tenant": "a"}),
+                           (receiver.url, {"X-Tenant": "a\r\nX-Injected: 1"})])
+
+    assert good.status == 200
+    assert evil.status is None and evil.error.startswith("bad request: ")
+    assert len(receiver.requests) == 1 and b"X-Injected" not in receiver.requests[0]
 
 
 @pytest.mark.parametrize("answer", [
