@@ -1,0 +1,64 @@
+"""How many deliveries a worker claims at a time (:class:`flask_clawhooks.dispatch._Slots`):
+small after a pause, so the first POSTs go out soon; doubling while claims keep coming,
+so a busy worker pays a claim's fixed cost once per hundreds of deliveries."""
+
+from __future__ import annotations
+
+import threading
+
+from flask_clawhooks.dispatch import CLAIM_STREAK_SECONDS, _Slots
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_claims_double_in_a_streak_and_start_small_again_after_a_pause():
+    clock = Clock()
+    slots = _Slots(512, clock=clock)
+
+    first = slots.take(128, 512)
+    slots.give(first)  # all sent already: nothing is held
+    clock.now += CLAIM_STREAK_SECONDS / 2
+    second = slots.take(128, 512)
+    slots.give(second)
+    clock.now += CLAIM_STREAK_SECONDS / 2
+    third = slots.take(128, 512)
+    slots.give(third)
+    clock.now += CLAIM_STREAK_SECONDS * 2
+    after_pause = slots.take(128, 512)
+
+    assert (first, second, third, after_pause) == (128, 256, 512, 128)
+
+
+def test_a_claim_never_takes_more_slots_than_are_free_or_asked_for():
+    clock = Clock()
+    slots = _Slots(512, clock=clock)
+
+    held = slots.take(128, 512)
+    clock.now += 0.001
+    more = slots.take(128, 200)  # a streak would allow 256: only 200 asked for
+    clock.now += 0.001
+    rest = slots.take(1, 512)  # 184 free
+
+    assert (held, more, rest) == (128, 200, 184)
+
+
+def test_a_take_waits_until_the_least_it_needs_is_free():
+    slots = _Slots(4)
+    assert slots.take(4, 4) == 4
+    taken: list[int] = []
+    waiter = threading.Thread(target=lambda: taken.append(slots.take(2, 4)))
+    waiter.start()
+
+    slots.give(1)
+    waiter.join(0.2)
+    still_waiting = waiter.is_alive()
+    slots.give(1)
+    waiter.join(10)
+
+    assert still_waiting and taken == [2]
