@@ -718,7 +718,9 @@ class Sender(Generic[Context]):
     def _take_idle(self, pool: _PoolKey) -> _Connection | None:
         idle = self._idle.get(pool)
         while idle:
-            conn = next(reversed(idle))
+            # The newest. popitem() trims the emptied slot; next(reversed(idle)) would
+            # step over every slot emptied since the dict last resized.
+            conn, _ = idle.popitem()
             self._forget(conn)
             if not conn.closed and conn.transport is not None and not conn.transport.is_closing():
                 return conn
