@@ -12,6 +12,12 @@ directory it is started from: ``cd DIR && PYTHONPATH=DIR python -m bench.worker_
 Each thread's CPU comes from ``/proc/<pid>/task``: the main thread runs RQ's jobs and the
 claims (signing included), the others are the sender's event loop and the recorder
 (numbered as the kernel numbers them: the sender starts first) and a few that are idle.
+
+``--ledger`` measures the database's part alone, in this process: ``ledger.claim`` and
+``ledger.record`` of ``--batch`` deliveries at a time (each recorded as a 200 answer),
+nothing sent, no Redis or RQ; the thread CPU per delivery of each, medians of
+``--rounds``. On SQLite that includes SQLite's own work; PostgreSQL does its share in
+the server's processes, which are not counted.
 """
 
 from __future__ import annotations
@@ -19,7 +25,16 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import time
 
+import sqlalchemy as sa
+
+from flask_clawhooks import ledger
+from flask_clawhooks.state import get_state
+from flask_clawhooks.timeutil import utcnow
+from flask_clawhooks.transport import HttpResult
+
+from . import app as bench_app
 from . import harness
 from .run import Host, deliver, warm_up
 
@@ -39,13 +54,60 @@ def thread_cpu(pid: int) -> dict[int, tuple[float, float]]:
     return found
 
 
+def ledger_cpu(host: Host, batch: int, rounds: int) -> tuple[list[float], list[float]]:
+    """Thread CPU microseconds per delivery of ``ledger.claim`` and ``ledger.record``,
+    one value per round of ``batch`` deliveries (after two rounds not counted)."""
+    host.only_webhooks("http://127.0.0.1:9/never-called")
+    claims: list[float] = []
+    records: list[float] = []
+    with host.app.app_context():
+        settings = get_state(host.app).settings
+        session = bench_app.db.session
+        answer = {"Content-Type": "text/plain", "Content-Length": "2"}
+        for round_ in range(rounds + 2):
+            host.emit(batch)
+            ids = list(session.scalars(sa.text(
+                "SELECT id FROM clawhooks_delivery WHERE status = 'pending' "
+                "AND lease_token IS NULL ORDER BY id LIMIT :n"), {"n": batch}))
+            session.commit()
+            started = time.thread_time()
+            works, _ = ledger.claim(session, ids, settings)
+            claimed = time.thread_time() - started
+            now = utcnow()
+            outcomes = [ledger.Outcome(work, HttpResult(200, 2, headers=answer, excerpt="OK",
+                                                        started_at=now), now, now)
+                        for work in works]
+            started = time.thread_time()
+            ledger.record(session, outcomes, settings)
+            recorded = time.thread_time() - started
+            if round_ >= 2 and works:
+                claims.append(claimed / len(works) * 1e6)
+                records.append(recorded / len(works) * 1e6)
+    return claims, records
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.worker_cpu", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="postgresql")
     parser.add_argument("--n", type=int, default=5000, help="deliveries per round")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--ledger", action="store_true",
+                        help="claim and record in this process, nothing sent")
+    parser.add_argument("--batch", type=int, default=256,
+                        help="deliveries per claim and record with --ledger")
     args = parser.parse_args()
+    if args.ledger:
+        with harness.redis() as redis_url, harness.database(args.db) as url:
+            host = Host(url, redis_url)
+            try:
+                claims, records = ledger_cpu(host, args.batch, args.rounds)
+            finally:
+                host.close()
+        print(f"ledger_cpu db={args.db} batch={args.batch} rounds={args.rounds} "
+              f"claim_median_us={statistics.median(claims):.1f} "
+              f"record_median_us={statistics.median(records):.1f}")
+        return
     with harness.redis() as redis_url, harness.database(args.db) as url:
         host = Host(url, redis_url)
         try:
