@@ -214,7 +214,10 @@ def create_ahead(engine: Engine, now: dt.datetime | None = None,
             raise PartitionError(f"{ATTEMPTS} is not partitioned: run `flask clawhooks "
                                  "partition enable` first.")
         step = interval_of(found)
-        start = max(interval_start(now, step), found[0].end)
+        # From the interval holding now: those that overlap a partition (the history
+        # one included) are skipped below, and where a partition was dropped by hand,
+        # the first one found is not the history one and its end is no lower bound.
+        start = interval_start(now, step)
         while start < now + ahead:
             if not any((p.start is None or p.start < start + step) and start < p.end
                        for p in found if not p.detaching):
@@ -277,8 +280,10 @@ def enable(engine: Engine, interval: str = "day", *, now: dt.datetime | None = N
         def convert() -> None:
             conn.execute(text(f"LOCK TABLE {ATTEMPTS} IN ACCESS EXCLUSIVE MODE"))
             _convert(conn, bound, check)
+            # At least the one after the history partition, whatever ``ahead``: the
+            # partitions' length is how later calls know the interval (interval_of).
             end = bound_at
-            while end < now + ahead:
+            while end == bound_at or end < now + ahead:
                 _add(conn, end, end + step)
                 end += step
 

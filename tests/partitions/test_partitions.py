@@ -138,9 +138,14 @@ def test_enable_keeps_every_row_and_id_and_makes_partitions_ahead(pg):
 
 
 def test_a_worker_creates_the_partitions_ahead_before_it_claims(pg, receiver):
-    partitions.enable(engine_of(pg), "week", ahead=dt.timedelta(days=1))
+    # Enabled as on this week's Monday at 0:00: the history partition up to the next
+    # Monday, and only the week after it (at least one is always made), well short of
+    # the partitions a worker makes ahead, at any hour of the week this runs.
+    monday = partitions.interval_start(utcnow(), partitions.INTERVALS["week"])
+    partitions.enable(engine_of(pg), "week", now=monday, ahead=dt.timedelta(days=1))
     newest = found(pg)[-1]
-    assert newest.end < utcnow() + dt.timedelta(days=9)
+    assert newest.end == monday + dt.timedelta(days=14)
+    assert newest.end < utcnow() + partitions.AHEAD
     with engine_of(pg).begin() as conn:  # autovacuum's settings go on partitions
         conn.exec_driver_sql(f"ALTER TABLE {newest.name} SET "
                              "(autovacuum_vacuum_scale_factor = 0.01)")
@@ -177,7 +182,9 @@ def test_prune_drops_old_partitions_deletes_the_rest_and_rollups_agree_with_a_re
     assert len(counted) == 8  # an hour each
     cutoff = now - dt.timedelta(days=5)
     expected = [p.name for p in found(pg) if p.end <= cutoff]
-    assert partitions.HISTORY in expected and len(expected) >= 5
+    # The history partition ends at least an hour after enable's time, at the start of
+    # the next day but one when that was after 23:00: one partition fewer is old enough.
+    assert partitions.HISTORY in expected and len(expected) >= 4
 
     result = cli(pg, "prune", "--older-than", "5d")
 
@@ -323,6 +330,26 @@ def test_partitions_detached_but_not_dropped_are_dropped_or_attached_again(pg):
     assert created[:2] == [current.name, future.name]  # then the days up to 14 ahead
     assert_contiguous_and_ahead(found(pg), dt.timedelta(days=1), now, history=False)
     assert len(attempt_rows(pg)) == 1
+
+
+def test_partitions_dropped_by_hand_up_to_tomorrow_are_made_again_from_today(pg):
+    now = utcnow()
+    engine = engine_of(pg)
+    day = dt.timedelta(days=1)
+    partitions.enable(engine, "day", now=now - 3 * day)
+    today = partitions.interval_start(now, day)
+    with engine.begin() as conn:  # the history partition and every one up to tomorrow's
+        for partition in found(pg):
+            if partition.end <= today + 2 * day:
+                conn.exec_driver_sql(f"ALTER TABLE clawhooks_attempt DETACH PARTITION "
+                                     f"{partition.name}")
+                conn.exec_driver_sql(f"DROP TABLE {partition.name}")
+
+    created = partitions.create_ahead(engine, now)
+
+    assert created[:2] == [f"clawhooks_attempt_p{today:%Y%m%d}",  # then up to 14 days on
+                           f"clawhooks_attempt_p{today + day:%Y%m%d}"]
+    assert_contiguous_and_ahead(found(pg), day, now, history=False)
 
 
 def test_one_worker_an_hour_makes_the_partitions_ahead(pg):
