@@ -50,11 +50,23 @@ log = logging.getLogger("flask_clawhooks")
 #: Most outcomes written in one transaction.
 RECORD_BATCH = 500
 #: A batch that found this many outcomes waiting waits :data:`RECORD_LINGER_SECONDS`
-#: for more before it is written; outcomes that come one at a time are written at once.
+#: for more before it is written (unless one is of a FIFO webhook); outcomes that come
+#: one at a time are written at once.
 RECORD_BUSY = 64
 RECORD_LINGER_SECONDS = 0.01
 #: Claims closer together than this are a streak: each may be twice the one before.
 CLAIM_STREAK_SECONDS = 0.05
+
+def lingers(batch: Sequence[Outcome]) -> bool:
+    """Whether the recorder waits for more outcomes before writing ``batch``.
+
+    When they are arriving fast: a recording transaction costs the worker about half a
+    millisecond of CPU whatever its size. Not when one is of a FIFO webhook: the next
+    delivery of its queue is sent only once it is recorded.
+    """
+    return (RECORD_BUSY <= len(batch) < RECORD_BATCH
+            and not any(outcome.work.fifo for outcome in batch))
+
 
 class _Slots:
     """A counting semaphore whose holders take many slots at once."""
@@ -74,9 +86,8 @@ class _Slots:
         The first take after a pause takes ``least`` (or as many as are held already),
         so that its POSTs go out sooner; while takes keep coming (within
         :data:`CLAIM_STREAK_SECONDS` of each other) each may take twice as many as the
-        one before. A fast receiver thus gets claims of ``most`` deliveries, not of
-        ``least`` again and again: each claim costs the worker about a millisecond of
-        CPU whatever its size.
+        one before. A busy worker thus claims hundreds at a time, not ``least`` again
+        and again: each claim costs it most of a millisecond of CPU whatever its size.
         """
         with self._cond:
             while self._free < least:
@@ -261,9 +272,7 @@ class Dispatcher:
         while True:
             batch = [self._outcomes.get()]
             self._take_queued(batch)
-            if RECORD_BUSY <= len(batch) < RECORD_BATCH:
-                # Outcomes are arriving fast: let the batch grow. A recording transaction
-                # costs the worker about half a millisecond of CPU whatever its size.
+            if lingers(batch):
                 time.sleep(RECORD_LINGER_SECONDS)
                 self._take_queued(batch)
             # Counted here, a batch at a time, rather than on the sender's thread as each

@@ -1,12 +1,22 @@
 """How many deliveries a worker claims at a time (:class:`flask_clawhooks.dispatch._Slots`):
 small after a pause, so the first POSTs go out soon; doubling while claims keep coming,
-so a busy worker pays a claim's fixed cost once per hundreds of deliveries."""
+so a busy worker pays a claim's fixed cost once per hundreds of deliveries. And when its
+recorder waits for a batch to grow (:func:`flask_clawhooks.dispatch.lingers`)."""
 
 from __future__ import annotations
 
 import threading
 
-from flask_clawhooks.dispatch import CLAIM_STREAK_SECONDS, _Slots
+from flask_clawhooks.dispatch import (
+    CLAIM_STREAK_SECONDS,
+    RECORD_BATCH,
+    RECORD_BUSY,
+    _Slots,
+    lingers,
+)
+from flask_clawhooks.ledger import Outcome, Work
+from flask_clawhooks.timeutil import utcnow
+from flask_clawhooks.transport import HttpResult
 
 
 class Clock:
@@ -62,3 +72,21 @@ def test_a_take_waits_until_the_least_it_needs_is_free():
     waiter.join(10)
 
     assert still_waiting and taken == [2]
+
+
+def outcomes(count: int, *, fifo_at: int | None = None) -> list[Outcome]:
+    now = utcnow()
+    made = []
+    for n in range(count):
+        work = Work(f"del_{n}", f"att_{n}", 1, "token", "wh_1", "acme",
+                    "http://127.0.0.1:9/in", f"evt_{n}", "message.received", b"{}", {},
+                    fifo=n == fifo_at)
+        made.append(Outcome(work, HttpResult(200, 1, started_at=now), now, now))
+    return made
+
+
+def test_the_recorder_waits_for_more_outcomes_only_when_many_came_and_none_is_fifo():
+    assert not lingers(outcomes(1))  # one at a time: written at once
+    assert lingers(outcomes(RECORD_BUSY))
+    assert not lingers(outcomes(RECORD_BUSY, fifo_at=RECORD_BUSY - 1))
+    assert not lingers(outcomes(RECORD_BATCH))  # full already
