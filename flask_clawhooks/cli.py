@@ -107,7 +107,7 @@ def worker(burst: bool, concurrency: int | None, processes: int, name: str | Non
 
     With --burst it exits when the queue is empty, with status 1 if a job failed.
     """
-    from .worker import rq_logging_level, run_worker, setup_logging
+    from .worker import rq_logging_level, run_worker, settle_heap, setup_logging
 
     state = get_state()
     try:
@@ -128,6 +128,7 @@ def worker(burst: bool, concurrency: int | None, processes: int, name: str | Non
     try:
         if processes == 1:
             setup_logging(log_level)
+            settle_heap()
             run = run_worker(app, burst=burst, name=name,
                              logging_level=rq_logging_level(log_level))
             # A burst run reports its failed jobs in its status; a worker stopped by

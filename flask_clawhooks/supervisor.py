@@ -157,8 +157,9 @@ class Supervisor:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.pthread_sigmask(signal.SIG_SETMASK, set())
             forking.die_with_parent(self.shutdown_timeout)
-            from .worker import rq_logging_level, run_worker
+            from .worker import rq_logging_level, run_worker, settle_heap
 
+            settle_heap()
             name = f"{self.name}.{os.getpid()}" if self.name else None
             run = run_worker(self.app, burst=self.burst,
                              logging_level=rq_logging_level(self.logging_level),
