@@ -195,6 +195,11 @@ def prepare_process(app: Flask) -> None:
     forking.protect_redis(state.request_redis)
 
 
+#: New container objects between two collections of the youngest generation in a worker
+#: process (:func:`settle_heap`).
+YOUNG_COLLECTION_THRESHOLD = 7000
+
+
 def settle_heap() -> None:
     """Keep the cyclic garbage collector off what this process holds before it works.
 
@@ -206,9 +211,17 @@ def settle_heap() -> None:
     nothing but work (``flask clawhooks worker`` and its ``--processes`` children), not
     for :func:`run_worker` called from a script or a test, whose later garbage in
     cycles it would keep.
+
+    The youngest generation is collected after :data:`YOUNG_COLLECTION_THRESHOLD` new
+    objects rather than Python's 700: a claim makes a few thousand that live until
+    their POSTs end, and each young collection walked them all again. With it, one
+    worker at a fast receiver ran 4 or 5 collections in 21 000 deliveries instead of
+    about 210 (0.01 s in the collector instead of 0.05–0.065 s).
     """
     gc.collect()
     gc.freeze()
+    young, *older = gc.get_threshold()
+    gc.set_threshold(max(young, YOUNG_COLLECTION_THRESHOLD), *older)
 
 
 def run_worker(

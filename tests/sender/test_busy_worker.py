@@ -97,17 +97,18 @@ def test_the_recorder_waits_for_more_outcomes_only_when_many_came_and_none_is_fi
     assert not lingers(outcomes(RECORD_BATCH))  # full already
 
 
-def test_a_working_process_collects_its_garbage_then_freezes_its_heap():
+def test_a_working_process_collects_its_garbage_freezes_its_heap_and_collects_less_often():
     # In a process of its own: frozen, the suite's own heap would keep its later garbage.
     code = """
 import gc, weakref
-from flask_clawhooks.worker import settle_heap
+from flask_clawhooks.worker import YOUNG_COLLECTION_THRESHOLD, settle_heap
 class Node: pass
 garbage = Node(); garbage.me = garbage; gone = weakref.ref(garbage); del garbage
 settle_heap()
-print(gone() is None, gc.get_freeze_count() > 0)
+print(gone() is None, gc.get_freeze_count() > 0,
+      gc.get_threshold()[0] == YOUNG_COLLECTION_THRESHOLD)
 """
     done = processes.run([sys.executable, "-c", code], timeout=120, capture_output=True,
                          text=True)
 
-    assert done.stdout.split() == ["True", "True"], done.stderr
+    assert done.stdout.split() == ["True", "True", "True"], done.stderr
