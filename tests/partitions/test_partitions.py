@@ -311,10 +311,11 @@ def test_partitions_detached_but_not_dropped_are_dropped_or_attached_again(pg):
     engine = engine_of(pg)
     partitions.enable(engine, "day", now=now - dt.timedelta(days=3))
     hook = pg.add_webhook("https://hooks.example/in")
-    fill(pg, hook.id, [now - dt.timedelta(days=2.5), now - dt.timedelta(hours=1)])
+    # The new row is made at `now` itself, and the partitions are made again as of
+    # `now`: an hour earlier would be yesterday's partition between 0:00 and 1:00.
+    fill(pg, hook.id, [now - dt.timedelta(days=2.5), now])
     old, future = found(pg)[1], found(pg)[-3]
-    [current] = [p for p in found(pg)
-                 if p.start and p.start <= now - dt.timedelta(hours=1) < p.end]
+    [current] = [p for p in found(pg) if p.start and p.start <= now < p.end]
     with engine.begin() as conn:  # as if DROP TABLE had failed after the detach
         for partition in (old, current, future):
             conn.exec_driver_sql(f"ALTER TABLE clawhooks_attempt DETACH PARTITION "
@@ -326,7 +327,7 @@ def test_partitions_detached_but_not_dropped_are_dropped_or_attached_again(pg):
     assert dropped == [partitions.HISTORY, old.name, future.name]
     # The gaps from now on are partitions again (as the workers make them): the one
     # holding rows is attached back with them.
-    created = partitions.create_ahead(engine)
+    created = partitions.create_ahead(engine, now)
     assert created[:2] == [current.name, future.name]  # then the days up to 14 ahead
     assert_contiguous_and_ahead(found(pg), dt.timedelta(days=1), now, history=False)
     assert len(attempt_rows(pg)) == 1
