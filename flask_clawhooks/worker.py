@@ -205,8 +205,8 @@ def settle_heap() -> None:
 
     A worker's heap is mostly what loading the app made (Flask, SQLAlchemy, RQ, the
     app's own modules), and every full collection walked all of it: 50–80 ms each with
-    ``bench.app``, a few times a minute at a fast receiver, a sixth of the CPU of the
-    5 000 deliveries they fell among. :func:`gc.freeze` moves it out of the collector's
+    ``bench.app``, a few times a minute at a fast receiver, each as much CPU as about a
+    thousand deliveries. :func:`gc.freeze` moves it out of the collector's
     sight, after a collection so that no garbage is kept. Only for processes that do
     nothing but work (``flask clawhooks worker`` and its ``--processes`` children), not
     for :func:`run_worker` called from a script or a test, whose later garbage in
