@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import statistics
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -218,7 +219,12 @@ def test_max_per_second_is_shared_by_two_processes_and_slows_no_other_webhook(
     times = sorted(r.at for r in limited_receiver.requests)
     assert len(times) == 400
     counts = window_counts(times, 5.0)
-    assert counts and all(90 <= count <= 110 for count in counts), (min(counts), max(counts))
+    # Never above the limit; at it most of the time. A window may fall short when the
+    # machine is busy (the limit is a ceiling, not a promise of pace), but a limiter
+    # that throttles harder than asked (each process keeping 20 to itself, say) shows in
+    # the median.
+    assert counts and max(counts) <= 110, (min(counts), max(counts))
+    assert 90 <= statistics.median(counts) <= 110, (min(counts), max(counts))
     # The other webhook was done while the limited one had not sent half its events.
     free_done = max(r.at for r in free_receiver.requests)
     assert len(free_receiver.requests) == 400
