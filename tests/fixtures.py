@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import socketserver
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
@@ -246,6 +247,23 @@ def host(request: pytest.FixtureRequest, database_url: str, redis_url: str, redi
         host.db.engine.dispose()
 
 
+# -- servers in threads -----------------------------------------------------------------
+
+#: How often a test's HTTP server looks whether it was asked to stop. socketserver's
+#: default (0.5 s) made every test that served something wait up to half a second in
+#: its teardown, for ``shutdown()``.
+SERVE_POLL_SECONDS = 0.02
+
+
+def serve_in_thread(server: socketserver.BaseServer) -> threading.Thread:
+    """Run ``server.serve_forever()`` in a daemon thread (started); ``server.shutdown()``
+    stops it within :data:`SERVE_POLL_SECONDS`."""
+    thread = threading.Thread(target=server.serve_forever, args=(SERVE_POLL_SECONDS,),
+                              daemon=True)
+    thread.start()
+    return thread
+
+
 # -- receivers ------------------------------------------------------------------------
 
 
@@ -306,8 +324,7 @@ class Receiver:
 
         self.server = ThreadingHTTPServer((host, 0), Handler)
         self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.thread = serve_in_thread(self.server)
 
     @property
     def url(self) -> str:

@@ -3,7 +3,6 @@ the host app served over real HTTP on loopback."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +13,7 @@ from werkzeug.test import TestResponse
 
 from flask_clawhooks.apikeys import create_key
 
-from ..fixtures import Host
+from ..fixtures import Host, serve_in_thread
 
 PREFIX = "/api/v1"
 
@@ -80,8 +79,7 @@ def globex(host: Host) -> ApiClient:
 def live_server(host: Host) -> Iterator[str]:
     """The host app on a real HTTP server at 127.0.0.1; yields its base URL."""
     server = make_server("127.0.0.1", 0, host.app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    thread = serve_in_thread(server)
     try:
         yield f"http://127.0.0.1:{server.server_port}"
     finally:

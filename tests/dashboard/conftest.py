@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,7 @@ import pytest
 from flask import redirect, request, session, url_for
 from werkzeug.serving import make_server
 
-from ..fixtures import Host
+from ..fixtures import Host, serve_in_thread
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -78,8 +77,7 @@ def csrf_token_of(html: str) -> str:
 def live_server(dashboard: Dashboard) -> Iterator[str]:
     """The host app served on a free loopback port; yields its base URL."""
     server = make_server("127.0.0.1", 0, dashboard.host.app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    thread = serve_in_thread(server)
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     server.server_close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -20,7 +19,7 @@ from werkzeug.serving import make_server
 from flask_clawhooks.models import Delivery, DeliveryStatus, Event
 
 from ..fixtures import SEED_MESSAGE as SEED_EXAMPLE
-from ..fixtures import Host
+from ..fixtures import Host, serve_in_thread
 
 #: The seed's own example secret; the seed receivers use it unchanged.
 SECRET = "your-webhook-secret"
@@ -57,7 +56,7 @@ def serve() -> Iterator[Callable[[Flask], Served]]:
         def capture() -> None:
             served.requests.append(Captured(dict(request.headers), request.get_data()))
 
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        serve_in_thread(server)
         servers.append(server)
         return served
 

@@ -30,6 +30,7 @@ from flask_clawhooks.destinations import DestinationPolicy
 from flask_clawhooks.embedded_redis import free_port
 from receiver_kit.flask import verify_webhook
 
+from ..fixtures import serve_in_thread
 from ..processes import Spawner, run
 from .apps import LOOPBACK
 from .conftest import SECRET, wait_for_port
@@ -115,8 +116,7 @@ def flask_receivers() -> Iterator[str]:
         return {"count": runs[name].value}
 
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    thread = serve_in_thread(server)
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     server.server_close()

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from ..fixtures import serve_in_thread
+
 ROOT = Path(__file__).resolve().parents[2]
 
 #: The Standard Webhooks specification's published example, and GitHub's.
@@ -195,7 +197,6 @@ print(json.dumps({"wsgi": statuses, "asgi": asgi, "seen": seen}))
 def test_the_installed_checker_runs_on_the_standard_library_alone(kit_venv: Path) -> None:
     """``python -m receiver_kit.check`` from the lone install grades a real receiver (one
     that accepts anything, served here on loopback) and imports no third-party module."""
-    import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     class AcceptAnything(BaseHTTPRequestHandler):
@@ -210,8 +211,7 @@ def test_the_installed_checker_runs_on_the_standard_library_alone(kit_venv: Path
             self.wfile.write(b"OK")
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), AcceptAnything)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    thread = serve_in_thread(server)
     try:
         result = subprocess.run(
             [str(kit_venv), "-I", "-m", "receiver_kit.check",

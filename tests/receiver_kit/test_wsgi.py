@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, make_server
@@ -29,6 +28,7 @@ from receiver_kit.wsgi import (
     read_body,
 )
 
+from ..fixtures import serve_in_thread
 from .conftest import CLAWBOOK_ADDR, SECRET, event_body, signed_headers
 
 
@@ -149,8 +149,7 @@ class QuietHandler(WSGIRequestHandler):
 def test_over_real_http_with_the_standard_library_server(inner: PlainApp) -> None:
     app = WebhookMiddleware(inner, secret=SECRET, allowlist=["127.0.0.1/32"])
     server = make_server("127.0.0.1", 0, app, handler_class=QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    thread = serve_in_thread(server)
     try:
         url = f"http://127.0.0.1:{server.server_port}/webhook"
         body = event_body("evt_http", content="Grüße")

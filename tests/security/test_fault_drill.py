@@ -28,7 +28,7 @@ from flask_clawhooks.embedded_redis import EmbeddedRedis
 from flask_clawhooks.models import Attempt, Delivery, DeliveryStatus, Event
 from flask_clawhooks.state import get_state
 
-from ..fixtures import make_host
+from ..fixtures import make_host, serve_in_thread
 from ..processes import group_members, parent_of, wait_for, worker_args, worker_env
 
 TOTAL = 2000
@@ -77,7 +77,7 @@ class DroppingReceiver:
 
         self.server = QuietServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        serve_in_thread(self.server)
 
     @property
     def url(self) -> str:

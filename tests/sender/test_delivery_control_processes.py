@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from flask_clawhooks.models import Attempt, Delivery, DeliveryStatus
 
+from ..fixtures import serve_in_thread
 from ..processes import wait_for, worker_args, worker_env
 
 #: Retries after 0.2 s (the usual schedule, shrunk), and a sweeper that finds due
@@ -74,7 +75,7 @@ class ControlledReceiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        serve_in_thread(self.server)
 
     @property
     def url(self) -> str:

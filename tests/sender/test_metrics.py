@@ -5,7 +5,6 @@ directory with a second worker process), and from the app's ``/metrics`` view.""
 from __future__ import annotations
 
 import socket
-import threading
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -16,7 +15,7 @@ from flask_clawhooks.metrics import _attempt_labels, scrape_registry
 from flask_clawhooks.models import DeliveryStatus
 from flask_clawhooks.transport import HttpResult
 
-from ..fixtures import Reply
+from ..fixtures import Reply, serve_in_thread
 from ..worker_process import http_get, wait_until, worker_process
 
 FAST = {"FLASK_CLAWHOOKS_SWEEP_INTERVAL": "0.5", "FLASK_CLAWHOOKS_SWEEP_GRACE": "0",
@@ -133,8 +132,7 @@ def test_worker_processes_sharing_a_directory_are_scraped_as_one(
 @pytest.mark.clawhooks_config(CLAWHOOKS_METRICS_VIEW="/metrics", CLAWHOOKS_RETRY_DELAYS=[])
 def test_the_app_serves_metrics_at_its_metrics_view_over_http(host, receiver):
     server = make_server("127.0.0.1", 0, host.app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    thread = serve_in_thread(server)
     url = f"http://127.0.0.1:{server.server_port}/metrics"
     try:
         host.add_webhook(receiver.url)
