@@ -81,6 +81,10 @@ def postgres_schema_url() -> Iterator[str]:
     with engine.connect() as conn:
         _drop_abandoned_databases(conn)
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        # A commit returns without waiting for its WAL to reach the disk (0.4 ms instead
+        # of 1.5 here): what a server crash would lose is of no use to a test, and
+        # every other session sees a commit as before.
+        conn.execute(sa.text(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
     try:
         yield sa.engine.make_url(POSTGRES_URL).set(database=name).render_as_string(
             hide_password=False)
