@@ -75,7 +75,8 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """``--numprocesses=auto`` (tox.ini): one test process more than the machine has
     cores. Many tests spend their time waiting (on receivers, worker processes, retry
     delays and browsers), and a process waiting leaves its core idle; on 2 cores the
-    whole suite took 472 s with 2 processes and 360 s with 3."""
+    whole suite took 472 s with 2 processes and 360 s with 3 (on a slower machine, 576 s
+    with 3 and 557 s with 4: not worth the busier cores)."""
     return (os.cpu_count() or 1) + 1
 
 
