@@ -8,9 +8,11 @@ many slots as it has deliveries; it gets those that fall within :data:`HORIZON` 
 of now, each with the delay until its slot, and the worker holds each of those
 deliveries back until its slot comes (:class:`~flask_clawhooks.control.Timer`). The
 others are not claimed: they wait, without an attempt, until the first slot the
-schedule has not given out, and are claimed again then. Slots are spaced evenly, so
-over any window of ``T`` seconds a receiver gets at most ``T * max_per_second + 1``
-requests, and a delivery waits for the next free slot, never for a whole window.
+schedule has not given out, and are claimed again then. Slots are spaced evenly and
+no request goes out before its slot, so ``T`` seconds after the schedule's first slot
+a receiver has had at most ``T * max_per_second + 1`` requests, and a delivery waits
+for the next free slot, never for a whole window. (Requests sent late by a busy worker
+may come closer together than the spacing.)
 
 Redis's own clock (``TIME``) measures the schedule, so workers whose clocks differ still
 share it. When Redis cannot be reached (or its circuit breaker is open), the limit is
