@@ -86,6 +86,30 @@ class ClawHooksWorker(SimpleWorker):
         self._sweeper: Sweeper | None = None
         self._sweep_in_background = False
         self._supervised = supervised
+        self._tearing_down = False
+
+    def work(self, *args: Any, **kwargs: Any) -> bool:
+        """RQ's :meth:`~rq.worker.Worker.work`, torn down also when stopped while starting.
+
+        RQ registers the worker, subscribes and forks its scheduler process before the
+        ``try`` whose ``finally`` tears it all down, and a SIGTERM there raises
+        :class:`StopRequested` past it: the worker stayed registered and the scheduler
+        process ran on, and since :mod:`multiprocessing` waits for its children when the
+        interpreter exits, the worker process never ended.
+        """
+        try:
+            return bool(super().work(*args, **kwargs))
+        except StopRequested:
+            if not self._tearing_down:
+                self.teardown()
+            raise
+        finally:
+            # A second signal can cut the teardown short too; the scheduler must not
+            # outlive this worker all the same.
+            process = self.scheduler._process if self.scheduler is not None else None
+            if process is not None and process.is_alive():
+                process.terminate()
+                process.join()
 
     def _install_signal_handlers(self) -> None:
         super()._install_signal_handlers()  # type: ignore[no-untyped-call]  # RQ is untyped
@@ -137,6 +161,7 @@ class ClawHooksWorker(SimpleWorker):
         return super().dequeue_job_and_maintain_ttl(*args, **kwargs)
 
     def teardown(self) -> None:
+        self._tearing_down = True
         if self._sweeper is not None:
             self._sweeper.stop()
         state = get_state(self.flask_app)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 
 import pytest
+from rq import Worker
 
 from flask_clawhooks.state import get_state
 from flask_clawhooks.worker import PUBSUB_POLL_SECONDS, ClawHooksWorker
@@ -94,3 +96,22 @@ def test_a_sigtermed_worker_exits_within_5_s_and_loses_nothing(
         host.work_until_settled()
         assert all_delivered(host, 60)
         assert len(bodies(receiver)) == 60
+
+
+@pytest.mark.parametrize("moment", ["register_birth", "subscribe", "_start_scheduler",
+                                    "_install_signal_handlers"])
+@pytest.mark.clawhooks_config(**SETTINGS)
+def test_a_worker_sigtermed_while_rq_starts_it_exits_and_unregisters(
+    host, database_url, redis_url, redis_conn, spawn, moment
+):
+    # RQ does these before the loop whose finally tears a worker down; SIGTERM after
+    # _start_scheduler left the scheduler process running and the worker never exited.
+    env = worker_env(database_url, redis_url, **SETTINGS) | {"TEST_SIGTERM_AFTER": moment}
+    worker = spawn(worker_args("--log-level", "WARNING"), env=env)
+    try:
+        code = worker.wait(60)
+    except subprocess.TimeoutExpired:
+        code = None
+    assert code == 0, f"exit status {code} after SIGTERM at {moment} (None: still running)"
+    assert not group_members(worker.pid), "a process of the worker outlived it"
+    assert Worker.all(connection=redis_conn) == []
