@@ -358,6 +358,7 @@ def main() -> None:
     parser.add_argument("--only", choices=["log", "stats", "search"], default=None,
                         help="run one of the three measurements")
     args = parser.parse_args()
+    harness.stop_on_sigterm()
     if args.database == "postgresql" and not harness.postgres_available():
         parser.error(f"PostgreSQL unreachable at {harness.POSTGRES_URL}")
     try:

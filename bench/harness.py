@@ -1,7 +1,7 @@
 """Shared set-up for the benchmarks: Redis, a database, receivers and worker processes.
 
 Everything is started in a process group of its own and stopped when its ``with`` block
-ends, so nothing outlives a benchmark.
+ends, so nothing outlives a benchmark, also one stopped by SIGTERM (:func:`stop_on_sigterm`).
 """
 
 from __future__ import annotations
@@ -28,6 +28,17 @@ POSTGRES_URL = os.environ.get(
 )
 #: ``application_name`` of the workers' PostgreSQL connections (see bench.locks).
 WORKER_APPLICATION = "clawhooks_bench_worker"
+
+
+def stop_on_sigterm() -> None:
+    """End this benchmark on SIGTERM (``timeout``, a cancelled CI job) as Ctrl-C does:
+    through every ``with`` block, which stops what it started. By default SIGTERM ends
+    the process at once, and the workers and receivers in their own process groups ran on.
+    """
+    def stop(signum: int, _frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 def postgres_available() -> bool:

@@ -49,6 +49,7 @@ def main() -> None:
                              "more to do than one emitting process can give them")
     parser.add_argument("--worker-path", help="PYTHONPATH of the workers (another version)")
     args = parser.parse_args()
+    harness.stop_on_sigterm()
     if not harness.postgres_available():
         parser.error(f"PostgreSQL unreachable at {harness.POSTGRES_URL}")
 

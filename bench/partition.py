@@ -105,6 +105,7 @@ def main() -> None:
     parser.add_argument("--prune-size", type=int, default=300_000,
                         help="attempts in each log the prune is timed on (0: none)")
     args = parser.parse_args()
+    harness.stop_on_sigterm()
     if not harness.postgres_available():
         raise SystemExit(f"PostgreSQL unreachable at {harness.POSTGRES_URL}")
     note(f"bench.partition: {os.cpu_count()} cores, load average "

@@ -462,6 +462,7 @@ def main() -> None:
                         help="fast also runs slow_rate and latency")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
+    harness.stop_on_sigterm()
     args.repeats = 3
     args.n = 2000 if args.quick else 5000
     args.slow_n = 1500 if args.quick else 3000

@@ -365,6 +365,7 @@ def main() -> None:
                         help="partition the attempts by day (PostgreSQL only): the prune "
                              "then drops whole days of them")
     args = parser.parse_args()
+    harness.stop_on_sigterm()
     if args.partitioned and args.db != "postgresql":
         parser.error("--partitioned needs --db postgresql")
     if args.sizes != sorted(args.sizes):

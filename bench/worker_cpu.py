@@ -97,6 +97,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=256,
                         help="deliveries per claim and record with --ledger")
     args = parser.parse_args()
+    harness.stop_on_sigterm()
     if args.ledger:
         with harness.redis() as redis_url, harness.database(args.db) as url:
             host = Host(url, redis_url)
