@@ -36,7 +36,7 @@ from sqlalchemy import Connection, bindparam, func, select, update
 from .models import Ordering, delivery_table, webhook_table
 from .ordering import PARK_SECONDS
 from .ordering import pending as pending_of
-from .throttle import RedisSchedule, Slots, database_slots
+from .throttle import RedisSchedule, Slot, Slots, database_slots
 
 log = logging.getLogger("flask_clawhooks")
 
@@ -71,8 +71,8 @@ class Screen:
     """
 
     schedule: RedisSchedule | None = None
-    #: Kept deliveries to hold back, and for how many seconds (their rate-limit slot).
-    pace: dict[str, float] = field(default_factory=dict)
+    #: Kept deliveries to hold back until their rate-limit slot.
+    pace: dict[str, Slot] = field(default_factory=dict)
     #: Deliveries given back that are due again soon: ``(id, seconds from now)``.
     later: list[tuple[str, float]] = field(default_factory=list)
     #: Deliveries given back, by webhook and reason (``fifo``, ``in_flight``, ``rate``).
@@ -109,7 +109,8 @@ class Screen:
                 granted = len(slots.delays)
                 for delivery_id, delay in zip(keep, slots.delays, strict=False):
                     if delay > 0.001:
-                        self.pace[delivery_id] = delay
+                        # Timed from the schedule's answer, not from the end of the claim.
+                        self.pace[delivery_id] = Slot.after(delay, settings.max_per_second)
                 interval = 1.0 / settings.max_per_second
                 release += [(i, slots.next_free + n * interval, "rate")
                             for n, i in enumerate(keep[granted:])]
@@ -175,8 +176,12 @@ class Timer:
         self._thread.start()
 
     def call_later(self, delay: float, function: Callable[[], None]) -> None:
+        self.call_at(time.monotonic() + delay, function)
+
+    def call_at(self, when: float, function: Callable[[], None]) -> None:
+        """Run ``function`` at ``when`` (:func:`time.monotonic`)."""
         with self._cond:
-            heapq.heappush(self._heap, (time.monotonic() + delay, next(self._order), function))
+            heapq.heappush(self._heap, (when, next(self._order), function))
             self._cond.notify()
 
     def _run(self) -> None:

@@ -188,8 +188,8 @@ class Dispatcher:
                 self._sender.submit((work.url, work.body, work.headers, work)
                                     for work in works if not work.paced)
                 for work in paced:
-                    self._timer.call_later(screen.pace[work.delivery_id],
-                                           functools.partial(self._submit, work))
+                    slot = screen.pace[work.delivery_id]
+                    self._timer.call_at(slot.at, functools.partial(self._send_paced, work, slot))
             self._held(screen)
             claimed += len(works)
             if deferred:
@@ -226,6 +226,26 @@ class Dispatcher:
 
     def _submit(self, work: Work) -> None:
         self._sender.submit([(work.url, work.body, work.headers, work)])
+
+    def _send_paced(self, work: Work, slot: throttle.Slot, reslots: int = 0) -> None:
+        """Send ``work`` in its rate-limit slot (on the timer's thread); if the slot was
+        missed, take another (:mod:`flask_clawhooks.throttle`)."""
+        if reslots < throttle.MAX_RESLOTS and slot.missed(time.monotonic()):
+            self._reslot(work, slot.per_second, reslots + 1)
+        else:
+            self._submit(work)
+
+    def _reslot(self, work: Work, per_second: float, reslots: int) -> None:
+        slots = self._schedule.reserve(work.webhook_id, per_second, 1)
+        if slots is None:  # Redis is unavailable: no schedule to keep
+            self._submit(work)
+        elif slots.delays:
+            slot = throttle.Slot.after(slots.delays[0], per_second)
+            self._timer.call_at(slot.at, functools.partial(self._send_paced, work, slot,
+                                                           reslots))
+        else:  # the next half second is taken: ask again when a slot is free
+            self._timer.call_later(slots.next_free, functools.partial(
+                self._reslot, work, per_second, reslots))
 
     def _held(self, screen: control.Screen) -> None:
         """Count what delivery control held back; hand what is due again soon back to

@@ -8,11 +8,17 @@ many slots as it has deliveries; it gets those that fall within :data:`HORIZON` 
 of now, each with the delay until its slot, and the worker holds each of those
 deliveries back until its slot comes (:class:`~flask_clawhooks.control.Timer`). The
 others are not claimed: they wait, without an attempt, until the first slot the
-schedule has not given out, and are claimed again then. Slots are spaced evenly and
-no request goes out before its slot, so ``T`` seconds after the schedule's first slot
-a receiver has had at most ``T * max_per_second + 1`` requests, and a delivery waits
-for the next free slot, never for a whole window. (Requests sent late by a busy worker
-may come closer together than the spacing.)
+schedule has not given out, and are claimed again then. A delivery waits for the next
+free slot, never for a whole window.
+
+Slots are spaced evenly and no request goes out before its slot, nor more than
+:meth:`Slot.missed`'s tolerance after it (half the spacing, at least
+:data:`MIN_TOLERANCE`): a worker that comes to a slot later than that, because its
+machine is busy or it was paused, does not send then but takes a new slot
+(:data:`MAX_RESLOTS` times at most, then it sends). So a receiver gets at most about
+``T * max_per_second + 1`` requests in any window of ``T`` seconds, plus those of the
+tolerance, also right after a late stretch, when the requests held back would otherwise
+all go out at once.
 
 Redis's own clock (``TIME``) measures the schedule, so workers whose clocks differ still
 share it. When Redis cannot be reached (or its circuit breaker is open), the limit is
@@ -27,6 +33,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +42,13 @@ from redis import Redis
 from sqlalchemy import Connection, func, select
 
 from .models import attempt_table
+
+#: Seconds a request may go out after its slot at the least, however close the slots
+#: (a timer thread is often a millisecond or two late; see :meth:`Slot.missed`).
+MIN_TOLERANCE = 0.005
+#: How many new slots a late request takes before it is sent late all the same: a
+#: worker too busy to keep any slot still delivers, and keeps its lease.
+MAX_RESLOTS = 3
 
 #: Seconds ahead a claim may reserve slots. Deliveries beyond it are left unclaimed: a
 #: claimed delivery holds a lease and a place in the worker's memory while it waits.
@@ -74,6 +88,24 @@ class Slots:
     delays: list[float]
     #: Seconds from now to the first slot not granted: when to ask again.
     next_free: float
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """A paced request's slot, on this process's :func:`time.monotonic` clock."""
+
+    at: float
+    per_second: float
+
+    @classmethod
+    def after(cls, delay: float, per_second: float) -> Slot:
+        """The slot ``delay`` seconds from now (as the schedule has just answered)."""
+        return cls(time.monotonic() + delay, per_second)
+
+    def missed(self, now: float) -> bool:
+        """Whether ``now`` is too late to send in this slot: more than half the spacing
+        (or :data:`MIN_TOLERANCE`) after it, closer to the next slot than to this one."""
+        return now - self.at > max(0.5 / self.per_second, MIN_TOLERANCE)
 
 
 def key(prefix: str, webhook_id: str) -> str:

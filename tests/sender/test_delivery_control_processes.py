@@ -3,8 +3,11 @@ failures, ``max_per_second`` shared by two processes, ``max_in_flight`` at the r
 
 from __future__ import annotations
 
+import bisect
 import json
+import os
 import random
+import signal
 import statistics
 import threading
 import time
@@ -221,16 +224,17 @@ def test_max_per_second_is_shared_by_two_processes_and_slows_no_other_webhook(
     times = sorted(r.at for r in limited_receiver.requests)
     assert len(times) == 400
     # Never ahead of the shared schedule, which starts after the emit: the k-th request
-    # no earlier than k slots of 50 ms after it (20 ms for the two clocks). Each process
-    # sends a delivery at its slot or, when its machine is busy, later; late requests may
-    # then come closer together than 50 ms, but never before their slots.
+    # no earlier than k slots of 50 ms after it (20 ms for the two clocks).
     ahead = [(k, round(at - emitted, 3)) for k, at in enumerate(times)
              if at < emitted + k / 20 - 0.02]
     assert not ahead, ahead[:5]
-    # At the limit most of the time: a limiter that throttles harder than asked shows in
-    # the median 5 s window (a window may fall short, or catch up, on a busy machine).
+    # At the limit most of the time (a limiter that throttles harder than asked shows in
+    # the median 5 s window), and never over it by more than a few requests: late ones
+    # take new slots instead of catching up (the receiver's own delays on a busy machine
+    # can move a request or two from one window to the next).
     counts = window_counts(times, 5.0)
     assert counts and 90 <= statistics.median(counts) <= 110, (min(counts), max(counts))
+    assert max(counts) <= 105, (min(counts), max(counts))
     # The other webhook was done while the limited one had not sent half its events.
     free_done = max(r.at for r in free_receiver.requests)
     assert len(free_receiver.requests) == 400
@@ -241,6 +245,44 @@ def test_max_per_second_is_shared_by_two_processes_and_slows_no_other_webhook(
     print(f"\nmax_per_second 20: {min(counts)}-{max(counts)} requests per 5 s window; "
           f"the free webhook done after {free_done - times[0]:.1f} s, the limited one "
           f"after {times[-1] - times[0]:.1f} s")
+
+
+def most_in_any_window(times: list[float], length: float) -> int:
+    """The most of ``times`` (sorted) that any window of ``length`` seconds holds."""
+    return max(bisect.bisect_left(times, t + length) - i for i, t in enumerate(times))
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.clawhooks_config(**SETTINGS)
+def test_max_per_second_holds_when_a_paused_worker_goes_on(
+    host, receivers, database_url, redis_url, spawn
+):
+    receiver = receivers()
+    limited = host.add_webhook(receiver.url, max_per_second=20)
+    worker = spawn(worker_args("--log-level", "WARNING"),
+                   env=worker_env(database_url, redis_url, **SETTINGS))
+    emit(host, 100)
+    wait_for(lambda: len(receiver.requests) >= 20, 60, "20 requests made")
+    # Paused with the next half second's slots taken and its requests held back: when
+    # it goes on, all of them are late. Sent then, they came together.
+    os.killpg(worker.pid, signal.SIGSTOP)
+    time.sleep(1.0)
+    os.killpg(worker.pid, signal.SIGCONT)
+    wait_for(lambda: succeeded(host, limited.id) == 100, 60, "100 deliveries made")
+    assert spawn.stop(worker, timeout=30) == 0
+
+    # When the worker started each request (the receiver's clock would add its own
+    # delays on a busy machine).
+    with host.app.app_context():
+        started = sorted(host.db.session.scalars(
+            sa.select(Attempt.created_at).where(Attempt.webhook_id == limited.id)))
+    times = [(at - started[0]).total_seconds() for at in started]
+    assert len(times) == 100
+    # At 20 a second, half a second holds 10 slots, 11 requests with one at each end,
+    # 12 with those a slot's tolerance late.
+    most = most_in_any_window(times, 0.5)
+    assert most <= 12, (most, [round(t, 3) for t in times])
+    print(f"\nmax_per_second 20, worker paused 1 s: at most {most} requests in 0.5 s")
 
 
 @pytest.mark.clawhooks_config(**SETTINGS)

@@ -9,7 +9,23 @@ import pytest
 import redis
 
 from flask_clawhooks.redisclient import CircuitBreaker
-from flask_clawhooks.throttle import HORIZON, RedisSchedule, window
+from flask_clawhooks.throttle import HORIZON, MIN_TOLERANCE, RedisSchedule, Slot, window
+
+
+def test_a_slot_is_missed_once_closer_to_the_next_slot_than_to_itself():
+    # 20 a second: slots 50 ms apart, so 25 ms late is the most.
+    slot = Slot(100.0, 20.0)
+    assert not slot.missed(99.0)  # not yet due
+    assert not slot.missed(100.0)
+    assert not slot.missed(100.024)
+    assert slot.missed(100.026)
+    # Slots 0.1 ms apart: the tolerance does not go below what a timer thread is late.
+    fast = Slot(100.0, 10_000.0)
+    assert not fast.missed(100.0 + MIN_TOLERANCE - 0.0001)
+    assert fast.missed(100.0 + MIN_TOLERANCE + 0.0001)
+    before = time.monotonic()
+    made = Slot.after(0.5, 20.0)
+    assert before + 0.5 <= made.at <= time.monotonic() + 0.5
 
 
 def schedule(redis_url: str) -> RedisSchedule:
