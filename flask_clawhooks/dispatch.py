@@ -236,6 +236,9 @@ class Dispatcher:
             self._submit(work)
 
     def _reslot(self, work: Work, per_second: float, reslots: int) -> None:
+        """Ask the schedule for a new slot for ``work``, the ``reslots``-th ask: after
+        :data:`~flask_clawhooks.throttle.MAX_RESLOTS` asks it is sent, in a slot or
+        not, however busy the schedule."""
         slots = self._schedule.reserve(work.webhook_id, per_second, 1)
         if slots is None:  # Redis is unavailable: no schedule to keep
             self._submit(work)
@@ -243,9 +246,11 @@ class Dispatcher:
             slot = throttle.Slot.after(slots.delays[0], per_second)
             self._timer.call_at(slot.at, functools.partial(self._send_paced, work, slot,
                                                            reslots))
-        else:  # the next half second is taken: ask again when a slot is free
+        elif reslots < throttle.MAX_RESLOTS:  # the next half second is taken: ask again
             self._timer.call_later(slots.next_free, functools.partial(
-                self._reslot, work, per_second, reslots))
+                self._reslot, work, per_second, reslots + 1))
+        else:
+            self._timer.call_later(slots.next_free, functools.partial(self._submit, work))
 
     def _held(self, screen: control.Screen) -> None:
         """Count what delivery control held back; hand what is due again soon back to

@@ -46,7 +46,7 @@ from .models import attempt_table
 #: Seconds a request may go out after its slot at the least, however close the slots
 #: (a timer thread is often a millisecond or two late; see :meth:`Slot.missed`).
 MIN_TOLERANCE = 0.005
-#: How many new slots a late request takes before it is sent late all the same: a
+#: How many times a late request asks for a new slot before it is sent all the same: a
 #: worker too busy to keep any slot still delivers, and keeps its lease.
 MAX_RESLOTS = 3
 
