@@ -231,6 +231,7 @@ class Dispatcher:
         """Send ``work`` in its rate-limit slot (on the timer's thread); if the slot was
         missed, take another (:mod:`flask_clawhooks.throttle`)."""
         if reslots < throttle.MAX_RESLOTS and slot.missed(time.monotonic()):
+            metrics.held({(work.webhook_id, "late"): 1})
             self._reslot(work, slot.per_second, reslots + 1)
         else:
             self._submit(work)

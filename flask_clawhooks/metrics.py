@@ -32,7 +32,9 @@ only webhooks with delivery control switched on ever appear, and at most
 process puts any further webhook under ``webhook="other"``, and the waiting gauge shows
 the :data:`WEBHOOK_SERIES` longest FIFO queues and sums the rest under ``other``.
 ``reason`` is ``fifo`` (parked behind its queue's head), ``in_flight``
-(``max_in_flight`` reached) or ``rate`` (no ``max_per_second`` slot free).
+(``max_in_flight`` reached), ``rate`` (no ``max_per_second`` slot free) or ``late`` (a
+claimed request that missed its ``max_per_second`` slot and waits for another: a worker
+too busy, or paused, to send on time).
 
 The metric objects live in this process (made on first use, in prometheus_client's
 default registry) and cost a few uncontended lock operations per attempt, paid in the
@@ -152,7 +154,8 @@ class Metrics:
         self.held = Counter(
             "clawhooks_deliveries_held", "Deliveries a claim held back for delivery "
             "control, without an attempt. reason: fifo (waiting behind the head of its "
-            "FIFO queue), in_flight (max_in_flight reached), rate (max_per_second); "
+            "FIFO queue), in_flight (max_in_flight reached), rate (max_per_second), late "
+            "(missed its max_per_second slot, waits for another); "
             f"webhook: its id, for up to {WEBHOOK_SERIES} webhooks, then other.",
             ["webhook", "reason"], registry=registry)
         self._held_webhooks: set[str] = set()

@@ -17,8 +17,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+import requests
 import sqlalchemy as sa
+from prometheus_client.parser import text_string_to_metric_families
 
+from flask_clawhooks.embedded_redis import free_port
 from flask_clawhooks.models import Attempt, Delivery, DeliveryStatus
 
 from ..fixtures import serve_in_thread
@@ -259,7 +262,8 @@ def test_max_per_second_holds_when_a_paused_worker_goes_on(
 ):
     receiver = receivers()
     limited = host.add_webhook(receiver.url, max_per_second=20)
-    worker = spawn(worker_args("--log-level", "WARNING"),
+    port = free_port()
+    worker = spawn(worker_args("--log-level", "WARNING", "--metrics-port", str(port)),
                    env=worker_env(database_url, redis_url, **SETTINGS))
     emit(host, 100)
     wait_for(lambda: len(receiver.requests) >= 20, 60, "20 requests made")
@@ -269,6 +273,11 @@ def test_max_per_second_holds_when_a_paused_worker_goes_on(
     time.sleep(1.0)
     os.killpg(worker.pid, signal.SIGCONT)
     wait_for(lambda: succeeded(host, limited.id) == 100, 60, "100 deliveries made")
+    late = [sample.value for family in text_string_to_metric_families(
+                requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text)
+            for sample in family.samples
+            if sample.name == "clawhooks_deliveries_held_total"
+            and sample.labels == {"webhook": limited.id, "reason": "late"}]
     assert spawn.stop(worker, timeout=30) == 0
 
     # When the worker started each request (the receiver's clock would add its own
@@ -282,7 +291,10 @@ def test_max_per_second_holds_when_a_paused_worker_goes_on(
     # 12 with those a slot's tolerance late.
     most = most_in_any_window(times, 0.5)
     assert most <= 12, (most, [round(t, 3) for t in times])
-    print(f"\nmax_per_second 20, worker paused 1 s: at most {most} requests in 0.5 s")
+    # Those that missed their slots are counted: a half second's worth at least.
+    assert late and late[0] >= 5, late
+    print(f"\nmax_per_second 20, worker paused 1 s: at most {most} requests in 0.5 s, "
+          f"{late[0]:.0f} missed slots")
 
 
 @pytest.mark.clawhooks_config(**SETTINGS)
