@@ -250,9 +250,11 @@ def test_max_per_second_is_shared_by_two_processes_and_slows_no_other_webhook(
           f"after {times[-1] - times[0]:.1f} s")
 
 
-def most_in_any_window(times: list[float], length: float) -> int:
+def densest_window(times: list[float], length: float) -> list[float]:
     """The most of ``times`` (sorted) that any window of ``length`` seconds holds."""
-    return max(bisect.bisect_left(times, t + length) - i for i, t in enumerate(times))
+    ends = [bisect.bisect_left(times, t + length) for t in times]
+    start = max(range(len(times)), key=lambda i: ends[i] - i)
+    return times[start:ends[start]]
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -287,14 +289,16 @@ def test_max_per_second_holds_when_a_paused_worker_goes_on(
             sa.select(Attempt.created_at).where(Attempt.webhook_id == limited.id)))
     times = [(at - started[0]).total_seconds() for at in started]
     assert len(times) == 100
-    # At 20 a second, half a second holds 10 slots, 11 requests with one at each end,
-    # 12 with those a slot's tolerance late.
-    most = most_in_any_window(times, 0.5)
-    assert most <= 12, (most, [round(t, 3) for t in times])
+    # At 20 a second, a tenth of a second holds 2 slots, 3 requests with one at each
+    # end. The requests held back all went out together when the worker went on (10 in
+    # a few milliseconds); 5 leaves room for a busy machine's delays between the
+    # worker's timer and its sending thread, where no slot is checked.
+    densest = densest_window(times, 0.1)
+    assert len(densest) <= 5, [round(t, 3) for t in densest]
     # Those that missed their slots are counted: a half second's worth at least.
     assert late and late[0] >= 5, late
-    print(f"\nmax_per_second 20, worker paused 1 s: at most {most} requests in 0.5 s, "
-          f"{late[0]:.0f} missed slots")
+    print(f"\nmax_per_second 20, worker paused 1 s: at most {len(densest)} requests in "
+          f"0.1 s, {len(densest_window(times, 0.5))} in 0.5 s; {late[0]:.0f} missed slots")
 
 
 @pytest.mark.clawhooks_config(**SETTINGS)
