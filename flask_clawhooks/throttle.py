@@ -11,14 +11,14 @@ others are not claimed: they wait, without an attempt, until the first slot the
 schedule has not given out, and are claimed again then. A delivery waits for the next
 free slot, never for a whole window.
 
-Slots are spaced evenly and no request goes out before its slot, nor more than
-:meth:`Slot.missed`'s tolerance after it (half the spacing, at least
-:data:`MIN_TOLERANCE`): a worker that comes to a slot later than that, because its
-machine is busy or it was paused, does not send then but takes a new slot
-(:data:`MAX_RESLOTS` times at most, then it sends). So a receiver gets at most about
-``T * max_per_second + 1`` requests in any window of ``T`` seconds, plus those of the
-tolerance, also right after a late stretch, when the requests held back would otherwise
-all go out at once.
+Slots are spaced evenly and no request goes out before its slot; the worker's timer
+hands it to the sending thread no later than :meth:`Slot.missed`'s tolerance after it
+(half the spacing, at least :data:`MIN_TOLERANCE`): a worker that comes to a slot later
+than that, because its machine is busy or it was paused, does not send then but takes a
+new slot (:data:`MAX_RESLOTS` times at most, then it sends). So a receiver gets at most
+about ``T * max_per_second + 1`` requests in any window of ``T`` seconds, also right
+after a late stretch, when the requests held back would otherwise all go out at once
+(the sending thread of a very busy worker can still bring a few together).
 
 Redis's own clock (``TIME``) measures the schedule, so workers whose clocks differ still
 share it. When Redis cannot be reached (or its circuit breaker is open), the limit is

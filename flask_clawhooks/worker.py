@@ -106,7 +106,7 @@ class ClawHooksWorker(SimpleWorker):
         finally:
             # A second signal can cut the teardown short too; the scheduler must not
             # outlive this worker all the same.
-            process = self.scheduler._process if self.scheduler is not None else None
+            process = getattr(self.scheduler, "_process", None)
             if process is not None and process.is_alive():
                 process.terminate()
                 process.join()
