@@ -251,7 +251,7 @@ def test_max_per_second_is_shared_by_two_processes_and_slows_no_other_webhook(
 
 
 def densest_window(times: list[float], length: float) -> list[float]:
-    """The most of ``times`` (sorted) that any window of ``length`` seconds holds."""
+    """Those of ``times`` (sorted) in the window of ``length`` seconds that holds most."""
     ends = [bisect.bisect_left(times, t + length) for t in times]
     start = max(range(len(times)), key=lambda i: ends[i] - i)
     return times[start:ends[start]]
