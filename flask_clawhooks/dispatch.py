@@ -131,6 +131,7 @@ class Dispatcher:
             # A keep-alive connection carries one owner's requests only.
             partition=_owner,
             connections_per_destination=self._settings.connections_per_destination,
+            on_late=self._started_late,
         )
         self._mailer = ThreadPoolExecutor(1, thread_name_prefix="clawhooks-mail")
         # A claimed delivery holds one of these until it is sent. Twice the concurrency,
@@ -178,7 +179,7 @@ class Dispatcher:
             except BaseException:
                 self._slots.give(taken)
                 raise
-            paced = [work for work in works if work.paced]
+            paced = [work for work in works if work.slot is not None]
             self._slots.give(taken - len(works) + len(paced))
             if works:
                 with self._idle:
@@ -186,10 +187,9 @@ class Dispatcher:
                 metrics.claimed(len(works))
                 self._fairness.started(work.url for work in works)
                 self._sender.submit((work.url, work.body, work.headers, work)
-                                    for work in works if not work.paced)
+                                    for work in works if work.slot is None)
                 for work in paced:
-                    slot = screen.pace[work.delivery_id]
-                    self._timer.call_at(slot.at, functools.partial(self._send_paced, work, slot))
+                    self._pace(work)
             self._held(screen)
             claimed += len(works)
             if deferred:
@@ -227,29 +227,50 @@ class Dispatcher:
     def _submit(self, work: Work) -> None:
         self._sender.submit([(work.url, work.body, work.headers, work)])
 
-    def _send_paced(self, work: Work, slot: throttle.Slot, reslots: int = 0) -> None:
-        """Send ``work`` in its rate-limit slot (on the timer's thread); if the slot was
-        missed, take another (:mod:`flask_clawhooks.throttle`)."""
-        if reslots < throttle.MAX_RESLOTS and slot.missed(time.monotonic()):
-            metrics.held({(work.webhook_id, "late"): 1})
-            self._reslot(work, slot.per_second, reslots + 1)
-        else:
-            self._submit(work)
+    def _pace(self, work: Work) -> None:
+        """Hand ``work`` to the sending thread at its rate-limit slot."""
+        assert work.slot is not None
+        self._timer.call_at(work.slot.at, functools.partial(self._send_paced, work))
 
-    def _reslot(self, work: Work, per_second: float, reslots: int) -> None:
-        """Ask the schedule for a new slot for ``work``, the ``reslots``-th ask: after
-        :data:`~flask_clawhooks.throttle.MAX_RESLOTS` asks it is sent, in a slot or
-        not, however busy the schedule."""
+    def _send_paced(self, work: Work) -> None:
+        """Send ``work`` in its rate-limit slot (on the timer's thread), to be started no
+        later than the slot allows; if the slot was missed, here or by the sending
+        thread (:meth:`_started_late`), take another (:mod:`flask_clawhooks.throttle`).
+        After :data:`~flask_clawhooks.throttle.MAX_RESLOTS` new slots it is sent all the
+        same: it keeps its lease however busy the worker."""
+        slot = work.slot
+        assert slot is not None
+        if work.reslots >= throttle.MAX_RESLOTS:
+            self._submit(work)
+        elif slot.missed(time.monotonic()):
+            self._missed(work)
+        else:
+            self._sender.submit([(work.url, work.body, work.headers, work)],
+                                start_by=slot.latest)
+
+    def _started_late(self, work: Work) -> None:
+        """The sending thread came to ``work`` after its slot (on the sender's loop, which
+        must not wait for Redis): take another on the timer's thread."""
+        self._timer.call_later(0.0, functools.partial(self._missed, work))
+
+    def _missed(self, work: Work) -> None:
+        metrics.held({(work.webhook_id, "late"): 1})
+        work.reslots += 1
+        self._reslot(work)
+
+    def _reslot(self, work: Work) -> None:
+        """Ask the schedule for a new slot for ``work`` (its ``work.reslots``-th ask)."""
+        assert work.slot is not None
+        per_second = work.slot.per_second
         slots = self._schedule.reserve(work.webhook_id, per_second, 1)
         if slots is None:  # Redis is unavailable: no schedule to keep
             self._submit(work)
         elif slots.delays:
-            slot = throttle.Slot.after(slots.delays[0], per_second)
-            self._timer.call_at(slot.at, functools.partial(self._send_paced, work, slot,
-                                                           reslots))
-        elif reslots < throttle.MAX_RESLOTS:  # the next half second is taken: ask again
-            self._timer.call_later(slots.next_free, functools.partial(
-                self._reslot, work, per_second, reslots + 1))
+            work.slot = throttle.Slot.after(slots.delays[0], per_second)
+            self._pace(work)
+        elif work.reslots < throttle.MAX_RESLOTS:  # the next half second is taken: ask again
+            work.reslots += 1
+            self._timer.call_later(slots.next_free, functools.partial(self._reslot, work))
         else:
             self._timer.call_later(slots.next_free, functools.partial(self._submit, work))
 
@@ -290,7 +311,7 @@ class Dispatcher:
     def _sent(self, work: Work, result: transport.HttpResult) -> None:
         """A POST is over (on the sender's loop): free its slot, queue its outcome (the
         recorder tells :class:`Fairness` about it)."""
-        if not work.paced:
+        if work.slot is None:
             self._slots.give(1)
         self._outcomes.put(Outcome(work, result, result.started_at or utcnow(), utcnow()))
 

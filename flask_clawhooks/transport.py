@@ -125,14 +125,17 @@ def _target(url: str) -> _Target:
 class _Job(Generic[Context]):
     """One POST on its way: the request bytes, its deadline and where it stands."""
 
-    __slots__ = ("target", "data", "context", "pool", "started", "started_at", "tick",
-                 "conn", "task", "finished")
+    __slots__ = ("target", "data", "context", "pool", "start_by", "started", "started_at",
+                 "tick", "conn", "task", "finished")
 
-    def __init__(self, target: _Target, data: bytes, context: Context, partition: str) -> None:
+    def __init__(self, target: _Target, data: bytes, context: Context, partition: str,
+                 start_by: float | None = None) -> None:
         self.target = target
         self.data = data
         self.context = context
         self.pool: _PoolKey = (partition, *target.key)
+        #: The loop's time after which it is not started but handed back (``on_late``).
+        self.start_by = start_by
         self.started = 0.0
         self.started_at: dt.datetime | None = None
         #: The deadline's tick (see :data:`_DEADLINE_TICK`) once started.
@@ -371,6 +374,11 @@ class Sender(Generic[Context]):
     :meth:`submit` may be called from any thread. ``on_done(context, result)`` runs on
     the loop's thread once per request, whatever happened to it; keep it short.
 
+    :param on_late: for requests submitted with ``start_by``: runs on the loop's thread
+        with the context of one that the loop came to too late to start, instead of
+        ``on_done``; the request is not sent (a rate-limited request that missed its slot
+        is not sent together with the next ones). Keep it short too.
+
     :param partition: the pool a request's keep-alive connection belongs to (the
         dispatcher passes the webhook's owner): connections are reused only within one.
     :param connections_per_destination: most connections open to one (TLS, host, port)
@@ -381,10 +389,12 @@ class Sender(Generic[Context]):
                  policy: DestinationPolicy | None = None, timeout: float = 30.0,
                  excerpt_bytes: int = 4096,
                  partition: Callable[[Context], str] | None = None,
-                 connections_per_destination: int = CONNECTIONS_PER_DESTINATION) -> None:
+                 connections_per_destination: int = CONNECTIONS_PER_DESTINATION,
+                 on_late: Callable[[Context], None] | None = None) -> None:
         self.concurrency = concurrency
         self.excerpt_bytes = excerpt_bytes
         self._on_done = on_done
+        self._on_late = on_late
         self._policy = policy or DestinationPolicy()
         self._timeout = timeout
         self._partition = partition
@@ -418,8 +428,13 @@ class Sender(Generic[Context]):
 
     # -- any thread --------------------------------------------------------------------
 
-    def submit(self, requests: Iterable[tuple[str, bytes, dict[str, str], Context]]) -> None:
-        """Queue POSTs of ``(url, body, headers, context)``."""
+    def submit(self, requests: Iterable[tuple[str, bytes, dict[str, str], Context]], *,
+               start_by: float | None = None) -> None:
+        """Queue POSTs of ``(url, body, headers, context)``. With ``start_by`` (on the
+        loop's clock, :func:`time.monotonic`), those the loop comes to later are handed
+        to ``on_late`` instead of being sent."""
+        if start_by is not None and self._on_late is None:
+            raise ValueError("start_by needs the Sender's on_late")
         jobs: list[_Job[Context]] = []
         failed: list[tuple[Context, str]] = []
         partition = self._partition
@@ -430,7 +445,7 @@ class Sender(Generic[Context]):
                 failed.append((context, str(exc)))
                 continue
             jobs.append(_Job(self._targets[url], data, context,
-                             partition(context) if partition is not None else ""))
+                             partition(context) if partition is not None else "", start_by))
         for context, reason in failed:
             self._on_done(context, HttpResult(status=None, elapsed_ms=0,
                                               error=f"bad request: {reason}",
@@ -495,7 +510,12 @@ class Sender(Generic[Context]):
 
     def _pump(self) -> None:
         while self._active < self.concurrency and self._waiting and not self._closing:
-            self._start(self._waiting.popleft())
+            job = self._waiting.popleft()
+            if job.start_by is not None and self._loop.time() > job.start_by:
+                assert self._on_late is not None  # submit() checked
+                self._on_late(job.context)
+            else:
+                self._start(job)
 
     def _start(self, job: _Job[Context]) -> None:
         loop = self._loop

@@ -291,9 +291,8 @@ def test_max_per_second_holds_when_a_paused_worker_goes_on(
     assert len(times) == 100
     # At 20 a second, a tenth of a second holds 2 slots, 3 requests with one at each
     # end. The requests held back all went out together when the worker went on (11 in
-    # a tenth of a second); 7 leaves room for a busy machine's delays between the
-    # worker's timer and its sending thread, where no slot is checked (a half second
-    # once held 15 in a suite run with four processes, against 11 to 12 otherwise).
+    # a tenth of a second); 7 leaves room for a very busy machine, where the timing of
+    # a new slot can be late and a request that missed three slots goes out anyway.
     densest = densest_window(times, 0.1)
     assert len(densest) <= 7, [round(t, 3) for t in densest]
     # Those that missed their slots are counted (10 to 12 in the runs seen).

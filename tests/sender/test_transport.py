@@ -505,3 +505,51 @@ def test_requests_beyond_the_connection_cap_wait_for_a_free_connection(server):
         runner.join()
     assert [r.status for r in results] == [200] * 20
     assert receiver.connections == 4
+
+
+def test_a_request_the_loop_comes_to_after_its_start_by_is_handed_back_unsent(server):
+    receiver = server(lambda head: OK)
+    results: dict[int, HttpResult] = {}
+    late: list[int] = []
+    over = threading.Event()
+
+    def on_done(n: int, result: HttpResult) -> None:
+        results[n] = result
+        if len(results) + len(late) == 3:
+            over.set()
+
+    def on_late(n: int) -> None:
+        late.append(n)
+        if len(results) + len(late) == 3:
+            over.set()
+
+    sender: Sender[int] = Sender(8, on_done, policy=LOOPBACK, timeout=5.0, on_late=on_late)
+    release = threading.Event()
+    try:
+        # The loop busy (as on a very busy machine) until after the first one's start_by.
+        sender._loop.call_soon_threadsafe(release.wait, 30)
+        start_by = time.monotonic() + 0.05
+        sender.submit([(receiver.url, b"{}", {}, 0)], start_by=start_by)
+        sender.submit([(receiver.url, b"{}", {}, 1)], start_by=time.monotonic() + 300)
+        sender.submit([(receiver.url, b"{}", {}, 2)])  # no start_by: whenever it can
+        while time.monotonic() <= start_by + 0.01:
+            time.sleep(0.01)
+        release.set()
+        assert over.wait(15), (results, late)
+    finally:
+        release.set()
+        sender.close()
+    assert late == [0]
+    assert {n: r.status for n, r in results.items()} == {1: 200, 2: 200}
+    assert len(receiver.requests) == 2
+
+
+def test_start_by_needs_somewhere_to_hand_late_requests(server):
+    receiver = server(lambda head: OK)
+    sender: Sender[int] = Sender(8, lambda n, result: None, policy=LOOPBACK)
+    try:
+        with pytest.raises(ValueError, match="on_late"):
+            sender.submit([(receiver.url, b"{}", {}, 0)], start_by=time.monotonic())
+    finally:
+        sender.close()
+    assert receiver.requests == []

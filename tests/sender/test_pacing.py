@@ -1,0 +1,68 @@
+"""A rate-limited webhook's requests go out in their slots, or take new ones: the worker's
+timer hands a request to the sending thread in its slot, and the sending thread, when it
+comes to the request too late (a busy machine), hands it back for a new slot instead of
+sending it together with the next ones (:mod:`flask_clawhooks.throttle`)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import sqlalchemy as sa
+
+from flask_clawhooks.dispatch import process_dispatcher
+from flask_clawhooks.metrics import scrape_registry
+from flask_clawhooks.models import Attempt, DeliveryStatus
+
+from .test_delivery_control_processes import densest_window
+
+
+def late_count(host, webhook_id: str) -> float:
+    return sum(sample.value for family in scrape_registry(host.app).collect()
+               for sample in family.samples
+               if sample.name == "clawhooks_deliveries_held_total"
+               and sample.labels == {"webhook": webhook_id, "reason": "late"})
+
+
+def test_requests_the_sending_thread_comes_to_after_their_slots_take_new_slots(host, receiver):
+    limited = host.add_webhook(receiver.url, max_per_second=20)  # slots 50 ms apart
+    for n in range(10):  # all within the half second of slots a claim may reserve
+        host.emit("message.received", {"n": n})
+    late_before = late_count(host, limited.id)
+    with host.app.app_context():
+        dispatcher = process_dispatcher(host.app)  # the one the worker below uses
+    # The sending thread busy (as on a very busy machine) from before the claim until
+    # 0.3 s after it: the timer hands it the first slots' requests meanwhile.
+    release = threading.Event()
+    dispatcher._sender._loop.call_soon_threadsafe(release.wait, 60)
+
+    def release_after_claim() -> None:
+        deadline = time.monotonic() + 60
+        while not dispatcher._unrecorded and time.monotonic() < deadline:  # not claimed yet
+            time.sleep(0.01)
+        time.sleep(0.3)
+        release.set()
+
+    releaser = threading.Thread(target=release_after_claim)
+    releaser.start()
+    try:
+        host.work()
+    finally:
+        release.set()
+        releaser.join()
+
+    assert [d.status for d in host.deliveries()] == [DeliveryStatus.SUCCESS] * 10
+    with host.app.app_context():
+        started = sorted(host.db.session.scalars(
+            sa.select(Attempt.created_at).where(Attempt.webhook_id == limited.id)))
+    times = [(at - started[0]).total_seconds() for at in started]
+    assert len(times) == 10
+    densest = densest_window(times, 0.1)
+    # Before the sending thread checked the slots, the requests whose slots passed while
+    # it was busy all went out together when it went on (7 at once, 9 in a tenth of a
+    # second). Now they take new slots: each starts within 25 ms after its slot, so a
+    # tenth of a second holds at most 3 (one more allows for a busy machine's delay
+    # between the schedule's answer and the timing of a new slot).
+    assert len(densest) <= 4, [round(t, 3) for t in times]
+    # Those whose slots passed (0 to 0.25 s at least) are counted as late.
+    assert late_count(host, limited.id) - late_before >= 5
