@@ -6,6 +6,7 @@ ends, so nothing outlives a benchmark, also one stopped by SIGTERM (:func:`stop_
 
 from __future__ import annotations
 
+import compileall
 import contextlib
 import os
 import secrets
@@ -21,6 +22,8 @@ from typing import IO, Any
 
 import sqlalchemy as sa
 
+import bench
+import flask_clawhooks
 from flask_clawhooks.embedded_redis import EmbeddedRedis, free_port
 
 POSTGRES_URL = os.environ.get(
@@ -39,6 +42,14 @@ def stop_on_sigterm() -> None:
         raise SystemExit(128 + signum)
 
     signal.signal(signal.SIGTERM, stop)
+
+
+def compile_bytecode() -> None:
+    """Compile the modules of ``flask_clawhooks`` and ``bench`` to bytecode, as ``pip
+    install`` does for a package, whatever ``PYTHONDONTWRITEBYTECODE`` says (a process
+    started from a checkout without them compiles each module it imports from source)."""
+    for package in (flask_clawhooks, bench):
+        compileall.compile_dir(package.__path__[0], quiet=1)
 
 
 def postgres_available() -> bool:

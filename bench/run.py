@@ -27,7 +27,12 @@ Figures, on each database (SQLite and, when one answers, PostgreSQL):
                     the command's start to the receiver getting the POST, beside
                     ``app_import``, the same interpreter only importing the host app
                     (``python -c "import bench.app"``), and their difference per pair,
-                    ``burst_after_import``: what the worker itself adds
+                    ``burst_after_import``: what the worker itself adds. Both run with
+                    the modules of ``flask_clawhooks`` and ``bench`` compiled to
+                    bytecode first, as ``pip install`` leaves a package (where
+                    ``PYTHONDONTWRITEBYTECODE`` is set and a checkout has none, each
+                    start would compile them from source: the worker, which imports
+                    more of them, 0.1 to 0.2 s more here)
 ``scaling``         1, 2, … worker processes (separate ``flask clawhooks worker``
                     processes) up to the number of cores, against one
 
@@ -380,6 +385,7 @@ def burst_start(figures: Figures, kind: str, host: Host, repeats: int) -> None:
     env = {**os.environ, "FLASK_SQLALCHEMY_DATABASE_URI": host.database_url,
            "FLASK_CLAWHOOKS_REDIS_URL": host.redis_url}
     firsts, imports, added = [], [], []
+    harness.compile_bytecode()
     with harness.receiver(record_times=True) as receiver:
         host.only_webhooks(receiver.url)
         for _ in range(repeats):
