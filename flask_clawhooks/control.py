@@ -107,10 +107,10 @@ class Screen:
             if settings.max_per_second is not None and keep:
                 slots = self._slots(conn, webhook_id, settings.max_per_second, len(keep), now)
                 granted = len(slots.delays)
-                # Each timed from the schedule's answer, not from the end of the claim; the
-                # first one's too (now, or nearly): the sending thread may come to it late.
                 for delivery_id, delay in zip(keep, slots.delays, strict=False):
-                    self.pace[delivery_id] = Slot.after(delay, settings.max_per_second)
+                    if delay > 0.001:
+                        # Timed from the schedule's answer, not from the end of the claim.
+                        self.pace[delivery_id] = Slot.after(delay, settings.max_per_second)
                 interval = 1.0 / settings.max_per_second
                 release += [(i, slots.next_free + n * interval, "rate")
                             for n, i in enumerate(keep[granted:])]

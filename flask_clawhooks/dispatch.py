@@ -131,7 +131,7 @@ class Dispatcher:
             # A keep-alive connection carries one owner's requests only.
             partition=_owner,
             connections_per_destination=self._settings.connections_per_destination,
-            on_late=self._started_late,
+            on_too_soon=self._bunched,
         )
         self._mailer = ThreadPoolExecutor(1, thread_name_prefix="clawhooks-mail")
         # A claimed delivery holds one of these until it is sent. Twice the concurrency,
@@ -233,11 +233,12 @@ class Dispatcher:
         self._timer.call_at(work.slot.at, functools.partial(self._send_paced, work))
 
     def _send_paced(self, work: Work) -> None:
-        """Send ``work`` in its rate-limit slot (on the timer's thread), to be started no
-        later than the slot allows; if the slot was missed, here or by the sending
-        thread (:meth:`_started_late`), take another (:mod:`flask_clawhooks.throttle`).
-        After :data:`~flask_clawhooks.throttle.MAX_RESLOTS` new slots it is sent all the
-        same: it keeps its lease however busy the worker."""
+        """Send ``work`` in its rate-limit slot (on the timer's thread), not together with
+        the webhook's last request; if the slot was missed, or the sending thread came
+        to it too soon after the last one (:meth:`_bunched`), take another
+        (:mod:`flask_clawhooks.throttle`). After
+        :data:`~flask_clawhooks.throttle.MAX_RESLOTS` new slots it is sent all the same:
+        it keeps its lease however busy the worker."""
         slot = work.slot
         assert slot is not None
         if work.reslots >= throttle.MAX_RESLOTS:
@@ -246,11 +247,12 @@ class Dispatcher:
             self._missed(work)
         else:
             self._sender.submit([(work.url, work.body, work.headers, work)],
-                                start_by=slot.latest)
+                                spaced=(work.webhook_id, slot.least_gap))
 
-    def _started_late(self, work: Work) -> None:
-        """The sending thread came to ``work`` after its slot (on the sender's loop, which
-        must not wait for Redis): take another on the timer's thread."""
+    def _bunched(self, work: Work) -> None:
+        """The sending thread came to ``work`` too soon after the webhook's last request
+        (it was held up, and they came due meanwhile): take another slot, on the timer's
+        thread (the sender's loop must not wait for Redis)."""
         self._timer.call_later(0.0, functools.partial(self._missed, work))
 
     def _missed(self, work: Work) -> None:

@@ -11,14 +11,16 @@ others are not claimed: they wait, without an attempt, until the first slot the
 schedule has not given out, and are claimed again then. A delivery waits for the next
 free slot, never for a whole window.
 
-Slots are spaced evenly and no request goes out before its slot, nor later than
-:attr:`Slot.latest` (half the spacing after it, at least :data:`MIN_TOLERANCE`): a
-worker that comes to a slot later than that, because its machine is busy or it was
-paused, does not send then but takes a new slot (:data:`MAX_RESLOTS` times at most, then
-it sends). Both the worker's timer, which hands the request to the sending thread, and
-the sending thread, which starts it, check. So a receiver gets at most about
-``T * max_per_second + 1`` requests in any window of ``T`` seconds, also right after a
-late stretch, when the requests held back would otherwise all go out at once.
+Slots are spaced evenly and no request goes out before its slot; the worker's timer
+hands it to the sending thread no later than :meth:`Slot.missed`'s tolerance after it
+(half the spacing, at least :data:`MIN_TOLERANCE`): a worker that comes to a slot later
+than that, because its machine is busy or it was paused, does not send then but takes a
+new slot (:data:`MAX_RESLOTS` times at most, then it sends). A sending thread held up
+while the timer handed it requests does not send them together either: one that would
+start sooner than :attr:`Slot.least_gap` after the webhook's last takes a new slot. So a
+receiver gets at most about ``T * max_per_second + 1`` requests in any window of ``T``
+seconds, also right after a late stretch, when the requests held back would otherwise
+all go out at once.
 
 Redis's own clock (``TIME``) measures the schedule, so workers whose clocks differ still
 share it. When Redis cannot be reached (or its circuit breaker is open), the limit is
@@ -102,16 +104,16 @@ class Slot:
         """The slot ``delay`` seconds from now (as the schedule has just answered)."""
         return cls(time.monotonic() + delay, per_second)
 
-    @property
-    def latest(self) -> float:
-        """The last moment to send in this slot: half the spacing (or
-        :data:`MIN_TOLERANCE`) after it; later is closer to the next slot than to this
-        one."""
-        return self.at + max(0.5 / self.per_second, MIN_TOLERANCE)
-
     def missed(self, now: float) -> bool:
-        """Whether ``now`` is too late to send in this slot (after :attr:`latest`)."""
-        return now > self.latest
+        """Whether ``now`` is too late to send in this slot: more than half the spacing
+        (or :data:`MIN_TOLERANCE`) after it, closer to the next slot than to this one."""
+        return now - self.at > max(0.5 / self.per_second, MIN_TOLERANCE)
+
+    @property
+    def least_gap(self) -> float:
+        """Seconds a worker's sending thread leaves at least between two requests of the
+        webhook: a quarter of the spacing. Closer, they were held up together."""
+        return 0.25 / self.per_second
 
 
 def key(prefix: str, webhook_id: str) -> str:

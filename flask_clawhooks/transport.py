@@ -125,17 +125,17 @@ def _target(url: str) -> _Target:
 class _Job(Generic[Context]):
     """One POST on its way: the request bytes, its deadline and where it stands."""
 
-    __slots__ = ("target", "data", "context", "pool", "start_by", "started", "started_at",
+    __slots__ = ("target", "data", "context", "pool", "spaced", "started", "started_at",
                  "tick", "conn", "task", "finished")
 
     def __init__(self, target: _Target, data: bytes, context: Context, partition: str,
-                 start_by: float | None = None) -> None:
+                 spaced: tuple[str, float] | None = None) -> None:
         self.target = target
         self.data = data
         self.context = context
         self.pool: _PoolKey = (partition, *target.key)
-        #: The loop's time after which it is not started but handed back (``on_late``).
-        self.start_by = start_by
+        #: ``(group, seconds)``: started no sooner than that after the group's last one.
+        self.spaced = spaced
         self.started = 0.0
         self.started_at: dt.datetime | None = None
         #: The deadline's tick (see :data:`_DEADLINE_TICK`) once started.
@@ -374,10 +374,11 @@ class Sender(Generic[Context]):
     :meth:`submit` may be called from any thread. ``on_done(context, result)`` runs on
     the loop's thread once per request, whatever happened to it; keep it short.
 
-    :param on_late: for requests submitted with ``start_by``: runs on the loop's thread
-        with the context of one that the loop came to too late to start, instead of
-        ``on_done``; the request is not sent (a rate-limited request that missed its slot
-        is not sent together with the next ones). Keep it short too.
+    :param on_too_soon: for requests submitted with ``spaced``: runs on the loop's
+        thread, instead of ``on_done``, with the context of one that would start too soon
+        after the last one of its group; that request is not sent. (A rate-limited
+        request that the loop comes to late is not sent together with the next ones.)
+        Keep it short too.
 
     :param partition: the pool a request's keep-alive connection belongs to (the
         dispatcher passes the webhook's owner): connections are reused only within one.
@@ -390,11 +391,13 @@ class Sender(Generic[Context]):
                  excerpt_bytes: int = 4096,
                  partition: Callable[[Context], str] | None = None,
                  connections_per_destination: int = CONNECTIONS_PER_DESTINATION,
-                 on_late: Callable[[Context], None] | None = None) -> None:
+                 on_too_soon: Callable[[Context], None] | None = None) -> None:
         self.concurrency = concurrency
         self.excerpt_bytes = excerpt_bytes
         self._on_done = on_done
-        self._on_late = on_late
+        self._on_too_soon = on_too_soon
+        #: When the last request of each group of spaced ones started (the loop's time).
+        self._spaced_starts: dict[str, float] = {}
         self._policy = policy or DestinationPolicy()
         self._timeout = timeout
         self._partition = partition
@@ -429,12 +432,12 @@ class Sender(Generic[Context]):
     # -- any thread --------------------------------------------------------------------
 
     def submit(self, requests: Iterable[tuple[str, bytes, dict[str, str], Context]], *,
-               start_by: float | None = None) -> None:
-        """Queue POSTs of ``(url, body, headers, context)``. With ``start_by`` (on the
-        loop's clock, :func:`time.monotonic`), those the loop comes to later are handed
-        to ``on_late`` instead of being sent."""
-        if start_by is not None and self._on_late is None:
-            raise ValueError("start_by needs the Sender's on_late")
+               spaced: tuple[str, float] | None = None) -> None:
+        """Queue POSTs of ``(url, body, headers, context)``. With ``spaced``, ``(group,
+        seconds)``: one that would start sooner than ``seconds`` after the last started
+        request of ``group`` is handed to ``on_too_soon`` instead of being sent."""
+        if spaced is not None and self._on_too_soon is None:
+            raise ValueError("spaced needs the Sender's on_too_soon")
         jobs: list[_Job[Context]] = []
         failed: list[tuple[Context, str]] = []
         partition = self._partition
@@ -445,7 +448,7 @@ class Sender(Generic[Context]):
                 failed.append((context, str(exc)))
                 continue
             jobs.append(_Job(self._targets[url], data, context,
-                             partition(context) if partition is not None else "", start_by))
+                             partition(context) if partition is not None else "", spaced))
         for context, reason in failed:
             self._on_done(context, HttpResult(status=None, elapsed_ms=0,
                                               error=f"bad request: {reason}",
@@ -511,11 +514,19 @@ class Sender(Generic[Context]):
     def _pump(self) -> None:
         while self._active < self.concurrency and self._waiting and not self._closing:
             job = self._waiting.popleft()
-            if job.start_by is not None and self._loop.time() > job.start_by:
-                assert self._on_late is not None  # submit() checked
-                self._on_late(job.context)
+            if job.spaced is not None and self._too_soon(*job.spaced):
+                assert self._on_too_soon is not None  # submit() checked
+                self._on_too_soon(job.context)
             else:
                 self._start(job)
+
+    def _too_soon(self, group: str, seconds: float) -> bool:
+        """Whether a request of ``group`` would start too soon; if not, it starts now."""
+        now = self._loop.time()
+        if now - self._spaced_starts.get(group, -math.inf) < seconds:
+            return True
+        self._spaced_starts[group] = now
+        return False
 
     def _start(self, job: _Job[Context]) -> None:
         loop = self._loop
@@ -775,6 +786,8 @@ class Sender(Generic[Context]):
         for conn in [c for c in self._idle_order if c.idle_since < cutoff]:
             self._forget(conn)
             conn.abort()
+        for group in [g for g, at in self._spaced_starts.items() if at < cutoff]:
+            del self._spaced_starts[group]
         self._reaper = self._loop.call_later(_IDLE_SECONDS / 2, self._reap)
 
     def _begin_close(self) -> None:

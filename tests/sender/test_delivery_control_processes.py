@@ -250,6 +250,15 @@ def test_max_per_second_is_shared_by_two_processes_and_slows_no_other_webhook(
           f"after {times[-1] - times[0]:.1f} s")
 
 
+def start_times(host: Any, webhook_id: str) -> list[float]:
+    """When the worker started each request of ``webhook_id``, in seconds after the first
+    (the receiver's clock would add its own delays on a busy machine)."""
+    with host.app.app_context():
+        started = sorted(host.db.session.scalars(
+            sa.select(Attempt.created_at).where(Attempt.webhook_id == webhook_id)))
+    return [(at - started[0]).total_seconds() for at in started]
+
+
 def densest_window(times: list[float], length: float) -> list[float]:
     """Those of ``times`` (sorted) in the window of ``length`` seconds that holds most."""
     ends = [bisect.bisect_left(times, t + length) for t in times]
@@ -282,12 +291,7 @@ def test_max_per_second_holds_when_a_paused_worker_goes_on(
             and sample.labels == {"webhook": limited.id, "reason": "late"}]
     assert spawn.stop(worker, timeout=30) == 0
 
-    # When the worker started each request (the receiver's clock would add its own
-    # delays on a busy machine).
-    with host.app.app_context():
-        started = sorted(host.db.session.scalars(
-            sa.select(Attempt.created_at).where(Attempt.webhook_id == limited.id)))
-    times = [(at - started[0]).total_seconds() for at in started]
+    times = start_times(host, limited.id)
     assert len(times) == 100
     # At 20 a second, a tenth of a second holds 2 slots, 3 requests with one at each
     # end. The requests held back all went out together when the worker went on (11 in

@@ -507,49 +507,50 @@ def test_requests_beyond_the_connection_cap_wait_for_a_free_connection(server):
     assert receiver.connections == 4
 
 
-def test_a_request_the_loop_comes_to_after_its_start_by_is_handed_back_unsent(server):
+def test_a_spaced_request_that_would_start_too_soon_after_its_group_s_last_is_handed_back(
+        server):
     receiver = server(lambda head: OK)
     results: dict[int, HttpResult] = {}
-    late: list[int] = []
+    too_soon: list[int] = []
     over = threading.Event()
 
     def on_done(n: int, result: HttpResult) -> None:
         results[n] = result
-        if len(results) + len(late) == 3:
+        if len(results) + len(too_soon) == 5:
             over.set()
 
-    def on_late(n: int) -> None:
-        late.append(n)
-        if len(results) + len(late) == 3:
+    def on_too_soon(n: int) -> None:
+        too_soon.append(n)
+        if len(results) + len(too_soon) == 5:
             over.set()
 
-    sender: Sender[int] = Sender(8, on_done, policy=LOOPBACK, timeout=5.0, on_late=on_late)
+    sender: Sender[int] = Sender(8, on_done, policy=LOOPBACK, timeout=5.0,
+                                 on_too_soon=on_too_soon)
     release = threading.Event()
     try:
-        # The loop busy (as on a very busy machine) until after the first one's start_by.
+        # The loop held up (as on a very busy machine) while requests are handed to it:
+        # when it goes on it comes to them all at once.
         sender._loop.call_soon_threadsafe(release.wait, 30)
-        start_by = time.monotonic() + 0.05
-        sender.submit([(receiver.url, b"{}", {}, 0)], start_by=start_by)
-        sender.submit([(receiver.url, b"{}", {}, 1)], start_by=time.monotonic() + 300)
-        sender.submit([(receiver.url, b"{}", {}, 2)])  # no start_by: whenever it can
-        while time.monotonic() <= start_by + 0.01:
-            time.sleep(0.01)
+        for n in range(3):
+            sender.submit([(receiver.url, b"{}", {}, n)], spaced=("a", 60.0))
+        sender.submit([(receiver.url, b"{}", {}, 3)], spaced=("b", 60.0))  # its own group
+        sender.submit([(receiver.url, b"{}", {}, 4)])  # not spaced
         release.set()
-        assert over.wait(15), (results, late)
+        assert over.wait(15), (results, too_soon)
     finally:
         release.set()
         sender.close()
-    assert late == [0]
-    assert {n: r.status for n, r in results.items()} == {1: 200, 2: 200}
-    assert len(receiver.requests) == 2
+    assert too_soon == [1, 2]
+    assert {n: r.status for n, r in results.items()} == {0: 200, 3: 200, 4: 200}
+    assert len(receiver.requests) == 3
 
 
-def test_start_by_needs_somewhere_to_hand_late_requests(server):
+def test_spaced_needs_somewhere_to_hand_requests_that_come_too_soon(server):
     receiver = server(lambda head: OK)
     sender: Sender[int] = Sender(8, lambda n, result: None, policy=LOOPBACK)
     try:
-        with pytest.raises(ValueError, match="on_late"):
-            sender.submit([(receiver.url, b"{}", {}, 0)], start_by=time.monotonic())
+        with pytest.raises(ValueError, match="on_too_soon"):
+            sender.submit([(receiver.url, b"{}", {}, 0)], spaced=("a", 1.0))
     finally:
         sender.close()
     assert receiver.requests == []
