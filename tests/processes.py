@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -88,6 +89,21 @@ def kill_group(process: subprocess.Popen[Any], wait: float = KILL_WAIT) -> None:
     deadline = time.monotonic() + wait
     while group_members(process.pid) and time.monotonic() < deadline:
         time.sleep(0.05)
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` different ports free on loopback now. Asked for one at a time while
+    the servers given the first ones start, the kernel may give one of theirs again
+    (a Sentinel test once got its replica's port for a sentinel, which could not bind
+    it, while the replica answered its ping)."""
+    socks = [socket.socket() for _ in range(count)]
+    try:
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in socks]
+    finally:
+        for sock in socks:
+            sock.close()
 
 
 def wait_for(condition: Callable[[], Any], timeout: float, what: str,

@@ -16,6 +16,7 @@ from flask_clawhooks.models import DeliveryStatus
 from flask_clawhooks.transport import HttpResult
 
 from ..fixtures import Reply, serve_in_thread
+from ..processes import free_ports
 from ..worker_process import http_get, wait_until, worker_process
 
 FAST = {"FLASK_CLAWHOOKS_SWEEP_INTERVAL": "0.5", "FLASK_CLAWHOOKS_SWEEP_GRACE": "0",
@@ -49,8 +50,8 @@ def test_a_worker_serves_metrics_that_count_its_deliveries(
     host.add_webhook(ok.url)
     host.add_webhook(broken.url)  # 500, retried once (FAST), then failed
     # nothing listens there: a connection error, retried once
-    host.add_webhook(f"http://127.0.0.1:{free_port()}/hook", events=["ai.error"])
-    port = free_port()
+    nowhere, port = free_ports(2)
+    host.add_webhook(f"http://127.0.0.1:{nowhere}/hook", events=["ai.error"])
     with worker_process(database_url, redis_url, tmp_path / "worker.log",
                         "--metrics-port", str(port), env=FAST) as worker:
         url = f"http://127.0.0.1:{port}/metrics"

@@ -18,13 +18,13 @@ import pytest
 import redis
 import sqlalchemy as sa
 
-from flask_clawhooks.embedded_redis import find_redis_server, free_port
+from flask_clawhooks.embedded_redis import find_redis_server
 from flask_clawhooks.models import Attempt, Base, Delivery, DeliveryStatus
 from flask_clawhooks.redisclient import parse_sentinel_url
 from flask_clawhooks.state import get_state
 
 from ..fixtures import make_host
-from ..processes import Spawner, wait_for, worker_args, worker_env
+from ..processes import Spawner, free_ports, wait_for, worker_args, worker_env
 
 SERVICE = "clawbook"
 SETTINGS = {"CLAWHOOKS_TIMEOUT": 2.0, "CLAWHOOKS_LEASE_SECONDS": 6.0,
@@ -38,11 +38,13 @@ class SentinelSetup:
     replica_port: int
     sentinel_ports: list[int]
     processes: dict[int, Any]
+    #: Where nothing listens.
+    down_port: int
 
     @property
     def url(self) -> str:
         # The first sentinel listed is down for good: clients must try the next ones.
-        hosts = ",".join(f"127.0.0.1:{p}" for p in [free_port(), *self.sentinel_ports])
+        hosts = ",".join(f"127.0.0.1:{p}" for p in [self.down_port, *self.sentinel_ports])
         return f"redis+sentinel://{hosts}/{SERVICE}/0"
 
     def master_ports_now(self) -> set[int]:
@@ -73,7 +75,7 @@ def wait_for_ping(port: int) -> None:
 
 @pytest.fixture
 def sentinels(spawn: Spawner, tmp_path: Path) -> Iterator[SentinelSetup]:
-    master, replica = free_port(), free_port()
+    master, replica, down, *ports = free_ports(6)
     common = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
     processes = {
         master: redis_server(spawn, "--port", str(master), "--dir", str(tmp_path), *common,
@@ -82,7 +84,6 @@ def sentinels(spawn: Spawner, tmp_path: Path) -> Iterator[SentinelSetup]:
                               "--logfile", str(tmp_path / "replica.log"),
                               "--replicaof", "127.0.0.1", str(master)),
     }
-    ports = [free_port() for _ in range(3)]
     for port in ports:
         conf = tmp_path / f"sentinel-{port}.conf"  # a sentinel rewrites its own config
         conf.write_text(
@@ -94,7 +95,7 @@ def sentinels(spawn: Spawner, tmp_path: Path) -> Iterator[SentinelSetup]:
         processes[port] = redis_server(spawn, str(conf), "--sentinel")
     for port in [master, replica, *ports]:
         wait_for_ping(port)
-    setup = SentinelSetup(master, replica, ports, processes)
+    setup = SentinelSetup(master, replica, ports, processes, down)
 
     def ready() -> bool:
         # Every sentinel sees the replica in sync and the two other sentinels, so a
