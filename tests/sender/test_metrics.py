@@ -125,8 +125,12 @@ def test_worker_processes_sharing_a_directory_are_scraped_as_one(
         assert in_flight_pids() == {str(serving.pid)}
         after = scrape(url)
         assert value(after, "clawhooks_attempts_total", outcome="success") == 20
-        assert value(after, "clawhooks_recorder_batch_size_sum") == 20
-    assert len(receiver.requests) == 20
+        # Every outcome of both processes counted once, in the batches too. Once in a
+        # suite run the batches held 26 outcomes for the 20 successes: an attempt can
+        # fail on a busy machine (the 2 s timeout) and be retried, which both count.
+        attempts = value(after, "clawhooks_attempts_total")
+        assert value(after, "clawhooks_recorder_batch_size_sum") == attempts
+    assert len({request.headers["X-ClawBook-Delivery"] for request in receiver.requests}) == 20
     assert serving.process.returncode is not None
 
 
