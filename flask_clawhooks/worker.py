@@ -235,7 +235,8 @@ def settle_heap() -> None:
     sight, after a collection of the two younger generations, so that what the start
     left behind lately is not kept. Not of the oldest: that walks the whole heap,
     which is what this avoids, before the first POST (after loading ``bench.app`` it
-    found nothing to free, in 62 ms; the younger two in 0.8 ms). Only for processes
+    found nothing to free, in 62 ms; the younger two in 0.8 ms); garbage that had
+    already reached the oldest generation is kept for the process's life. Only for processes
     that do nothing but work (``flask clawhooks worker`` and its ``--processes``
     children), not for :func:`run_worker` called from a script or a test, whose later
     garbage in cycles it would keep.
