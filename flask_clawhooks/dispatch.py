@@ -131,7 +131,6 @@ class Dispatcher:
             # A keep-alive connection carries one owner's requests only.
             partition=_owner,
             connections_per_destination=self._settings.connections_per_destination,
-            on_too_soon=self._bunched,
         )
         self._mailer = ThreadPoolExecutor(1, thread_name_prefix="clawhooks-mail")
         # A claimed delivery holds one of these until it is sent. Twice the concurrency,
@@ -179,7 +178,7 @@ class Dispatcher:
             except BaseException:
                 self._slots.give(taken)
                 raise
-            paced = [work for work in works if work.slot is not None]
+            paced = [work for work in works if work.paced]
             self._slots.give(taken - len(works) + len(paced))
             if works:
                 with self._idle:
@@ -187,9 +186,10 @@ class Dispatcher:
                 metrics.claimed(len(works))
                 self._fairness.started(work.url for work in works)
                 self._sender.submit((work.url, work.body, work.headers, work)
-                                    for work in works if work.slot is None)
+                                    for work in works if not work.paced)
                 for work in paced:
-                    self._pace(work)
+                    slot = screen.pace[work.delivery_id]
+                    self._timer.call_at(slot.at, functools.partial(self._send_paced, work, slot))
             self._held(screen)
             claimed += len(works)
             if deferred:
@@ -227,52 +227,29 @@ class Dispatcher:
     def _submit(self, work: Work) -> None:
         self._sender.submit([(work.url, work.body, work.headers, work)])
 
-    def _pace(self, work: Work) -> None:
-        """Hand ``work`` to the sending thread at its rate-limit slot."""
-        assert work.slot is not None
-        self._timer.call_at(work.slot.at, functools.partial(self._send_paced, work))
-
-    def _send_paced(self, work: Work) -> None:
-        """Send ``work`` in its rate-limit slot (on the timer's thread), not together with
-        the webhook's last request; if the slot was missed, or the sending thread came
-        to it too soon after the last one (:meth:`_bunched`), take another
-        (:mod:`flask_clawhooks.throttle`). After
-        :data:`~flask_clawhooks.throttle.MAX_RESLOTS` new slots it is sent all the same:
-        it keeps its lease however busy the worker."""
-        slot = work.slot
-        assert slot is not None
-        if work.reslots >= throttle.MAX_RESLOTS:
-            self._submit(work)
-        elif slot.missed(time.monotonic()):
-            self._missed(work)
+    def _send_paced(self, work: Work, slot: throttle.Slot, reslots: int = 0) -> None:
+        """Send ``work`` in its rate-limit slot (on the timer's thread); if the slot was
+        missed, take another (:mod:`flask_clawhooks.throttle`)."""
+        if reslots < throttle.MAX_RESLOTS and slot.missed(time.monotonic()):
+            metrics.held({(work.webhook_id, "late"): 1})
+            self._reslot(work, slot.per_second, reslots + 1)
         else:
-            self._sender.submit([(work.url, work.body, work.headers, work)],
-                                spaced=(work.webhook_id, slot.least_gap))
+            self._submit(work)
 
-    def _bunched(self, work: Work) -> None:
-        """The sending thread came to ``work`` too soon after the webhook's last request
-        (it was held up, and they came due meanwhile): take another slot, on the timer's
-        thread (the sender's loop must not wait for Redis)."""
-        self._timer.call_later(0.0, functools.partial(self._missed, work))
-
-    def _missed(self, work: Work) -> None:
-        metrics.held({(work.webhook_id, "late"): 1})
-        work.reslots += 1
-        self._reslot(work)
-
-    def _reslot(self, work: Work) -> None:
-        """Ask the schedule for a new slot for ``work`` (its ``work.reslots``-th ask)."""
-        assert work.slot is not None
-        per_second = work.slot.per_second
+    def _reslot(self, work: Work, per_second: float, reslots: int) -> None:
+        """Ask the schedule for a new slot for ``work``, the ``reslots``-th ask: after
+        :data:`~flask_clawhooks.throttle.MAX_RESLOTS` asks it is sent, in a slot or
+        not, however busy the schedule."""
         slots = self._schedule.reserve(work.webhook_id, per_second, 1)
         if slots is None:  # Redis is unavailable: no schedule to keep
             self._submit(work)
         elif slots.delays:
-            work.slot = throttle.Slot.after(slots.delays[0], per_second)
-            self._pace(work)
-        elif work.reslots < throttle.MAX_RESLOTS:  # the next half second is taken: ask again
-            work.reslots += 1
-            self._timer.call_later(slots.next_free, functools.partial(self._reslot, work))
+            slot = throttle.Slot.after(slots.delays[0], per_second)
+            self._timer.call_at(slot.at, functools.partial(self._send_paced, work, slot,
+                                                           reslots))
+        elif reslots < throttle.MAX_RESLOTS:  # the next half second is taken: ask again
+            self._timer.call_later(slots.next_free, functools.partial(
+                self._reslot, work, per_second, reslots + 1))
         else:
             self._timer.call_later(slots.next_free, functools.partial(self._submit, work))
 
@@ -313,7 +290,7 @@ class Dispatcher:
     def _sent(self, work: Work, result: transport.HttpResult) -> None:
         """A POST is over (on the sender's loop): free its slot, queue its outcome (the
         recorder tells :class:`Fairness` about it)."""
-        if work.slot is None:
+        if not work.paced:
             self._slots.give(1)
         self._outcomes.put(Outcome(work, result, result.started_at or utcnow(), utcnow()))
 

@@ -44,7 +44,6 @@ from .models import (
 from .outcome import decide
 from .signing import Signer, signer
 from .state import get_state
-from .throttle import Slot
 from .timeutil import utcnow
 from .transport import HttpResult
 
@@ -76,12 +75,8 @@ class Work:
     #: The webhook sends one delivery at a time (:mod:`flask_clawhooks.ordering`): the
     #: worker that records this one wakes the next.
     fifo: bool = False
-    #: Its rate-limit slot, when it is held back until then (it does not hold a claim
-    #: slot meanwhile); a new one when it missed it.
-    slot: Slot | None = None
-    #: How many times it missed its slot and asked for another
-    #: (:data:`~flask_clawhooks.throttle.MAX_RESLOTS`).
-    reslots: int = 0
+    #: Held back until its rate-limit slot; does not hold a claim slot meanwhile.
+    paced: bool = False
 
 
 @dataclass(slots=True)
@@ -523,7 +518,7 @@ def claim(
             delivery_id, attempt_id, count, token, webhook_id, webhook.owner, webhook.url,
             event_id, event_type, body,
             webhook.open(cipher).headers(body, event_id, event_type, delivery_id, timestamp),
-            fifo=webhook.fifo, slot=pace.get(delivery_id),
+            fifo=webhook.fifo, paced=delivery_id in pace,
         )
         if webhook.custom:
             work.headers, work.log_headers, work.secret_values = custom_headers.apply(

@@ -15,12 +15,10 @@ Slots are spaced evenly and no request goes out before its slot; the worker's ti
 hands it to the sending thread no later than :meth:`Slot.missed`'s tolerance after it
 (half the spacing, at least :data:`MIN_TOLERANCE`): a worker that comes to a slot later
 than that, because its machine is busy or it was paused, does not send then but takes a
-new slot (:data:`MAX_RESLOTS` times at most, then it sends). A sending thread held up
-while the timer handed it requests does not send them together either: one that would
-start sooner than :attr:`Slot.least_gap` after the webhook's last takes a new slot. So a
-receiver gets at most about ``T * max_per_second + 1`` requests in any window of ``T``
-seconds, also right after a late stretch, when the requests held back would otherwise
-all go out at once.
+new slot (:data:`MAX_RESLOTS` times at most, then it sends). So a receiver gets at most
+about ``T * max_per_second + 1`` requests in any window of ``T`` seconds, also right
+after a late stretch, when the requests held back would otherwise all go out at once
+(the sending thread of a very busy worker can still bring a few together).
 
 Redis's own clock (``TIME``) measures the schedule, so workers whose clocks differ still
 share it. When Redis cannot be reached (or its circuit breaker is open), the limit is
@@ -108,12 +106,6 @@ class Slot:
         """Whether ``now`` is too late to send in this slot: more than half the spacing
         (or :data:`MIN_TOLERANCE`) after it, closer to the next slot than to this one."""
         return now - self.at > max(0.5 / self.per_second, MIN_TOLERANCE)
-
-    @property
-    def least_gap(self) -> float:
-        """Seconds a worker's sending thread leaves at least between two requests of the
-        webhook: a quarter of the spacing. Closer, they were held up together."""
-        return 0.25 / self.per_second
 
 
 def key(prefix: str, webhook_id: str) -> str:

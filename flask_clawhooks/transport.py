@@ -125,17 +125,14 @@ def _target(url: str) -> _Target:
 class _Job(Generic[Context]):
     """One POST on its way: the request bytes, its deadline and where it stands."""
 
-    __slots__ = ("target", "data", "context", "pool", "spaced", "started", "started_at",
-                 "tick", "conn", "task", "finished")
+    __slots__ = ("target", "data", "context", "pool", "started", "started_at", "tick",
+                 "conn", "task", "finished")
 
-    def __init__(self, target: _Target, data: bytes, context: Context, partition: str,
-                 spaced: tuple[str, float] | None = None) -> None:
+    def __init__(self, target: _Target, data: bytes, context: Context, partition: str) -> None:
         self.target = target
         self.data = data
         self.context = context
         self.pool: _PoolKey = (partition, *target.key)
-        #: ``(group, seconds)``: started no sooner than that after the group's last one.
-        self.spaced = spaced
         self.started = 0.0
         self.started_at: dt.datetime | None = None
         #: The deadline's tick (see :data:`_DEADLINE_TICK`) once started.
@@ -374,12 +371,6 @@ class Sender(Generic[Context]):
     :meth:`submit` may be called from any thread. ``on_done(context, result)`` runs on
     the loop's thread once per request, whatever happened to it; keep it short.
 
-    :param on_too_soon: for requests submitted with ``spaced``: runs on the loop's
-        thread, instead of ``on_done``, with the context of one that would start too soon
-        after the last one of its group; that request is not sent. (A rate-limited
-        request that the loop comes to late is not sent together with the next ones.)
-        Keep it short too.
-
     :param partition: the pool a request's keep-alive connection belongs to (the
         dispatcher passes the webhook's owner): connections are reused only within one.
     :param connections_per_destination: most connections open to one (TLS, host, port)
@@ -390,14 +381,10 @@ class Sender(Generic[Context]):
                  policy: DestinationPolicy | None = None, timeout: float = 30.0,
                  excerpt_bytes: int = 4096,
                  partition: Callable[[Context], str] | None = None,
-                 connections_per_destination: int = CONNECTIONS_PER_DESTINATION,
-                 on_too_soon: Callable[[Context], None] | None = None) -> None:
+                 connections_per_destination: int = CONNECTIONS_PER_DESTINATION) -> None:
         self.concurrency = concurrency
         self.excerpt_bytes = excerpt_bytes
         self._on_done = on_done
-        self._on_too_soon = on_too_soon
-        #: When the last request of each group of spaced ones started (the loop's time).
-        self._spaced_starts: dict[str, float] = {}
         self._policy = policy or DestinationPolicy()
         self._timeout = timeout
         self._partition = partition
@@ -431,13 +418,8 @@ class Sender(Generic[Context]):
 
     # -- any thread --------------------------------------------------------------------
 
-    def submit(self, requests: Iterable[tuple[str, bytes, dict[str, str], Context]], *,
-               spaced: tuple[str, float] | None = None) -> None:
-        """Queue POSTs of ``(url, body, headers, context)``. With ``spaced``, ``(group,
-        seconds)``: one that would start sooner than ``seconds`` after the last started
-        request of ``group`` is handed to ``on_too_soon`` instead of being sent."""
-        if spaced is not None and self._on_too_soon is None:
-            raise ValueError("spaced needs the Sender's on_too_soon")
+    def submit(self, requests: Iterable[tuple[str, bytes, dict[str, str], Context]]) -> None:
+        """Queue POSTs of ``(url, body, headers, context)``."""
         jobs: list[_Job[Context]] = []
         failed: list[tuple[Context, str]] = []
         partition = self._partition
@@ -448,7 +430,7 @@ class Sender(Generic[Context]):
                 failed.append((context, str(exc)))
                 continue
             jobs.append(_Job(self._targets[url], data, context,
-                             partition(context) if partition is not None else "", spaced))
+                             partition(context) if partition is not None else ""))
         for context, reason in failed:
             self._on_done(context, HttpResult(status=None, elapsed_ms=0,
                                               error=f"bad request: {reason}",
@@ -513,20 +495,7 @@ class Sender(Generic[Context]):
 
     def _pump(self) -> None:
         while self._active < self.concurrency and self._waiting and not self._closing:
-            job = self._waiting.popleft()
-            if job.spaced is not None and self._too_soon(*job.spaced):
-                assert self._on_too_soon is not None  # submit() checked
-                self._on_too_soon(job.context)
-            else:
-                self._start(job)
-
-    def _too_soon(self, group: str, seconds: float) -> bool:
-        """Whether a request of ``group`` would start too soon; if not, it starts now."""
-        now = self._loop.time()
-        if now - self._spaced_starts.get(group, -math.inf) < seconds:
-            return True
-        self._spaced_starts[group] = now
-        return False
+            self._start(self._waiting.popleft())
 
     def _start(self, job: _Job[Context]) -> None:
         loop = self._loop
@@ -786,8 +755,6 @@ class Sender(Generic[Context]):
         for conn in [c for c in self._idle_order if c.idle_since < cutoff]:
             self._forget(conn)
             conn.abort()
-        for group in [g for g, at in self._spaced_starts.items() if at < cutoff]:
-            del self._spaced_starts[group]
         self._reaper = self._loop.call_later(_IDLE_SECONDS / 2, self._reap)
 
     def _begin_close(self) -> None:
